@@ -1,0 +1,97 @@
+"""The ``render`` command: arguments, overrides and exit codes; nothing else."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipeline.errors import DreamreelError
+
+EXIT_OK, EXIT_CONFIG, EXIT_MEDIA, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="render",
+        description="Render a DeepDream still, atlas, video or zoom loop from a YAML config.",
+        epilog="exit codes: 0 done, 2 config error, 3 media error, 130 interrupted (run again to resume)",
+    )
+    p.add_argument("config", nargs="?", type=Path, help="YAML config file")
+    p.add_argument("overrides", nargs="*", metavar="dotted.key=value",
+                   help="override config keys, e.g. dream.steps=3 size.width=256")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and the plan; write nothing")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over")
+    p.add_argument("--preview", type=int, metavar="N",
+                   help="render every Nth frame small into one contact-sheet PNG (video and zoom)")
+    p.add_argument("--list-layers", metavar="MODEL", help="print MODEL's layer names with their output shapes")
+    return p
+
+
+def _list_layers(model: str) -> int:
+    from pipeline.errors import ConfigError
+    from pipeline.models.net import layer_shapes
+    from pipeline.models.registry import get_spec, model_names
+
+    if model not in model_names():
+        raise ConfigError(f"--list-layers: unknown model {model!r}; valid choices: {', '.join(model_names())}")
+    size = (299, 299) if model == "inception_v3" else (224, 224)
+    spec = get_spec(model)
+    print(f"# {model}: output shape [channels, height, width] at {size[1]}x{size[0]} input")
+    for name, shape in layer_shapes(model, size):
+        mark = "  (suggested)" if name in spec.suggested else ""
+        print(f"{name:<16} {list(shape)}{mark}")
+    print("# any sub-module name works too; append :N to target channel N, e.g. features.13:42")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``render``; returns the process exit code."""
+    args = _parser().parse_intermixed_args(argv)
+    try:
+        if args.list_layers:
+            return _list_layers(args.list_layers)
+        if args.config is None:
+            _parser().print_usage(sys.stderr)
+            print("render: error: a CONFIG file is needed (or --list-layers MODEL)", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.preview is not None and args.preview < 1:
+            print("render: error: --preview takes a whole number of frames, 1 or more", file=sys.stderr)
+            return EXIT_CONFIG
+        from pipeline.config import load_config
+
+        cfg = load_config(args.config, args.overrides)
+        if args.dry_run:
+            from pipeline.render.plan import describe
+
+            print(describe(cfg))
+            return EXIT_OK
+        _set_threads()
+        from pipeline.render.run import run_render
+
+        facts = run_render(cfg, force=args.force, preview=args.preview)
+        out = facts.get("preview", cfg.output)
+        print(f"render: wrote {out} in {facts.get('seconds', 0):.1f} s", file=sys.stderr)
+        return EXIT_OK
+    except DreamreelError as exc:
+        print(f"render: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # `render --list-layers X | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("render: interrupted; what was rendered is kept, run the same command again to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _set_threads() -> None:
+    import torch
+
+    # One intra-op thread per core: oversubscription (torch + OpenCV + ffmpeg) costs more than it gives.
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""The typed config: validated once at the edge, then passed inward as frozen objects.
+
+Every key is documented in README.md ("Config reference"); keep the two in step.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, Union
+import types
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+from pipeline.yamlsrc import SourceMap, apply_override, load_yaml
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".gif", ".ts", ".flv", ".wmv"}
+STILL_OUT_EXTS = {".png", ".jpg", ".jpeg"}
+ANIM_OUT_EXTS = {".mp4", ".gif", ".webp"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class SizeConfig(_Strict):
+    """Resize of the input before dreaming; aspect kept when only one side is given."""
+
+    width: int | None = Field(None, ge=8, le=16384)
+    height: int | None = Field(None, ge=8, le=16384)
+
+
+class DreamConfig(_Strict):
+    """Everything the dream of one frame needs."""
+
+    model: str = "mobilenet_v2"
+    layers: dict[str, float] = Field(default_factory=lambda: {"features.13": 1.0})
+    octaves: int = Field(4, ge=1, le=12)
+    octave_scale: float = Field(1.4, gt=1.0, le=4.0)
+    steps: int = Field(10, ge=0, le=10000)
+    step_size: float = Field(0.015, gt=0.0, le=1.0)
+    jitter: int = Field(32, ge=0, le=1024)
+    seed: int = Field(0, ge=0)
+    guide: Path | None = None
+    tile: int = Field(512, ge=64, le=8192)
+    tile_overlap: int = Field(64, ge=0, le=1024)
+    grad_norm: Literal["mean", "laplacian"] = "mean"
+    laplacian_levels: int = Field(4, ge=1, le=8)
+    smooth: float = Field(0.5, ge=0.0, le=16.0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    weights: str | None = None
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = True
+
+    @field_validator("layers")
+    @classmethod
+    def _layers_nonempty(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("at least one layer is needed, e.g. {features.13: 1.0}")
+        return v
+
+
+class AtlasConfig(_Strict):
+    """Feature atlas: the first ``channels`` channels of ``layer`` as one labelled grid."""
+
+    layer: str = "features.13"
+    channels: int = Field(16, ge=1, le=4096)
+    first: int = Field(0, ge=0)
+    columns: int = Field(4, ge=1, le=64)
+    cell: int = Field(160, ge=32, le=2048)
+
+
+class FramesConfig(_Strict):
+    """A range of source frames; ``count: null`` runs to the end."""
+
+    start: int = Field(0, ge=0)
+    count: int | None = Field(None, ge=1)
+
+
+class VideoConfig(_Strict):
+    """How consecutive frames are tied together and how the MP4 is written."""
+
+    flow: Literal["dis_fast", "dis_medium", "dis_fine", "farneback"] = "dis_medium"
+    carry: float = Field(0.8, ge=0.0, le=1.0)
+    blend: float = Field(0.5, ge=0.0, le=1.0)
+    occlusion: bool = True
+    scene_cut: float = Field(0.35, ge=0.0, le=1.0)
+    steps_after_first: int = Field(4, ge=0, le=10000)
+    color_lock: bool = True
+    crf: int = Field(18, ge=0, le=51)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
+    audio: str = "source"
+
+
+class Config(_Strict):
+    """The whole render: what to read, what to write, and how to dream it."""
+
+    input: Path | None = None
+    output: Path
+    mode: Literal["auto", "still", "video", "zoom", "atlas"] = "auto"
+    size: SizeConfig = Field(default_factory=SizeConfig)
+    dream: DreamConfig = Field(default_factory=DreamConfig)
+    atlas: AtlasConfig = Field(default_factory=AtlasConfig)
+    frames: FramesConfig = Field(default_factory=FramesConfig)
+    video: VideoConfig = Field(default_factory=VideoConfig)
+
+    @model_validator(mode="after")
+    def _resolve_mode(self) -> "Config":
+        mode = self.mode
+        if mode == "auto":
+            if self.input is None:
+                mode = "still"
+            elif self.input.suffix.lower() in IMAGE_EXTS:
+                mode = "still"
+            elif self.input.suffix.lower() in VIDEO_EXTS:
+                mode = "video"
+            else:
+                raise ValueError(
+                    f"cannot tell from {self.input.suffix or 'no extension'!r} whether the input is "
+                    "an image or a video; set mode: still or mode: video"
+                )
+            object.__setattr__(self, "mode", mode)
+        out = self.output.suffix.lower()
+        if mode in ("still", "atlas") and out not in STILL_OUT_EXTS:
+            raise ValueError(f"a {mode} render writes .png or .jpg, not {out or 'a folder'!r}")
+        if mode in ("video", "zoom") and out and out not in ANIM_OUT_EXTS:
+            raise ValueError(f"a {mode} render writes .mp4, .gif, .webp or a folder of PNG frames, not {out!r}")
+        if mode == "video" and self.input is None:
+            raise ValueError("mode video needs an input video")
+        return self
+
+
+# Where a validation error at this location points in the YAML: ('mode',) errors raised by
+# the model validator point at 'mode' or 'output', whichever is there.
+def _format_error(err: dict, smap: SourceMap) -> str:
+    loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+    key = ".".join(str(x) for x in loc) if loc else "config"
+    where = smap.where(loc) if loc else smap.where(("output",))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        choices = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), choices, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(choices))}"
+        return f"{where}: {key}: unknown key{hint}"
+    if err["type"] == "missing":
+        return f"{where}: {key}: required key is missing"
+    if err["type"] == "literal_error":
+        msg = msg.replace("Input should be", "must be one of")
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    else:
+        msg = msg[0].lower() + msg[1:]
+    got = err.get("input")
+    if err["type"] not in ("missing",) and not isinstance(got, (dict, list)) and loc:
+        msg += f" (got {got!r})"
+    return f"{where}: {key}: {msg}"
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    model: Any = Config
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    return list(getattr(model, "model_fields", {}).keys())
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+    return None
+
+
+def build_config(data: Any, smap: SourceMap, base_dir: Path | None = None) -> Config:
+    """Validate a loaded document; raise ConfigError with a ``file:line: key: problem`` line.
+
+    Relative paths in the document are taken relative to the working directory, as ffmpeg does.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{smap.name}:1: config: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc.errors()[0], smap)) from None
+
+
+def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a YAML config file; the single entry to a typed Config."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {getattr(exc, 'strerror', None) or exc}") from None
+    data, smap = load_yaml(text, str(path))
+    if data is None:
+        data = {}
+    if isinstance(data, dict):
+        for item in overrides:
+            apply_override(data, smap, item)
+    cfg = build_config(data, smap)
+    _check_model_and_layers(cfg, smap)
+    return cfg
+
+
+def _check_model_and_layers(cfg: Config, smap: SourceMap) -> None:
+    from pipeline.models.registry import layer_names, model_names, parse_layer_key
+
+    if cfg.dream.model not in model_names():
+        where = smap.where(("dream", "model"))
+        raise ConfigError(
+            f"{where}: dream.model: unknown model {cfg.dream.model!r}; valid choices: {', '.join(model_names())}"
+        )
+    names = layer_names(cfg.dream.model)
+    keys = [("dream", "layers", k) for k in cfg.dream.layers]
+    if cfg.mode == "atlas":
+        keys.append(("atlas", "layer"))
+    for key in keys:
+        raw = key[-1] if key[1] == "layers" else cfg.atlas.layer
+        try:
+            layer, _ = parse_layer_key(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{smap.where(key)}: {'.'.join(key[:2])}: {exc}") from None
+        if layer not in names:
+            close = difflib.get_close_matches(layer, names, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else f"see `render --list-layers {cfg.dream.model}`"
+            raise ConfigError(
+                f"{smap.where(key)}: {'.'.join(key[:2])}: unknown layer {layer!r} of {cfg.dream.model}; {hint}"
+            )

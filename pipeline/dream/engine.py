@@ -1,0 +1,153 @@
+"""Gradient ascent on the image over octaves: the DeepDream loop itself."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from pipeline.dream.gradient import gaussian_blur, normalize_laplacian, normalize_mean_abs
+from pipeline.dream.objective import Term, objective
+from pipeline.dream.tiles import tiled
+
+MIN_OCTAVE_SIDE = 32  # pixels; smaller octaves carry no structure worth dreaming
+
+
+@dataclass(frozen=True)
+class DreamParams:
+    """The numbers one dream needs. Distances in pixels, step_size in [0,1] RGB units."""
+
+    terms: tuple[Term, ...]
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10
+    step_size: float = 0.015
+    jitter: int = 32
+    tile: int = 512
+    tile_overlap: int = 64
+    tile_batch: int = 4
+    grad_norm: str = "mean"  # "mean" | "laplacian"
+    laplacian_levels: int = 4
+    smooth: float = 0.5
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def image_gradient(
+    img: torch.Tensor,
+    net: torch.nn.Module,
+    terms: tuple[Term, ...],
+    guide: dict[str, torch.Tensor] | None = None,
+    precision: str = "fp32",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """d objective / d img for img [B,3,H,W] in [0,1]; returns (gradient [B,3,H,W] fp32, objective [B])."""
+    x = img.detach().requires_grad_(True)
+    with _autocast(img.device, precision):
+        acts = net(x)
+    value = objective(acts, terms, guide)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    return grad.float(), value.detach()
+
+
+def ascent_step(
+    img: torch.Tensor,
+    net: torch.nn.Module,
+    params: DreamParams,
+    generator: torch.Generator,
+    guide: dict[str, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One normalised gradient step on img [B,3,H,W] in [0,1]; returns (new img, objective [B] or None).
+
+    The image is rolled by a random offset (jitter) first, which also moves the tile grid, so
+    neither the network's stride pattern nor tile seams stay in one place.
+    """
+    h, w = img.shape[-2:]
+    span = params.jitter if (h <= params.tile and w <= params.tile) else max(params.jitter, params.tile // 2)
+    if span > 0:
+        oy, ox = (torch.randint(-span, span + 1, (2,), generator=generator)).tolist()
+    else:
+        oy = ox = 0
+    rolled = torch.roll(img, shifts=(oy, ox), dims=(2, 3))
+    values: list[torch.Tensor] = []
+
+    def grad_of(batch: torch.Tensor) -> torch.Tensor:
+        g, v = image_gradient(batch, net, params.terms, guide, params.precision)
+        values.append(v)
+        return g
+
+    g = tiled(grad_of, rolled, params.tile, params.tile_overlap, params.tile_batch)
+    g = torch.roll(g, shifts=(-oy, -ox), dims=(2, 3))
+    g = gaussian_blur(g, params.smooth)
+    if params.grad_norm == "laplacian":
+        g = normalize_laplacian(g, params.laplacian_levels)
+    else:
+        g = normalize_mean_abs(g)
+    out = (img + params.step_size * g).clamp_(0.0, 1.0)
+    value = values[0] if len(values) == 1 else None
+    return out, value
+
+
+def total_steps(h: int, w: int, params: DreamParams) -> int:
+    """How many ascent steps ``dream`` takes on an (h, w) image."""
+    return params.steps * len(octave_sizes(h, w, params.octaves, params.octave_scale))
+
+
+def octave_sizes(h: int, w: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """(h, w) of each octave, smallest first, ending at the full size; tiny octaves are dropped."""
+    sizes = []
+    for i in range(octaves - 1, -1, -1):
+        sh, sw = round(h / scale**i), round(w / scale**i)
+        if i == 0 or min(sh, sw) >= MIN_OCTAVE_SIDE:
+            sizes.append((sh, sw))
+    return sizes
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of [B,C,H,W] to ``size`` (h, w), antialiased when shrinking."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def dream(
+    x: torch.Tensor,
+    net: torch.nn.Module,
+    params: DreamParams,
+    generator: torch.Generator,
+    guide: dict[str, torch.Tensor] | None = None,
+    trace: list[torch.Tensor] | None = None,
+    on_step: Callable[[], None] | None = None,
+) -> torch.Tensor:
+    """Dream x [B,3,H,W] in [0,1] over octaves; returns the dreamed image, same shape, in [0,1].
+
+    Each octave dreams a downscaled copy of x plus the detail dreamed so far, then hands the
+    detail (dream minus its base) up to the next, larger octave. ``trace`` collects the
+    objective [B] of each untiled step (for tests and diagnostics); ``on_step`` is called after
+    every step (progress bars).
+    """
+    if params.steps == 0:
+        return x.clone()
+    h, w = x.shape[-2:]
+    detail: torch.Tensor | None = None
+    img = x
+    for size in octave_sizes(h, w, params.octaves, params.octave_scale):
+        base = resize(x, size)
+        detail = torch.zeros_like(base) if detail is None else resize(detail, size)
+        img = (base + detail).clamp(0.0, 1.0)
+        for _ in range(params.steps):
+            img, value = ascent_step(img, net, params, generator, guide)
+            if trace is not None and value is not None:
+                trace.append(value)
+            if on_step is not None:
+                on_step()
+        detail = img - base
+    return img

@@ -1,0 +1,67 @@
+"""Reading and writing still images, with the conversion to and from tensors at this edge."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from pipeline.errors import MediaError
+from pipeline.media.atomic import atomic_write_bytes
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read any common image as RGB uint8 [H,W,3]: grayscale, RGBA (over black) and 16-bit included."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: input file not found")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder, not an image")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise MediaError(f"{path}: not a readable image (empty, truncated or not an image format)")
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img.astype(np.float32) * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        img = cv2.cvtColor((img[:, :, :3] * alpha).round().astype(np.uint8), cv2.COLOR_BGR2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(img)
+
+
+def encode_image(rgb: np.ndarray, suffix: str) -> bytes:
+    """Encode RGB uint8 [H,W,3] as PNG or JPEG (quality 95) bytes."""
+    ext = suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, buf = cv2.imencode(ext if ext != ".jpeg" else ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise MediaError(f"cannot encode an image as {ext}")
+    return buf.tobytes()
+
+
+def write_image(path: Path, rgb: np.ndarray) -> None:
+    """Write RGB uint8 [H,W,3] to ``path`` (format from its suffix), atomically."""
+    atomic_write_bytes(Path(path), encode_image(rgb, Path(path).suffix))
+
+
+def to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """RGB uint8 [H,W,3] -> float32 [1,3,H,W] in [0,1] on ``device``."""
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
+    return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+
+def to_rgb8(x: torch.Tensor) -> np.ndarray:
+    """[1,3,H,W] or [3,H,W] in [0,1] -> RGB uint8 [H,W,3] on the host."""
+    if x.dim() == 4:
+        x = x[0]
+    return x.detach().clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()

@@ -1,0 +1,91 @@
+"""The network a dream climbs: a pretrained CNN cut after the deepest layer asked for."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from pipeline.models.registry import ModelSpec, get_spec
+from pipeline.models.weights import load_weights, locate_weights
+
+
+class DreamNet(nn.Module):
+    """Maps RGB in [0,1], [B,3,H,W], to the activations of ``layers``: {name: [B,C,h,w]}.
+
+    The graph is pruned after the deepest requested layer, weights are frozen and in eval mode,
+    so a backward pass computes input gradients only.
+    """
+
+    def __init__(self, spec: ModelSpec, model: nn.Module, layers: list[str]) -> None:
+        super().__init__()
+        self.spec = spec
+        self.layers = list(dict.fromkeys(layers))
+        model.eval()
+        tracer = {"leaf_modules": list(spec.leaf_modules)} if spec.leaf_modules else None
+        self.body = create_feature_extractor(
+            model, return_nodes={name: name for name in self.layers}, tracer_kwargs=tracer
+        )
+        self.body.eval()
+        for p in self.body.parameters():
+            p.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.body((x - self.mean) / self.std)
+
+
+def build_model(name: str, weights: str | None) -> tuple[nn.Module, ModelSpec, str]:
+    """The full classifier with its weights loaded; returns (model, spec, weights source)."""
+    spec = get_spec(name)
+    path = locate_weights(spec, weights)
+    model = spec.build()
+    if path is not None:
+        load_weights(model, spec, path)
+    return model.eval(), spec, str(path) if path is not None else "random"
+
+
+def load_dream_net(
+    name: str,
+    layers: list[str],
+    weights: str | None,
+    device: torch.device,
+    channels_last: bool = False,
+) -> tuple[DreamNet, str]:
+    """A DreamNet on ``device`` for ``layers`` (names without channel suffix) and its weights source."""
+    model, spec, source = build_model(name, weights)
+    if weights == "random":
+        # Random weights are for tests and benchmarks: seed them so runs repeat.
+        torch.manual_seed(0)
+        model = spec.build().eval()
+    net = DreamNet(spec, model, layers).to(device)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return net, source
+
+
+@torch.no_grad()
+def layer_shapes(name: str, size: tuple[int, int] = (224, 224)) -> list[tuple[str, tuple[int, ...]]]:
+    """(layer, output shape [C,h,w]) for the blocks of model ``name`` on an input of ``size`` (h, w).
+
+    Runs on the meta device: shapes need neither weights nor arithmetic.
+    """
+    spec = get_spec(name)
+    with torch.device("meta"):
+        model = spec.build().eval()
+    names = spec.blocks(model)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str):
+        def hook(_module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
+            shapes.setdefault(name, tuple(out.shape[1:]))
+
+        return hook
+
+    hooks = [model.get_submodule(n).register_forward_hook(record(n)) for n in names]
+    try:
+        model(torch.zeros(1, 3, *size, device="meta"))
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(n, shapes[n]) for n in names if n in shapes]

@@ -1,0 +1,1 @@
+"""The render modes (still, atlas, video, zoom) and what they share: outputs, locks, manifests."""

@@ -1,0 +1,70 @@
+"""What a render would do, for ``--dry-run``: computed without writing anything."""
+from __future__ import annotations
+
+import yaml
+
+from pipeline.config import Config
+from pipeline.dream.engine import octave_sizes
+from pipeline.errors import DreamreelError
+from pipeline.models.registry import get_spec
+from pipeline.models.weights import locate_weights
+from pipeline.render.outputs import manifest_path
+from pipeline.render.setup import fit_size, resolve_device, resolve_precision
+
+
+def _frame_size(cfg: Config) -> tuple[int, int]:
+    if cfg.mode == "atlas":
+        return cfg.atlas.cell, cfg.atlas.cell
+    if cfg.input is None:
+        return fit_size(512, 512, cfg.size)
+    if cfg.mode == "video":
+        from pipeline.media.probe import probe
+
+        info = probe(cfg.input)
+        return fit_size(info.height, info.width, cfg.size, even=True)
+    from pipeline.media.images import read_image
+
+    h, w = read_image(cfg.input).shape[:2]
+    return fit_size(h, w, cfg.size)
+
+
+def describe(cfg: Config) -> str:
+    """The resolved config as YAML, then the plan: sizes, octaves, steps, device, weights, files."""
+    lines = ["# resolved config", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).rstrip(), "", "# plan"]
+    device = resolve_device(cfg.dream.device)
+    try:
+        weights = locate_weights(get_spec(cfg.dream.model), cfg.dream.weights)
+        wsrc = str(weights) if weights else "random"
+    except DreamreelError as exc:
+        wsrc = f"MISSING ({exc})"
+    h, w = _frame_size(cfg)
+    octs = octave_sizes(h, w, cfg.dream.octaves, cfg.dream.octave_scale)
+    lines += [
+        f"mode: {cfg.mode}",
+        f"input: {cfg.input if cfg.input else 'noise'}",
+        f"frame size: {w}x{h}",
+        f"octaves: {', '.join(f'{ow}x{oh}' for oh, ow in octs)}",
+        f"steps per frame: {cfg.dream.steps * len(octs)}",
+        f"tiles: {'yes' if max(h, w) > cfg.dream.tile else 'no'} (tile {cfg.dream.tile})",
+        f"device: {device}, precision: {resolve_precision(cfg.dream.precision, device)}",
+        f"model: {cfg.dream.model}, weights: {wsrc}",
+        f"output: {cfg.output}",
+        f"manifest: {manifest_path(cfg.output)}",
+    ]
+    if cfg.mode == "video":
+        lines += _video_plan(cfg)
+    return "\n".join(lines)
+
+
+def _video_plan(cfg: Config) -> list[str]:
+    from pipeline.media.probe import probe
+    from pipeline.render.video import job_dir, plan_frames
+
+    info = probe(cfg.input)
+    start, count = plan_frames(cfg, info)
+    return [
+        f"source: {info.width}x{info.height} at {info.fps} fps ({float(info.fps):.3f}), "
+        f"{info.frames} frames, audio: {'yes' if info.has_audio else 'no'}",
+        f"frames to render: {count} (from {start})",
+        f"job folder: {job_dir(cfg.output)}",
+    ]

@@ -1,0 +1,87 @@
+"""From a validated config to the objects the dream needs: device, parameters, network."""
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+from pipeline.config import Config, DreamConfig, SizeConfig
+from pipeline.dream import DreamParams, Term
+from pipeline.errors import ConfigError
+from pipeline.models.net import DreamNet, load_dream_net
+from pipeline.models.registry import parse_layer_key
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU. 'cuda' without a GPU is a config error."""
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ConfigError("dream.device: cuda was asked for but no CUDA device is available; use auto or cpu")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> bf16 autocast on CUDA, fp32 on the CPU (the CPU default is set by measurement)."""
+    if precision != "auto":
+        return precision
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def terms_of(dream: DreamConfig) -> tuple[Term, ...]:
+    """The objective terms of ``dream.layers`` ({"layer[:channel]": weight})."""
+    out = []
+    for key, weight in dream.layers.items():
+        layer, channel = parse_layer_key(key)
+        out.append(Term(layer, channel, float(weight)))
+    return tuple(out)
+
+
+def dream_params(dream: DreamConfig, device: torch.device, terms: tuple[Term, ...] | None = None,
+                 steps: int | None = None) -> DreamParams:
+    """The engine's parameters for ``dream``; ``steps`` overrides the per-octave step count."""
+    return DreamParams(
+        terms=terms if terms is not None else terms_of(dream),
+        octaves=dream.octaves,
+        octave_scale=dream.octave_scale,
+        steps=dream.steps if steps is None else steps,
+        step_size=dream.step_size,
+        jitter=dream.jitter,
+        tile=dream.tile,
+        tile_overlap=dream.tile_overlap,
+        grad_norm=dream.grad_norm,
+        laplacian_levels=dream.laplacian_levels,
+        smooth=dream.smooth,
+        precision=resolve_precision(dream.precision, device),
+    )
+
+
+def load_net(dream: DreamConfig, device: torch.device, extra_layers: tuple[str, ...] = ()) -> tuple[DreamNet, str]:
+    """The network cut after the deepest layer the config uses; returns (net, weights source)."""
+    layers = [parse_layer_key(k)[0] for k in dream.layers] + list(extra_layers)
+    return load_dream_net(dream.model, layers, dream.weights, device, channels_last=dream.channels_last)
+
+
+def frame_generator(seed: int, index: int) -> torch.Generator:
+    """The random stream of frame ``index``: depends on (seed, index) only, so a resumed render
+    draws exactly what an uninterrupted one would."""
+    digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
+
+
+def fit_size(h: int, w: int, size: SizeConfig, even: bool = False) -> tuple[int, int]:
+    """Output (h, w) for an (h, w) input under ``size``; aspect kept when one side is given.
+
+    ``even`` rounds both to even numbers, as H.264 in yuv420p needs.
+    """
+    if size.width and size.height:
+        oh, ow = size.height, size.width
+    elif size.width:
+        ow, oh = size.width, max(1, round(h * size.width / w))
+    elif size.height:
+        oh, ow = size.height, max(1, round(w * size.height / h))
+    else:
+        oh, ow = h, w
+    if even:
+        oh, ow = max(2, oh - oh % 2), max(2, ow - ow % 2)
+    return oh, ow

@@ -1,0 +1,58 @@
+"""Still mode: one image (or noise) in, one dreamed image out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from pipeline.config import Config
+from pipeline.dream import dream, guide_features
+from pipeline.dream.engine import resize, total_steps
+from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
+from pipeline.render.progress import bar
+from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+
+NOISE_SIDE = 512  # pixels, when there is no input and no size
+
+
+def start_image(cfg: Config, device: torch.device, generator: torch.Generator) -> torch.Tensor:
+    """The image a still dream starts from, [1,3,H,W] in [0,1]: the resized input, or
+    low-amplitude grey noise for feature visualisation."""
+    if cfg.input is not None:
+        x = to_tensor(read_image(cfg.input), device)
+        return resize(x, fit_size(x.shape[-2], x.shape[-1], cfg.size))
+    h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size)
+    return noise_image(1, h, w, generator, device)
+
+
+def noise_image(n: int, h: int, w: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """[n,3,h,w] grey noise around 0.5 with std about 0.05: no structure, so the network draws its own."""
+    return (0.5 + 0.05 * torch.randn(n, 3, h, w, generator=generator)).clamp(0, 1).to(device)
+
+
+def load_guide(path: Path, net: torch.nn.Module, layers: list[str], device: torch.device,
+               side: int = 320) -> dict[str, torch.Tensor]:
+    """Guide features of the image at ``path``, its long side resized to ``side`` pixels."""
+    g = to_tensor(read_image(path), device)
+    h, w = g.shape[-2:]
+    s = side / max(h, w)
+    g = resize(g, (max(32, round(h * s)), max(32, round(w * s))))
+    return guide_features(net, g, layers)
+
+
+def render_still(cfg: Config) -> dict:
+    """Dream ``cfg.input`` (or noise) and write ``cfg.output``; returns facts for the manifest."""
+    device = resolve_device(cfg.dream.device)
+    generator = frame_generator(cfg.dream.seed, 0)
+    x = start_image(cfg, device, generator)
+    net, source = load_net(cfg.dream, device)
+    params = dream_params(cfg.dream, device)
+    guide = None
+    if cfg.dream.guide is not None:
+        guide = load_guide(cfg.dream.guide, net, [t.layer for t in params.terms if t.channel is None], device)
+    progress = bar(total_steps(x.shape[-2], x.shape[-1], params), "step", "dreaming")
+    with progress:
+        y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1))
+    write_image(cfg.output, to_rgb8(y))
+    return {"mode": "still", "size": [int(y.shape[-1]), int(y.shape[-2])], "model": cfg.dream.model,
+            "weights": source, "device": str(device), "precision": params.precision}
