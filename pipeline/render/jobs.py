@@ -1,0 +1,150 @@
+"""The job folder beside an animated output: PNG checkpoints, their checksums, and what made them.
+
+``renders/city.mp4.work/`` holds ``job.json`` (the settings that shape the pixels),
+``frames/000123.png`` (one lossless PNG per finished frame, named by source frame number) and
+``checksums.txt`` (one "index sha256" line per frame, appended after the PNG is in place).
+A render resumes from the first frame that is missing or fails its checksum.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import MediaError, OutputExistsError
+from pipeline.media.atomic import atomic_write_bytes
+from pipeline.media.encode import FRAME_NAME
+from pipeline.media.images import encode_image
+
+
+def job_dir(output: Path) -> Path:
+    """The job folder of ``output``: ``renders/city.mp4`` -> ``renders/city.mp4.work``."""
+    output = Path(output)
+    return output.parent / f"{output.name}.work"
+
+
+class Job:
+    """A job folder: where frames are checkpointed and how far a previous run got."""
+
+    def __init__(self, output: Path, fingerprint: dict[str, Any]) -> None:
+        self.root = job_dir(output)
+        self.frames = self.root / "frames"
+        self.fingerprint = fingerprint
+        self._sums = self.root / "checksums.txt"
+
+    def open(self, force: bool) -> None:
+        """Create the folder, or reuse it when it was made by the same settings.
+
+        A folder made with other settings is refused (its frames would not match), unless
+        ``force``, which starts over.
+        """
+        meta = self.root / "job.json"
+        if force and self.root.exists():
+            shutil.rmtree(self.root)
+        if meta.exists():
+            try:
+                old = json.loads(meta.read_text())
+            except (OSError, ValueError):
+                old = None
+            if old != self.fingerprint:
+                raise OutputExistsError(
+                    f"{self.root}: holds frames rendered with other settings; pass --force to start over"
+                )
+        try:
+            self.frames.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MediaError(f"{self.root}: cannot create the job folder: {exc.strerror}") from None
+        if not meta.exists():
+            atomic_write_bytes(meta, (json.dumps(self.fingerprint, indent=2, sort_keys=True) + "\n").encode())
+
+    def frame_path(self, index: int) -> Path:
+        return self.frames / FRAME_NAME.format(index)
+
+    def checksums(self) -> dict[int, str]:
+        """index -> sha256 of every frame recorded as finished (a torn last line is ignored)."""
+        out: dict[int, str] = {}
+        try:
+            text = self._sums.read_text()
+        except FileNotFoundError:
+            return out
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit() and len(parts[1]) == 64:
+                out[int(parts[0])] = parts[1]
+        return out
+
+    def resume_point(self, start: int, count: int) -> int:
+        """The first frame in ``start .. start+count-1`` that is missing or corrupt (or start+count)."""
+        sums = self.checksums()
+        for i in range(start, start + count):
+            want = sums.get(i)
+            path = self.frame_path(i)
+            if want is None or not path.is_file():
+                return i
+            if hashlib.sha256(path.read_bytes()).hexdigest() != want:
+                return i
+        return start + count
+
+    def record(self, index: int, png: bytes) -> None:
+        """Checkpoint one finished frame: the PNG atomically, then its checksum line, durably."""
+        atomic_write_bytes(self.frame_path(index), png)
+        line = f"{index} {hashlib.sha256(png).hexdigest()}\n".encode()
+        try:
+            fd = os.open(self._sums, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise MediaError(f"{self._sums}: cannot record frame {index}: {exc.strerror}") from None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class FrameWriter:
+    """Checkpoints frames on a background thread so PNG encoding overlaps the next dream.
+
+    ``put`` blocks when ``depth`` frames are waiting; an error on the thread is raised by the
+    next ``put`` or by ``close``.
+    """
+
+    def __init__(self, job: Job, depth: int = 4) -> None:
+        self.job = job
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="frame-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue
+            index, rgb = item
+            try:
+                self.job.record(index, encode_image(rgb, ".png"))
+            except BaseException as exc:  # handed to the main thread
+                self._error = exc
+
+    def put(self, index: int, rgb: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put((index, rgb))
+
+    def close(self) -> None:
+        """Wait for every queued frame to be on disk; re-raise a writer error."""
+        self._q.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -1,0 +1,185 @@
+"""Video mode: each frame starts from the previous dream's detail, carried along the optical flow."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from pipeline.config import Config
+from pipeline.dream import dream
+from pipeline.errors import ConfigError
+from pipeline.media.encode import audio_plan, encode_frames
+from pipeline.media.images import read_image, to_rgb8, to_tensor
+from pipeline.media.probe import MediaInfo, probe
+from pipeline.media.reader import FrameReader
+from pipeline.motion.color import color_lock
+from pipeline.motion.consistency import consistency_mask
+from pipeline.motion.flow import FlowEstimator, to_gray
+from pipeline.motion.scene import cut_score
+from pipeline.motion.temporal import blend_previous, carry_residual
+from pipeline.motion.warp import flow_to_tensor, warp
+from pipeline.render.jobs import FrameWriter, Job, job_dir
+from pipeline.render.prefetch import prefetch
+from pipeline.render.progress import bar
+from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+from pipeline.render.still import load_guide
+
+__all__ = ["render_video", "plan_frames", "job_dir", "MotionItem", "motion_items"]
+
+# Settings that only change how finished frames are packed; changing them keeps the checkpoints.
+_ENCODE_ONLY = {"crf", "preset", "audio"}
+
+
+@dataclass
+class MotionItem:
+    """A source frame and its motion relative to the previous one (all host arrays).
+
+    flow_back [H,W,2] maps this frame onto the previous; mask [H,W] is 1 where it can be trusted.
+    ``context`` frames only seed the chain after a resume and are not dreamed again.
+    """
+
+    index: int
+    rgb: np.ndarray
+    flow_back: np.ndarray | None
+    mask: np.ndarray | None
+    cut: bool
+    score: float
+    context: bool = False
+
+
+def plan_frames(cfg: Config, info: MediaInfo) -> tuple[int, int]:
+    """(first frame, frame count) of the source to render, from ``frames`` and the promised length."""
+    start = cfg.frames.start
+    if start >= info.frames:
+        raise ConfigError(f"frames.start: {start} is past the end of {cfg.input} ({info.frames} frames)")
+    available = info.frames - start
+    count = available if cfg.frames.count is None else min(cfg.frames.count, available)
+    return start, count
+
+
+def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusion: bool, cut_threshold: float,
+                 context_until: int) -> Iterator[MotionItem]:
+    """Pair each decoded frame with its flow to the previous frame, the trust mask and a cut flag."""
+    cv2.setNumThreads(1)  # leave the cores to the dream; flow runs beside it
+    flow = FlowEstimator(method)
+    prev_rgb = prev_gray = None
+    for index, rgb in reader:
+        gray = to_gray(rgb)
+        if prev_gray is None:
+            item = MotionItem(index, rgb, None, None, cut=True, score=1.0)
+        else:
+            score = cut_score(prev_rgb, rgb)
+            cut = score > cut_threshold
+            back = fwd = mask = None
+            if not cut:
+                back = flow(gray, prev_gray)
+                if occlusion:
+                    fwd = flow(prev_gray, gray)
+                    mask = consistency_mask(back, fwd)
+                else:
+                    mask = np.ones(gray.shape, np.float32)
+            item = MotionItem(index, rgb, back, mask, cut, score)
+        item.context = index < context_until
+        yield item
+        prev_rgb, prev_gray = rgb, gray
+
+
+def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int]) -> dict:
+    """What shapes the pixels of a video job: settings (not encoding ones), source identity, size."""
+    conf = cfg.model_dump(mode="json")
+    conf["video"] = {k: v for k, v in conf["video"].items() if k not in _ENCODE_ONLY}
+    conf.pop("output", None)
+    conf["frames"].pop("count", None)  # rendering more or fewer frames reuses the ones there
+    stat = Path(info.path).stat()
+    return {
+        "settings": hashlib.sha256(json.dumps(conf, sort_keys=True).encode()).hexdigest(),
+        "source": {"path": str(Path(info.path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+        "size": list(size),
+        "fps": str(info.fps),
+    }
+
+
+def render_video(cfg: Config, force: bool) -> dict:
+    """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job."""
+    assert cfg.input is not None
+    info = probe(cfg.input)
+    start, count = plan_frames(cfg, info)
+    size = fit_size(info.height, info.width, cfg.size, even=True)
+    job = Job(cfg.output, fingerprint(cfg, info, size))
+    job.open(force)
+    resume = job.resume_point(start, count)
+    device = resolve_device(cfg.dream.device)
+    facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps), "size": [size[1], size[0]],
+             "first_frame": start, "frames": count, "resumed_at": resume if resume > start else None,
+             "variable_rate_source": info.variable_rate, "device": str(device)}
+    if info.variable_rate:
+        facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
+    cuts: list[int] = []
+    if resume < start + count:
+        cuts = _dream_frames(cfg, info, job, start, count, resume, size, device, facts)
+    facts["scene_cuts"] = cuts
+    audio = audio_plan(cfg.video.audio, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
+    encode_frames(job.frames, start, count, info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio)
+    facts["audio"] = str(audio[0]) if audio else None
+    job.remove()
+    return facts
+
+
+def _dream_frames(cfg: Config, info: MediaInfo, job: Job, start: int, count: int, resume: int,
+                  size: tuple[int, int], device: torch.device, facts: dict) -> list[int]:
+    net, source = load_net(cfg.dream, device)
+    facts.update(model=cfg.dream.model, weights=source)
+    first_params = dream_params(cfg.dream, device)
+    next_params = dream_params(cfg.dream, device, steps=cfg.video.steps_after_first)
+    guide = None
+    if cfg.dream.guide is not None:
+        guide = load_guide(cfg.dream.guide, net, [t.layer for t in first_params.terms if t.channel is None], device)
+    v = cfg.video
+    seed_from = resume - 1 if resume > start else resume  # a resumed chain re-reads one frame for context
+    expected = start + count - seed_from
+
+    def items() -> Iterator[MotionItem]:
+        with FrameReader(info.path, info.fps, size, seed_from, start + count - seed_from, expected) as reader:
+            yield from motion_items(iter(reader), v.flow, v.occlusion, v.scene_cut, context_until=resume)
+
+    prev_raw = prev_out = None
+    cuts: list[int] = []
+    writer = FrameWriter(job)
+    progress = bar(count, "frame", "dreaming", initial=resume - start)
+    try:
+        with progress:
+            for item in prefetch(items):
+                raw = to_tensor(item.rgb, device)
+                if item.context:
+                    prev_raw = raw
+                    prev_out = to_tensor(read_image(job.frame_path(item.index)), device)
+                    continue
+                fresh = item.index == start or item.cut or prev_out is None
+                if fresh:
+                    if item.index != start:
+                        cuts.append(item.index)
+                    init, params = raw, first_params
+                else:
+                    back = flow_to_tensor(item.flow_back, device)
+                    mask = torch.from_numpy(item.mask).to(device)[None, None]
+                    prev_out_w, prev_raw_w = warp(prev_out, back), warp(prev_raw, back)
+                    init, params = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry), next_params
+                out = dream(init, net, params, frame_generator(cfg.dream.seed, item.index), guide)
+                if not fresh and v.blend > 0:
+                    out = blend_previous(out, prev_out_w, mask, v.blend)
+                if v.color_lock:
+                    out = color_lock(out, raw)
+                rgb = to_rgb8(out)
+                writer.put(item.index, rgb)
+                # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
+                prev_raw, prev_out = raw, to_tensor(rgb, device)
+                progress.update(1)
+    finally:
+        writer.close()
+    return cuts
