@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from pipeline.config import Config
+from pipeline.render.jobs import job_dir
 from pipeline.render.outputs import check_output, output_lock, write_manifest
 
 
@@ -14,13 +15,18 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None) -> 
     output when they finish.
     """
     t0 = time.monotonic()
-    if preview is None:
+    # A job folder means a render into this output was started (with --force if the output
+    # already existed): finishing it is no surprise overwrite.
+    resuming = cfg.mode in ("video", "zoom") and job_dir(cfg.output).is_dir()
+    if preview is None and not resuming:
         check_output(cfg.output, force)
     with output_lock(cfg.output):
         if preview is not None:
             from pipeline.render.preview import render_preview
 
-            return render_preview(cfg, preview, force)
+            facts = render_preview(cfg, preview, force)
+            facts["seconds"] = round(time.monotonic() - t0, 3)
+            return facts
         if cfg.mode == "still":
             from pipeline.render.still import render_still
 

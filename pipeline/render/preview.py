@@ -1,0 +1,55 @@
+"""``--preview N``: every Nth frame, small and dreamed on its own, as one contact sheet."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import Config, SizeConfig
+from pipeline.dream import dream
+from pipeline.errors import ConfigError
+from pipeline.media.images import to_rgb8, to_tensor, write_image
+from pipeline.media.probe import probe
+from pipeline.media.reader import FrameReader
+from pipeline.render.atlas import grid, label_cell
+from pipeline.render.outputs import check_output
+from pipeline.render.progress import bar
+from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+
+PREVIEW_WIDTH = 256  # pixels per cell: a look costs seconds, not minutes
+MAX_CELLS = 48
+
+
+def preview_path(output: Path) -> Path:
+    """``renders/city.mp4`` -> ``renders/city.mp4.preview.png``."""
+    return Path(output).parent / f"{Path(output).name}.preview.png"
+
+
+def render_preview(cfg: Config, every: int, force: bool) -> dict:
+    """Dream every ``every``-th frame of the video at PREVIEW_WIDTH and write a labelled sheet."""
+    if cfg.mode != "video":
+        raise ConfigError(f"--preview works on video renders; this config renders mode {cfg.mode}")
+    assert cfg.input is not None
+    out = preview_path(cfg.output)
+    check_output(out, force)
+    info = probe(cfg.input)
+    from pipeline.render.video import plan_frames
+
+    start, count = plan_frames(cfg, info)
+    h, w = fit_size(info.height, info.width, cfg.size, even=True)
+    size = fit_size(h, w, SizeConfig(width=min(PREVIEW_WIDTH, w)), even=True)
+    wanted = set(range(start, start + count, every)[:MAX_CELLS])
+    device = resolve_device(cfg.dream.device)
+    net, _ = load_net(cfg.dream, device)
+    params = dream_params(cfg.dream, device)
+    cells = []
+    with FrameReader(info.path, info.fps, size, start, count) as reader, bar(len(wanted), "frame", "preview") as pb:
+        for index, rgb in reader:
+            if index not in wanted:
+                continue
+            y = dream(to_tensor(rgb, device), net, params, frame_generator(cfg.dream.seed, index))
+            cells.append(label_cell(to_rgb8(y), f"frame {index}"))
+            pb.update(1)
+            if len(cells) == len(wanted):
+                break
+    columns = min(6, len(cells))
+    write_image(out, grid(cells, columns))
+    return {"preview": str(out), "frames": sorted(wanted)}

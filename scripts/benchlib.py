@@ -1,0 +1,65 @@
+"""Shared by the benchmark scripts: machine description, timing, and appending to BENCHMARKS.md."""
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    """CPU model, cores, memory, and the torch build, in one line."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{model}, {len(os.sched_getaffinity(0))} cores, {mem:.0f} GiB, {gpu}; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
+
+
+def command() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+
+
+def timeit(fn: Callable[[], object], repeat: int, warmup: int = 2) -> float:
+    """Median seconds of ``fn`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def matmul_gflops(n: int = 2048, repeat: int = 5) -> float:
+    """fp32 matmul GFLOP/s of this machine, the yardstick for the dream step."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    sec = timeit(lambda: a @ b, repeat)
+    return 2 * n**3 / sec / 1e9
+
+
+def append(title: str, body: str) -> None:
+    """Append a dated section (machine and command included) to BENCHMARKS.md."""
+    head = "# Benchmarks\n\nEvery figure with the machine and the command that measured it; newest last.\n"
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else head
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    text += f"\n## {title} ({stamp})\n\n- machine: {machine()}\n- command: `{command()}`\n\n{body.rstrip()}\n"
+    BENCHMARKS.write_text(text)

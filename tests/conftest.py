@@ -1,0 +1,85 @@
+"""Shared fixtures: real clips made with the bundled ffmpeg, the real default network."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.media.ffmpeg import ffmpeg_exe
+from pipeline.media.images import read_image, to_tensor
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the bundled ffmpeg quietly; fail the test with its message if it fails."""
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def make_clip(path: Path, *, seconds: float = 1.0, size: str = "96x64", rate: str = "12",
+              audio: bool = True, source: str = "testsrc2") -> Path:
+    """An H.264 MP4 from an ffmpeg test source, with a sine tone when ``audio``."""
+    args = ["-f", "lavfi", "-i", f"{source}=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={seconds}"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        args += ["-c:a", "aac", "-shortest"]
+    ffmpeg(*args, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real test clips: plain with audio, silent, a hard cut, an odd size, a variable rate."""
+    d = tmp_path_factory.mktemp("clips")
+    out = {
+        "plain": make_clip(d / "plain.mp4", seconds=1.0),
+        "silent": make_clip(d / "silent.mp4", seconds=0.5, audio=False),
+        "odd": make_clip(d / "odd.mp4", seconds=0.5, size="67x45", audio=False),
+    }
+    a = make_clip(d / "a.mp4", seconds=0.5, audio=False, source="testsrc2")
+    b = make_clip(d / "b.mp4", seconds=0.5, audio=False, source="smptebars")
+    ffmpeg("-i", str(a), "-i", str(b), "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(d / "cut.mp4"))
+    out["cut"] = d / "cut.mp4"
+    # Variable rate: drop frames unevenly, keep their timestamps, write with -fps_mode vfr.
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=1",
+           "-vf", "select='not(eq(mod(n\\,5)\\,1))*not(eq(mod(n\\,7)\\,3))'", "-fps_mode", "vfr",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(d / "vfr.mp4"))
+    out["vfr"] = d / "vfr.mp4"
+    return out
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """The sample photo, RGB uint8 [512,512,3]."""
+    return read_image(SAMPLES / "astronaut.png")
+
+
+@pytest.fixture(scope="session")
+def small_photo(astronaut: np.ndarray) -> torch.Tensor:
+    """The sample photo at 128x128, [1,3,128,128] in [0,1]."""
+    from pipeline.dream.engine import resize
+
+    return resize(to_tensor(astronaut, torch.device("cpu")), (128, 128))
+
+
+@pytest.fixture(scope="session")
+def net():
+    """mobilenet_v2 with its real ImageNet weights, cut after features.13 (features.6 also tapped)."""
+    from pipeline.models.net import load_dream_net
+
+    n, _ = load_dream_net("mobilenet_v2", ["features.13", "features.6"], None, torch.device("cpu"))
+    return n
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -1,0 +1,37 @@
+"""Tiles cover the frame with the promised overlap and blend back without seams."""
+from __future__ import annotations
+
+import torch
+
+from pipeline.dream.tiles import feather, tile_starts, tiled
+
+
+def test_tile_starts_cover_the_length_with_overlap():
+    for length, tile, overlap in [(1000, 256, 64), (513, 512, 64), (3840, 512, 64), (300, 512, 64)]:
+        starts = tile_starts(length, tile, overlap)
+        assert starts[0] == 0 and starts[-1] + min(tile, length) == length
+        for a, b in zip(starts, starts[1:]):
+            assert b - a <= tile - overlap
+
+
+def test_tiled_identity_rebuilds_the_image_exactly():
+    x = torch.rand(2, 3, 300, 410)
+    y = tiled(lambda t: t, x, tile=128, overlap=32, batch=3)
+    assert torch.allclose(y, x, atol=1e-5)
+
+
+def test_tiles_go_through_in_batches():
+    seen: list[tuple[int, ...]] = []
+
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(t.shape))
+        return t
+
+    tiled(fn, torch.rand(1, 3, 256, 256), tile=128, overlap=32, batch=4)
+    assert all(s[0] <= 4 and s[2:] == (128, 128) for s in seen)
+    assert sum(s[0] for s in seen) == 9
+
+
+def test_feather_is_one_inside_and_low_at_the_border():
+    w = feather(64, 64, 16, torch.device("cpu"), torch.float32)[0, 0]
+    assert w[32, 32] == 1.0 and w[0, 32] < 0.1 and w[0, 0] < w[0, 32]

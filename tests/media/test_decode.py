@@ -1,0 +1,67 @@
+"""Decoding real clips made by ffmpeg: counts, ranges, rates, and broken files."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from pipeline.errors import MediaError
+from pipeline.media.probe import probe
+from pipeline.media.reader import FrameReader
+from tests.conftest import SAMPLES
+
+
+def decode(path, size=None, start=0, count=None, expected=None):
+    info = probe(path)
+    size = size or (info.height, info.width)
+    with FrameReader(path, info.fps, size, start, count, expected) as r:
+        return {i: f.copy() for i, f in r}
+
+
+def test_probe_the_sample_clip():
+    info = probe(SAMPLES / "city.mp4")
+    assert (info.width, info.height, info.fps, info.frames) == (640, 360, Fraction(25), 100)
+    assert info.has_audio and info.video_codec == "h264"
+
+
+def test_decode_every_frame_of_a_clip(clips):
+    frames = decode(clips["plain"], expected=12)
+    assert sorted(frames) == list(range(12))
+    assert frames[0].shape == (64, 96, 3) and frames[0].dtype == np.uint8
+    assert frames[0].std() > 20  # testsrc2 is colourful, not blank
+
+
+def test_a_range_decodes_the_same_pixels_as_the_whole(clips):
+    whole = decode(clips["plain"])
+    part = decode(clips["plain"], start=5, count=3)
+    assert sorted(part) == [5, 6, 7]
+    assert all(np.array_equal(part[i], whole[i]) for i in part)
+
+
+def test_variable_rate_becomes_constant_at_the_average_rate(clips):
+    info = probe(clips["vfr"])
+    frames = decode(clips["vfr"])
+    assert abs(len(frames) - info.frames) <= 1
+    assert info.fps < 24  # frames were dropped, so the average rate is below the base rate
+
+
+def test_truncated_clip_is_an_error_not_a_short_video(tmp_path):
+    data = (SAMPLES / "city.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # moov is at the front (+faststart), mdat is cut
+    info = probe(cut)
+    with pytest.raises(MediaError, match="truncated or corrupt"):
+        decode(cut, size=(90, 160), expected=info.frames)
+
+
+def test_text_file_named_mp4_is_a_media_error(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("hello")
+    with pytest.raises(MediaError, match="not a readable video"):
+        probe(bad)
+
+
+def test_audio_only_file_is_a_media_error():
+    with pytest.raises(MediaError, match="has audio but no video"):
+        probe(SAMPLES / "beat.wav")

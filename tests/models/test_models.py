@@ -1,0 +1,81 @@
+"""Model registry, weight locating and the cut network."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pipeline.errors import ModelError
+from pipeline.models.net import build_model, layer_shapes, load_dream_net
+from pipeline.models.registry import get_spec, layer_names, model_names, parse_layer_key
+from pipeline.models.weights import locate_weights, package_weight_path
+
+
+def test_parse_layer_key():
+    assert parse_layer_key("features.13") == ("features.13", None)
+    assert parse_layer_key("features.13:42") == ("features.13", 42)
+    with pytest.raises(ValueError):
+        parse_layer_key("features.13:-1")
+
+
+def test_every_model_lists_its_blocks_with_shapes():
+    for name in model_names():
+        shapes = layer_shapes(name, (299, 299) if name == "inception_v3" else (224, 224))
+        assert len(shapes) >= 5
+        assert all(n in layer_names(name) for n, _ in shapes)
+    assert dict(layer_shapes("mobilenet_v2"))["features.13"] == (96, 14, 14)
+
+
+def test_default_weights_come_from_the_shipping_package():
+    spec = get_spec("mobilenet_v2")
+    path = locate_weights(spec, None)
+    assert path is not None and path.name == "mobilenet_v2-b0353104.pth"
+    assert package_weight_path(spec) is not None
+
+
+def test_missing_weights_say_which_file_goes_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(ModelError) as info:
+        locate_weights(get_spec("vgg16"), None)
+    msg = str(info.value)
+    assert "vgg16-397923af.pth" in msg and str(tmp_path) in msg
+
+
+def test_explicit_weights_path_must_exist(tmp_path):
+    with pytest.raises(ModelError, match="file not found"):
+        locate_weights(get_spec("mobilenet_v2"), str(tmp_path / "none.pth"))
+
+
+def test_weights_of_another_model_are_refused(tmp_path):
+    bad = tmp_path / "bad.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(ModelError, match="does not fit mobilenet_v2"):
+        build_model("mobilenet_v2", str(bad))
+
+
+def test_cut_network_stops_at_the_deepest_layer_and_is_frozen():
+    net, src = load_dream_net("mobilenet_v2", ["features.6"], None, torch.device("cpu"))
+    assert src.endswith("mobilenet_v2-b0353104.pth")
+    assert not any(p.requires_grad for p in net.parameters())
+    names = {n for n, _ in net.body.named_modules()}
+    assert not any(n.startswith("features.7") or n.startswith("classifier") for n in names)
+    out = net(torch.rand(1, 3, 64, 64))
+    assert list(out) == ["features.6"] and out["features.6"].shape == (1, 32, 8, 8)
+
+
+def _top5(model: torch.nn.Module, x: torch.Tensor, mean, std) -> set[int]:
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return set(model((x - m) / s).topk(5).indices[0].tolist())
+
+
+def test_efficientnet_lite2_port_agrees_with_mobilenet_on_the_photo(small_photo):
+    # Two independently trained ImageNet models, one of them our own port: on a real photo
+    # their top-5 classes must overlap if the port and its input scaling are right.
+    from pipeline.dream.engine import resize
+
+    x = resize(small_photo, (224, 224))
+    mob, mspec, _ = build_model("mobilenet_v2", None)
+    eff, espec, src = build_model("efficientnet_lite2", None)
+    assert src.endswith("efficientnet-lite2-9656183e.pth")
+    assert _top5(mob, x, mspec.mean, mspec.std) & _top5(eff, x, espec.mean, espec.std)

@@ -1,0 +1,144 @@
+"""Video renders end to end on real clips, checked by decoding what was written."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.media.ffmpeg import ffmpeg_exe
+from pipeline.media.images import read_image
+from pipeline.media.probe import probe
+from pipeline.render import video as video_mod
+
+TINY = "dream: {{steps: 2, octaves: 1, jitter: 2}}\nvideo: {{steps_after_first: 1, preset: ultrafast}}\n"
+
+
+def config(tmp_path: Path, clip: Path, out: str, extra: str = "") -> Path:
+    p = tmp_path / f"{Path(out).stem}.yaml"
+    p.write_text(f"input: {clip}\noutput: {tmp_path / out}\n" + TINY.format() + extra)
+    return p
+
+
+def streams(path: Path) -> str:
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    return proc.stderr
+
+
+def frames_of(folder: Path) -> list[np.ndarray]:
+    return [read_image(p) for p in sorted(folder.glob("*.png"))]
+
+
+def test_clip_with_audio_gives_h264_with_the_audio(tmp_path, clips):
+    assert main([str(config(tmp_path, clips["plain"], "out.mp4"))]) == 0
+    out = tmp_path / "out.mp4"
+    info = probe(out)
+    text = streams(out)
+    assert info.video_codec == "h264" and "yuv420p" in text and "bt709" in text
+    assert (info.width, info.height) == (96, 64) and info.fps == 12
+    assert info.frames == 12 and abs(info.duration - 1.0) < 0.1
+    assert info.has_audio
+    assert not (tmp_path / "out.mp4.work").exists()
+    manifest = json.loads((tmp_path / "out.mp4.manifest.json").read_text())
+    assert manifest["frames"] == 12 and manifest["fps"] == "12"
+
+
+def test_dream_differs_from_the_source(tmp_path, clips):
+    assert main([str(config(tmp_path, clips["plain"], "frames", "frames: {count: 3}\n"))]) == 0
+    out = frames_of(tmp_path / "frames")
+    assert len(out) == 3
+    info = probe(clips["plain"])
+    from pipeline.media.reader import FrameReader
+
+    with FrameReader(clips["plain"], info.fps, (64, 96), 0, 3) as r:
+        src = [f for _, f in r]
+    assert all(np.abs(o.astype(int) - s.astype(int)).mean() > 2 for o, s in zip(out, src))
+
+
+def test_silent_source_gives_no_audio_stream_and_no_error(tmp_path, clips):
+    assert main([str(config(tmp_path, clips["silent"], "s.mp4"))]) == 0
+    assert not probe(tmp_path / "s.mp4").has_audio
+
+
+def test_audio_none_drops_the_track(tmp_path, clips):
+    assert main([str(config(tmp_path, clips["plain"], "n.mp4", "frames: {count: 4}\n")), "video.audio=none"]) == 0
+    assert not probe(tmp_path / "n.mp4").has_audio
+
+
+def test_odd_size_is_made_even(tmp_path, clips):
+    assert main([str(config(tmp_path, clips["odd"], "o.mp4"))]) == 0
+    info = probe(tmp_path / "o.mp4")
+    assert (info.width, info.height) == (66, 44)
+
+
+def test_hard_cut_restarts_the_dream(tmp_path, clips):
+    assert main([str(config(tmp_path, clips["cut"], "c.mp4"))]) == 0
+    manifest = json.loads((tmp_path / "c.mp4.manifest.json").read_text())
+    assert manifest["scene_cuts"] == [6]
+
+
+def test_variable_rate_clip_renders_at_its_average_rate(tmp_path, clips):
+    assert main([str(config(tmp_path, clips["vfr"], "v.mp4"))]) == 0
+    src, out = probe(clips["vfr"]), probe(tmp_path / "v.mp4")
+    assert out.fps == src.fps and abs(out.frames - src.frames) <= 1
+
+
+def test_interrupted_render_resumes_with_identical_frames(tmp_path, clips, monkeypatch):
+    cfg = config(tmp_path, clips["plain"], "frames", "frames: {count: 8}\n")
+    assert main([str(cfg)]) == 0
+    reference = frames_of(tmp_path / "frames")
+
+    # Interrupt the same render after 3 frames are on disk, like Ctrl-C would.
+    real_put = video_mod.FrameWriter.put
+    calls = {"n": 0}
+
+    def put(self, index, rgb):
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        real_put(self, index, rgb)
+
+    monkeypatch.setattr(video_mod.FrameWriter, "put", put)
+    assert main([str(cfg), "--force"]) == 130
+    # The previous output stays whole until a new one replaces it.
+    assert len(frames_of(tmp_path / "frames")) == 8
+    done = sorted((tmp_path / "frames.work" / "frames").glob("*.png"))
+    assert [p.name for p in done] == ["000000.png", "000001.png", "000002.png"]
+    monkeypatch.setattr(video_mod.FrameWriter, "put", real_put)
+
+    assert main([str(cfg)]) == 0  # no --force needed: the job folder is this output's
+    manifest = json.loads((tmp_path / "frames.manifest.json").read_text())
+    assert manifest["resumed_at"] == 3
+    resumed = frames_of(tmp_path / "frames")
+    assert len(resumed) == 8 and all(np.array_equal(a, b) for a, b in zip(resumed, reference))
+
+
+def test_job_with_other_settings_is_refused_until_force(tmp_path, clips, monkeypatch, capsys):
+    cfg = config(tmp_path, clips["plain"], "x.mp4", "frames: {count: 4}\n")
+    monkeypatch.setattr(video_mod, "encode_frames", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main([str(cfg)]) == 130
+    monkeypatch.undo()
+    assert main([str(cfg), "dream.step_size=0.05"]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert main([str(cfg), "dream.step_size=0.05", "--force"]) == 0
+
+
+def test_preview_writes_a_contact_sheet(tmp_path, clips):
+    cfg = config(tmp_path, clips["plain"], "p.mp4")
+    assert main([str(cfg), "--preview", "4"]) == 0
+    sheet = read_image(tmp_path / "p.mp4.preview.png")
+    assert sheet.shape[1] == 3 * 96 + 4 * 2  # frames 0, 4, 8 side by side
+    assert not (tmp_path / "p.mp4").exists()
+
+
+def test_corrupt_input_is_a_media_error(tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    assert main([str(config(tmp_path, bad, "b.mp4"))]) == 3
+    err = capsys.readouterr().err.strip()
+    assert re.match(r"render: error: .*bad\.mp4: not a readable video", err) and "\n" not in err
+    assert not (tmp_path / "b.mp4").exists()

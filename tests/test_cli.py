@@ -1,0 +1,119 @@
+"""The `render` command end to end, at tiny sizes with the real default weights."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.cli import main
+from pipeline.media.images import read_image
+from tests.conftest import ROOT, SAMPLES
+
+STILL = """\
+input: {inp}
+output: {out}
+size: {{width: 96}}
+dream: {{steps: 2, octaves: 2, jitter: 4}}
+"""
+
+
+def still_config(tmp_path: Path, out: str = "out/dream.png") -> Path:
+    p = tmp_path / "still.yaml"
+    p.write_text(STILL.format(inp=SAMPLES / "astronaut.png", out=tmp_path / out))
+    return p
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_still_render_writes_a_dreamed_png_and_a_manifest(tmp_path):
+    cfg = still_config(tmp_path)
+    proc = run(str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out/dream.png"
+    img = read_image(out)
+    assert img.shape == (96, 96, 3)
+    src = read_image(SAMPLES / "astronaut.png")
+    import cv2
+
+    ref = cv2.resize(src, (96, 96), interpolation=cv2.INTER_AREA)
+    assert np.abs(img.astype(int) - ref.astype(int)).mean() > 3  # dreamed, not copied
+    manifest = json.loads((tmp_path / "out/dream.png.manifest.json").read_text())
+    assert manifest["config"]["dream"]["steps"] == 2 and manifest["model"] == "mobilenet_v2"
+    assert manifest["weights"].endswith("mobilenet_v2-b0353104.pth") and manifest["seconds"] > 0
+    assert "torch" in manifest["versions"]
+    assert not list((tmp_path / "out").glob(".*"))  # no temp or lock files left
+
+
+def test_same_config_gives_identical_output(tmp_path):
+    cfg = still_config(tmp_path)
+    assert main([str(cfg)]) == 0
+    first = (tmp_path / "out/dream.png").read_bytes()
+    assert main([str(cfg), "--force"]) == 0
+    assert (tmp_path / "out/dream.png").read_bytes() == first
+
+
+def test_existing_output_needs_force(tmp_path, capsys):
+    cfg = still_config(tmp_path)
+    out = tmp_path / "out/dream.png"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"keep me")
+    assert main([str(cfg)]) == 2
+    assert "output exists; pass --force" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    cfg = still_config(tmp_path)
+    assert main([str(cfg), "--dry-run", "dream.steps=7"]) == 0
+    text = capsys.readouterr().out
+    assert "steps: 7" in text and "frame size: 96x96" in text and "octaves:" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_error_is_one_line_with_exit_code_2(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("output: o.png\ndream:\n  stepz: 3\n")
+    proc = run(str(cfg))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"render: error: {cfg}:3: dream.stepz: unknown key; did you mean 'steps'?"]
+
+
+def test_missing_input_image_is_a_media_error(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input: {tmp_path / 'none.png'}\noutput: {tmp_path / 'o.png'}\n")
+    assert main([str(cfg)]) == 3
+    assert "none.png: input file not found" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_list_layers_prints_names_and_shapes(capsys):
+    assert main(["--list-layers", "mobilenet_v2"]) == 0
+    out = capsys.readouterr().out
+    assert "features.13" in out and "[96, 14, 14]" in out
+    assert main(["--list-layers", "nonet"]) == 2
+
+
+def test_atlas_is_a_labelled_grid(tmp_path):
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_text(f"mode: atlas\noutput: {tmp_path / 'a.png'}\n"
+                   "atlas: {layer: features.6, channels: 3, columns: 2, cell: 48}\n"
+                   "dream: {octaves: 1, steps: 3, grad_norm: laplacian, jitter: 2}\n")
+    assert main([str(cfg)]) == 0
+    grid = read_image(tmp_path / "a.png")
+    # 2 columns x 2 rows of (48 + caption) cells with 2 px gaps.
+    assert grid.shape == (2 * (48 + 22) + 3 * 2, 2 * 48 + 3 * 2, 3)
+    cells = [grid[2:50, 2:50], grid[2:50, 52:100], grid[74:122, 2:50]]
+    assert all(c.std() > 10 for c in cells)  # dreamed structure, not flat noise
+    assert not np.array_equal(cells[0], cells[1])
+
+
+def test_atlas_past_the_last_channel_is_a_config_error(tmp_path, capsys):
+    cfg = tmp_path / "atlas.yaml"
+    cfg.write_text(f"mode: atlas\noutput: {tmp_path / 'a.png'}\natlas: {{layer: features.6, channels: 40}}\n")
+    assert main([str(cfg)]) == 2
+    assert "has 32 channels" in capsys.readouterr().err

@@ -1,0 +1,106 @@
+"""Config loading: every mistake is one line naming the file, the line and the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+
+GOOD = """\
+input: samples/astronaut.png
+output: renders/x.png
+dream:
+  model: mobilenet_v2
+  layers: {features.13: 1.0}
+  steps: 3
+"""
+
+
+def cfg_file(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def error_of(path: Path, overrides: tuple[str, ...] = ()) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    msg = str(info.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_a_good_config_loads_with_defaults(tmp_path):
+    cfg = load_config(cfg_file(tmp_path, GOOD))
+    assert cfg.mode == "still" and cfg.dream.steps == 3 and cfg.dream.octaves == 4
+
+
+def test_misspelt_key_names_line_and_suggests(tmp_path):
+    msg = error_of(cfg_file(tmp_path, GOOD.replace("  steps: 3", "  stpes: 3")))
+    assert msg.startswith(f"{tmp_path / 'c.yaml'}:6: dream.stpes: unknown key")
+    assert "did you mean 'steps'" in msg
+
+
+def test_unknown_top_level_key(tmp_path):
+    msg = error_of(cfg_file(tmp_path, GOOD + "colour: red\n"))
+    assert ":7: colour: unknown key" in msg
+
+
+def test_wrong_type(tmp_path):
+    msg = error_of(cfg_file(tmp_path, GOOD.replace("steps: 3", "steps: many")))
+    assert ":6: dream.steps:" in msg and "integer" in msg
+
+
+def test_out_of_range_values(tmp_path):
+    assert ":6: dream.steps:" in error_of(cfg_file(tmp_path, GOOD.replace("steps: 3", "steps: -1")))
+    msg = error_of(cfg_file(tmp_path, GOOD + "  octave_scale: 1.0\n"))
+    assert "dream.octave_scale" in msg and "greater than 1" in msg
+
+
+def test_unknown_model_lists_choices(tmp_path):
+    msg = error_of(cfg_file(tmp_path, GOOD.replace("model: mobilenet_v2", "model: alexnet")))
+    assert ":4: dream.model: unknown model 'alexnet'" in msg and "mobilenet_v2" in msg and "vgg16" in msg
+
+
+def test_unknown_layer_suggests_close_names(tmp_path):
+    msg = error_of(cfg_file(tmp_path, GOOD.replace("features.13", "feature.13")))
+    assert ":5: dream.layers: unknown layer 'feature.13'" in msg and "features.13" in msg
+
+
+def test_bad_channel_suffix(tmp_path):
+    msg = error_of(cfg_file(tmp_path, GOOD.replace("features.13", "features.13:x")))
+    assert "dream.layers" in msg and "whole number" in msg
+
+
+def test_yaml_that_does_not_parse(tmp_path):
+    msg = error_of(cfg_file(tmp_path, "output: [unclosed\nmode: still\n"))
+    assert "YAML does not parse" in msg and "c.yaml:" in msg
+
+
+def test_missing_output(tmp_path):
+    assert "output: required key is missing" in error_of(cfg_file(tmp_path, "input: a.png\n"))
+
+
+def test_output_extension_must_suit_the_mode(tmp_path):
+    assert "writes .png or .jpg" in error_of(cfg_file(tmp_path, GOOD.replace("x.png", "x.mp4")))
+
+
+def test_missing_config_file(tmp_path):
+    assert "config file not found" in error_of(tmp_path / "nope.yaml")
+
+
+def test_overrides_are_validated_like_the_file(tmp_path):
+    path = cfg_file(tmp_path, GOOD)
+    cfg = load_config(path, ["dream.steps=5", "size.width=64", "dream.layers.features.6=0.5"])
+    assert cfg.dream.steps == 5 and cfg.size.width == 64 and cfg.dream.layers["features.6"] == 0.5
+    msg = error_of(path, ("dream.steps=-2",))
+    assert msg.startswith("override 'dream.steps=-2': dream.steps:")
+    assert "did you mean 'steps'" in error_of(path, ("dream.step=2",))
+
+
+def test_mode_auto_decides_from_input(tmp_path):
+    assert load_config(cfg_file(tmp_path, "input: a.mp4\noutput: o.mp4\n")).mode == "video"
+    assert load_config(cfg_file(tmp_path, "output: o.png\n")).mode == "still"
+    assert "cannot tell" in error_of(cfg_file(tmp_path, "input: a.xyz\noutput: o.png\n"))
