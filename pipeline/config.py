@@ -9,9 +9,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, Union
 import types
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Annotated
+import math
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError,
+                      field_validator, model_validator)
 
 from pipeline.errors import ConfigError
+from pipeline.schedule import AUDIO_VARIABLES, Schedule, parse_schedule
 from pipeline.yamlsrc import SourceMap, apply_override, load_yaml
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -21,7 +26,19 @@ ANIM_OUT_EXTS = {".mp4", ".gif", ".webp"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), arbitrary_types_allowed=True,
+                              validate_default=True)
+
+
+def Sched(lo: float = -math.inf, hi: float = math.inf, integer: bool = False, lo_open: bool = False) -> Any:
+    """A setting that may change over frames: a number, an expression or keyframes (see schedule.py).
+
+    Dumps back to what the user wrote.
+    """
+    def parse(v: Any) -> Schedule:
+        return parse_schedule(v, lo=lo, hi=hi, integer=integer, lo_open=lo_open)
+
+    return Annotated[Schedule, BeforeValidator(parse), PlainSerializer(lambda s: s.source, return_type=Any)]
 
 
 class SizeConfig(_Strict):
@@ -35,19 +52,19 @@ class DreamConfig(_Strict):
     """Everything the dream of one frame needs."""
 
     model: str = "mobilenet_v2"
-    layers: dict[str, float] = Field(default_factory=lambda: {"features.13": 1.0})
-    octaves: int = Field(4, ge=1, le=12)
-    octave_scale: float = Field(1.4, gt=1.0, le=4.0)
-    steps: int = Field(10, ge=0, le=10000)
-    step_size: float = Field(0.015, gt=0.0, le=1.0)
-    jitter: int = Field(32, ge=0, le=1024)
+    layers: dict[str, Sched(-100.0, 100.0)] = Field(default_factory=lambda: {"features.13": 1.0})
+    octaves: Sched(1, 12, integer=True) = 4
+    octave_scale: Sched(1.0, 4.0, lo_open=True) = 1.4
+    steps: Sched(0, 10000, integer=True) = 10
+    step_size: Sched(0.0, 1.0, lo_open=True) = 0.015
+    jitter: Sched(0, 1024, integer=True) = 32
     seed: int = Field(0, ge=0)
     guide: Path | None = None
     tile: int = Field(512, ge=64, le=8192)
     tile_overlap: int = Field(64, ge=0, le=1024)
     grad_norm: Literal["mean", "laplacian"] = "mean"
     laplacian_levels: int = Field(4, ge=1, le=8)
-    smooth: float = Field(0.5, ge=0.0, le=16.0)
+    smooth: Sched(0.0, 16.0) = 0.5
     device: Literal["auto", "cpu", "cuda"] = "auto"
     weights: str | None = None
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
@@ -55,7 +72,7 @@ class DreamConfig(_Strict):
 
     @field_validator("layers")
     @classmethod
-    def _layers_nonempty(cls, v: dict[str, float]) -> dict[str, float]:
+    def _layers_nonempty(cls, v: dict[str, Schedule]) -> dict[str, Schedule]:
         if not v:
             raise ValueError("at least one layer is needed, e.g. {features.13: 1.0}")
         return v
@@ -82,15 +99,30 @@ class VideoConfig(_Strict):
     """How consecutive frames are tied together and how the MP4 is written."""
 
     flow: Literal["dis_fast", "dis_medium", "dis_fine", "farneback"] = "dis_medium"
-    carry: float = Field(0.8, ge=0.0, le=1.0)
-    blend: float = Field(0.5, ge=0.0, le=1.0)
+    carry: Sched(0.0, 1.0) = 0.8
+    blend: Sched(0.0, 1.0) = 0.5
     occlusion: bool = True
-    scene_cut: float = Field(0.35, ge=0.0, le=1.0)
-    steps_after_first: int = Field(4, ge=0, le=10000)
+    scene_cut: Sched(0.0, 1.0) = 0.35
+    steps_after_first: Sched(0, 10000, integer=True) = 4
     color_lock: bool = True
     crf: int = Field(18, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
     audio: str = "source"
+
+
+class ZoomConfig(_Strict):
+    """The infinite dream: each frame transforms the last dream and dreams again."""
+
+    frames: int = Field(240, ge=1, le=1_000_000)
+    fps: float = Field(24.0, gt=0.0, le=240.0)
+    zoom: Sched(0.25, 4.0, lo_open=True) = 1.02
+    rotate: Sched(-90.0, 90.0) = 0.0
+    translate: tuple[Sched(-4096.0, 4096.0), Sched(-4096.0, 4096.0)] = (0.0, 0.0)
+    center: tuple[Sched(0.0, 1.0), Sched(0.0, 1.0)] = (0.5, 0.5)
+    loop: bool = False
+    loop_frames: int | None = Field(None, ge=2)
+    crf: int = Field(18, ge=0, le=51)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
 
 
 class Config(_Strict):
@@ -104,6 +136,8 @@ class Config(_Strict):
     atlas: AtlasConfig = Field(default_factory=AtlasConfig)
     frames: FramesConfig = Field(default_factory=FramesConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
+    zoom: ZoomConfig = Field(default_factory=ZoomConfig)
+    audio: Path | None = None
 
     @model_validator(mode="after")
     def _resolve_mode(self) -> "Config":
@@ -128,7 +162,33 @@ class Config(_Strict):
             raise ValueError(f"a {mode} render writes .mp4, .gif, .webp or a folder of PNG frames, not {out!r}")
         if mode == "video" and self.input is None:
             raise ValueError("mode video needs an input video")
+        if mode == "zoom" and self.zoom.loop and self.zoom.frames < 8:
+            raise ValueError("zoom.loop needs at least 8 frames")
         return self
+
+    def schedules(self) -> dict[str, Schedule]:
+        """Every schedule in the config by dotted key, e.g. {"dream.step_size": Schedule}."""
+        out: dict[str, Schedule] = {}
+
+        def walk(obj: Any, prefix: str) -> None:
+            if isinstance(obj, Schedule):
+                out[prefix] = obj
+            elif isinstance(obj, BaseModel):
+                for name in type(obj).model_fields:
+                    walk(getattr(obj, name), f"{prefix}.{name}" if prefix else name)
+            elif isinstance(obj, dict):
+                for k, v in obj.items():
+                    walk(v, f"{prefix}.{k}")
+            elif isinstance(obj, tuple):
+                for i, v in enumerate(obj):
+                    walk(v, f"{prefix}.{i}")
+
+        walk(self, "")
+        return out
+
+    def uses_audio(self) -> list[str]:
+        """Dotted keys whose schedules read an audio envelope (rms, onset, beat)."""
+        return [k for k, s in self.schedules().items() if s.names & AUDIO_VARIABLES]
 
 
 # Where a validation error at this location points in the YAML: ('mode',) errors raised by

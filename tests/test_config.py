@@ -34,7 +34,7 @@ def error_of(path: Path, overrides: tuple[str, ...] = ()) -> str:
 
 def test_a_good_config_loads_with_defaults(tmp_path):
     cfg = load_config(cfg_file(tmp_path, GOOD))
-    assert cfg.mode == "still" and cfg.dream.steps == 3 and cfg.dream.octaves == 4
+    assert cfg.mode == "still" and cfg.dream.steps.at(0) == 3 and cfg.dream.octaves.at(0) == 4
 
 
 def test_misspelt_key_names_line_and_suggests(tmp_path):
@@ -49,8 +49,13 @@ def test_unknown_top_level_key(tmp_path):
 
 
 def test_wrong_type(tmp_path):
+    msg = error_of(cfg_file(tmp_path, GOOD + "  tile: big\n"))
+    assert ":7: dream.tile:" in msg and "integer" in msg
+    msg = error_of(cfg_file(tmp_path, GOOD.replace("steps: 3", "steps: [1, 2]")))
+    assert ":6: dream.steps:" in msg and "expected a number or a schedule" in msg
+    # A word where a number goes is read as an expression, and named as such.
     msg = error_of(cfg_file(tmp_path, GOOD.replace("steps: 3", "steps: many")))
-    assert ":6: dream.steps:" in msg and "integer" in msg
+    assert ":6: dream.steps: unknown name 'many'" in msg
 
 
 def test_out_of_range_values(tmp_path):
@@ -94,7 +99,7 @@ def test_missing_config_file(tmp_path):
 def test_overrides_are_validated_like_the_file(tmp_path):
     path = cfg_file(tmp_path, GOOD)
     cfg = load_config(path, ["dream.steps=5", "size.width=64", "dream.layers.features.6=0.5"])
-    assert cfg.dream.steps == 5 and cfg.size.width == 64 and cfg.dream.layers["features.6"] == 0.5
+    assert cfg.dream.steps.at(0) == 5 and cfg.size.width == 64 and cfg.dream.layers["features.6"].at(0) == 0.5
     msg = error_of(path, ("dream.steps=-2",))
     assert msg.startswith("override 'dream.steps=-2': dream.steps:")
     assert "did you mean 'steps'" in error_of(path, ("dream.step=2",))

@@ -38,13 +38,14 @@ def describe(cfg: Config) -> str:
     except DreamreelError as exc:
         wsrc = f"MISSING ({exc})"
     h, w = _frame_size(cfg)
-    octs = octave_sizes(h, w, cfg.dream.octaves, cfg.dream.octave_scale)
+    octs = octave_sizes(h, w, int(cfg.dream.octaves.at(0)), cfg.dream.octave_scale.at(0))
     lines += [
         f"mode: {cfg.mode}",
         f"input: {cfg.input if cfg.input else 'noise'}",
         f"frame size: {w}x{h}",
         f"octaves: {', '.join(f'{ow}x{oh}' for oh, ow in octs)}",
-        f"steps per frame: {cfg.dream.steps * len(octs)}",
+        f"steps per frame: {int(cfg.dream.steps.at(0)) * len(octs)}"
+        + (" (at frame 0; some settings are scheduled)" if any(not s.constant for s in cfg.schedules().values()) else ""),
         f"tiles: {'yes' if max(h, w) > cfg.dream.tile else 'no'} (tile {cfg.dream.tile})",
         f"device: {device}, precision: {resolve_precision(cfg.dream.precision, device)}",
         f"model: {cfg.dream.model}, weights: {wsrc}",

@@ -28,30 +28,31 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cuda" else "fp32"
 
 
-def terms_of(dream: DreamConfig) -> tuple[Term, ...]:
-    """The objective terms of ``dream.layers`` ({"layer[:channel]": weight})."""
+def terms_of(dream: DreamConfig, t: int = 0, env: dict[str, float] | None = None) -> tuple[Term, ...]:
+    """The objective terms of ``dream.layers`` ({"layer[:channel]": weight schedule}) at frame t."""
     out = []
     for key, weight in dream.layers.items():
         layer, channel = parse_layer_key(key)
-        out.append(Term(layer, channel, float(weight)))
+        out.append(Term(layer, channel, weight.at(t, env)))
     return tuple(out)
 
 
-def dream_params(dream: DreamConfig, device: torch.device, terms: tuple[Term, ...] | None = None,
-                 steps: int | None = None) -> DreamParams:
-    """The engine's parameters for ``dream``; ``steps`` overrides the per-octave step count."""
+def dream_params(dream: DreamConfig, device: torch.device, t: int = 0, env: dict[str, float] | None = None,
+                 terms: tuple[Term, ...] | None = None, steps: int | None = None) -> DreamParams:
+    """The engine's parameters for ``dream`` at frame ``t`` (schedules evaluated with ``env``);
+    ``steps`` overrides the per-octave step count."""
     return DreamParams(
-        terms=terms if terms is not None else terms_of(dream),
-        octaves=dream.octaves,
-        octave_scale=dream.octave_scale,
-        steps=dream.steps if steps is None else steps,
-        step_size=dream.step_size,
-        jitter=dream.jitter,
+        terms=terms if terms is not None else terms_of(dream, t, env),
+        octaves=int(dream.octaves.at(t, env)),
+        octave_scale=dream.octave_scale.at(t, env),
+        steps=int(dream.steps.at(t, env)) if steps is None else steps,
+        step_size=dream.step_size.at(t, env),
+        jitter=int(dream.jitter.at(t, env)),
         tile=dream.tile,
         tile_overlap=dream.tile_overlap,
         grad_norm=dream.grad_norm,
         laplacian_levels=dream.laplacian_levels,
-        smooth=dream.smooth,
+        smooth=dream.smooth.at(t, env),
         precision=resolve_precision(dream.precision, device),
     )
 

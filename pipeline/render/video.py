@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -29,6 +29,7 @@ from pipeline.render.prefetch import prefetch
 from pipeline.render.progress import bar
 from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
 from pipeline.render.still import load_guide
+from pipeline.render.timeline import build_timeline
 
 __all__ = ["render_video", "plan_frames", "job_dir", "MotionItem", "motion_items"]
 
@@ -63,9 +64,10 @@ def plan_frames(cfg: Config, info: MediaInfo) -> tuple[int, int]:
     return start, count
 
 
-def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusion: bool, cut_threshold: float,
-                 context_until: int) -> Iterator[MotionItem]:
-    """Pair each decoded frame with its flow to the previous frame, the trust mask and a cut flag."""
+def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusion: bool,
+                 cut_threshold: Callable[[int], float], context_until: int) -> Iterator[MotionItem]:
+    """Pair each decoded frame with its flow to the previous frame, the trust mask and a cut flag
+    (cut_threshold(frame index) is the scene-cut threshold at that frame)."""
     cv2.setNumThreads(1)  # leave the cores to the dream; flow runs beside it
     flow = FlowEstimator(method)
     prev_rgb = prev_gray = None
@@ -75,7 +77,7 @@ def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusio
             item = MotionItem(index, rgb, None, None, cut=True, score=1.0)
         else:
             score = cut_score(prev_rgb, rgb)
-            cut = score > cut_threshold
+            cut = score > cut_threshold(index)
             back = fwd = mask = None
             if not cut:
                 back = flow(gray, prev_gray)
@@ -135,18 +137,22 @@ def _dream_frames(cfg: Config, info: MediaInfo, job: Job, start: int, count: int
                   size: tuple[int, int], device: torch.device, facts: dict) -> list[int]:
     net, source = load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
-    first_params = dream_params(cfg.dream, device)
-    next_params = dream_params(cfg.dream, device, steps=cfg.video.steps_after_first)
+    fallback = cfg.input if info.has_audio else None
+    timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
     guide = None
     if cfg.dream.guide is not None:
-        guide = load_guide(cfg.dream.guide, net, [t.layer for t in first_params.terms if t.channel is None], device)
+        layers = [t.layer for t in dream_params(cfg.dream, device).terms if t.channel is None]
+        guide = load_guide(cfg.dream.guide, net, layers, device)
     v = cfg.video
+
+    def cut_threshold(index: int) -> float:
+        return v.scene_cut.at(index - start, timeline.env(index - start))
     seed_from = resume - 1 if resume > start else resume  # a resumed chain re-reads one frame for context
     expected = start + count - seed_from
 
     def items() -> Iterator[MotionItem]:
         with FrameReader(info.path, info.fps, size, seed_from, start + count - seed_from, expected) as reader:
-            yield from motion_items(iter(reader), v.flow, v.occlusion, v.scene_cut, context_until=resume)
+            yield from motion_items(iter(reader), v.flow, v.occlusion, cut_threshold, context_until=resume)
 
     prev_raw = prev_out = None
     cuts: list[int] = []
@@ -160,19 +166,23 @@ def _dream_frames(cfg: Config, info: MediaInfo, job: Job, start: int, count: int
                     prev_raw = raw
                     prev_out = to_tensor(read_image(job.frame_path(item.index)), device)
                     continue
+                t = item.index - start
+                env = timeline.env(t)
                 fresh = item.index == start or item.cut or prev_out is None
                 if fresh:
                     if item.index != start:
                         cuts.append(item.index)
-                    init, params = raw, first_params
+                    init, params = raw, dream_params(cfg.dream, device, t, env)
                 else:
                     back = flow_to_tensor(item.flow_back, device)
                     mask = torch.from_numpy(item.mask).to(device)[None, None]
                     prev_out_w, prev_raw_w = warp(prev_out, back), warp(prev_raw, back)
-                    init, params = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry), next_params
+                    init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
+                    params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
                 out = dream(init, net, params, frame_generator(cfg.dream.seed, item.index), guide)
-                if not fresh and v.blend > 0:
-                    out = blend_previous(out, prev_out_w, mask, v.blend)
+                blend = v.blend.at(t, env)
+                if not fresh and blend > 0:
+                    out = blend_previous(out, prev_out_w, mask, blend)
                 if v.color_lock:
                     out = color_lock(out, raw)
                 rgb = to_rgb8(out)
