@@ -5,6 +5,7 @@ Every key is documented in README.md ("Config reference"); keep the two in step.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, Union
 import types
@@ -99,8 +100,8 @@ class VideoConfig(_Strict):
     """How consecutive frames are tied together and how the MP4 is written."""
 
     flow: Literal["dis_fast", "dis_medium", "dis_fine", "farneback"] = "dis_medium"
-    carry: Sched(0.0, 1.0) = 0.8
-    blend: Sched(0.0, 1.0) = 0.5
+    carry: Sched(0.0, 1.0) = 1.0
+    blend: Sched(0.0, 1.0) = 0.6
     occlusion: bool = True
     scene_cut: Sched(0.0, 1.0) = 0.35
     steps_after_first: Sched(0, 10000, integer=True) = 4
@@ -151,19 +152,19 @@ class Config(_Strict):
                 mode = "video"
             else:
                 raise ValueError(
-                    f"cannot tell from {self.input.suffix or 'no extension'!r} whether the input is "
+                    f"input: cannot tell from {self.input.suffix or 'no extension'!r} whether the input is "
                     "an image or a video; set mode: still or mode: video"
                 )
             object.__setattr__(self, "mode", mode)
         out = self.output.suffix.lower()
         if mode in ("still", "atlas") and out not in STILL_OUT_EXTS:
-            raise ValueError(f"a {mode} render writes .png or .jpg, not {out or 'a folder'!r}")
+            raise ValueError(f"output: a {mode} render writes .png or .jpg, not {out or 'a folder'!r}")
         if mode in ("video", "zoom") and out and out not in ANIM_OUT_EXTS:
-            raise ValueError(f"a {mode} render writes .mp4, .gif, .webp or a folder of PNG frames, not {out!r}")
+            raise ValueError(f"output: a {mode} render writes .mp4, .gif, .webp or a folder of PNG frames, not {out!r}")
         if mode == "video" and self.input is None:
-            raise ValueError("mode video needs an input video")
+            raise ValueError("input: mode video needs an input video")
         if mode == "zoom" and self.zoom.loop and self.zoom.frames < 8:
-            raise ValueError("zoom.loop needs at least 8 frames")
+            raise ValueError("zoom.loop: a seamless loop needs zoom.frames of 8 or more")
         return self
 
     def schedules(self) -> dict[str, Schedule]:
@@ -195,9 +196,16 @@ class Config(_Strict):
 # the model validator point at 'mode' or 'output', whichever is there.
 def _format_error(err: dict, smap: SourceMap) -> str:
     loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
-    key = ".".join(str(x) for x in loc) if loc else "config"
-    where = smap.where(loc) if loc else smap.where(("output",))
     msg = err["msg"]
+    if not loc:
+        # Whole-config checks name their key first: "output: a still render writes ...".
+        m = re.match(r"(?:Value error, )?([\w.]+): (.*)", msg, re.S)
+        if m:
+            loc = tuple(m.group(1).split("."))
+            msg = m.group(2)
+            return f"{smap.where(loc)}: {m.group(1)}: {msg}"
+    key = ".".join(str(x) for x in loc) if loc else "config"
+    where = smap.where(loc) if loc else smap.name
     if err["type"] == "extra_forbidden":
         choices = _fields_at(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), choices, n=1, cutoff=0.6)

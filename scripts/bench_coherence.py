@@ -104,7 +104,7 @@ def main() -> None:
         size = fit_size(info.height, info.width, cfg.size, even=True)
         with FrameReader(info.path, info.fps, size, 0, args.frames) as r:
             inputs = [f for _, f in r]
-        pairs = warp_pairs(inputs, cfg.video.scene_cut)
+        pairs = warp_pairs(inputs, cfg.video.scene_cut.at(0))
         rows = [("input", inputs, 0.0)]
         if not args.only_dreamreel:
             t = time.perf_counter()

@@ -89,7 +89,8 @@ def test_missing_output(tmp_path):
 
 
 def test_output_extension_must_suit_the_mode(tmp_path):
-    assert "writes .png or .jpg" in error_of(cfg_file(tmp_path, GOOD.replace("x.png", "x.mp4")))
+    msg = error_of(cfg_file(tmp_path, GOOD.replace("x.png", "x.mp4")))
+    assert ":2: output: a still render writes .png or .jpg" in msg
 
 
 def test_missing_config_file(tmp_path):

@@ -60,6 +60,11 @@ def to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 
+def float_to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """RGB float32 [H,W,3] in [0,1] -> [1,3,H,W] on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).to(device).permute(2, 0, 1).unsqueeze(0)
+
+
 def to_rgb8(x: torch.Tensor) -> np.ndarray:
     """[1,3,H,W] or [3,H,W] in [0,1] -> RGB uint8 [H,W,3] on the host."""
     if x.dim() == 4:

@@ -22,6 +22,10 @@ def _frame_size(cfg: Config) -> tuple[int, int]:
 
         info = probe(cfg.input)
         return fit_size(info.height, info.width, cfg.size, even=True)
+    if cfg.mode == "zoom":
+        from pipeline.render.zoom import start_frame
+
+        return tuple(start_frame(cfg).shape[:2])
     from pipeline.media.images import read_image
 
     h, w = read_image(cfg.input).shape[:2]
@@ -54,7 +58,26 @@ def describe(cfg: Config) -> str:
     ]
     if cfg.mode == "video":
         lines += _video_plan(cfg)
+    if cfg.mode == "zoom":
+        lines += _zoom_plan(cfg)
+    users = cfg.uses_audio()
+    if users:
+        lines.append(f"audio-driven: {', '.join(users)} (from {cfg.audio or 'the input video'})")
     return "\n".join(lines)
+
+
+def _zoom_plan(cfg: Config) -> list[str]:
+    from pipeline.render.jobs import job_dir
+    from pipeline.render.zoom import loop_tail
+
+    z = cfg.zoom
+    tail = loop_tail(cfg)
+    return [
+        f"frames: {z.frames} at {z.fps:g} fps ({z.frames / z.fps:.2f} s)",
+        f"loop: {'yes, ' + str(tail) + ' tail frames dreamed toward the start' if z.loop else 'no'}",
+        f"audio track: {cfg.audio or 'none'}",
+        f"job folder: {job_dir(cfg.output)}",
+    ]
 
 
 def _video_plan(cfg: Config) -> list[str]:

@@ -126,8 +126,10 @@ def render_video(cfg: Config, force: bool) -> dict:
     if resume < start + count:
         cuts = _dream_frames(cfg, info, job, start, count, resume, size, device, facts)
     facts["scene_cuts"] = cuts
-    audio = audio_plan(cfg.video.audio, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
-    encode_frames(job.frames, start, count, info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio)
+    choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
+    audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
+    encode_frames(job.frames, list(range(start, start + count)), info.fps, cfg.output, cfg.video.crf,
+                  cfg.video.preset, audio)
     facts["audio"] = str(audio[0]) if audio else None
     job.remove()
     return facts

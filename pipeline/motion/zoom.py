@@ -1,0 +1,56 @@
+"""The infinite-zoom transform: zoom, turn and drift about a centre, without decay or black corners."""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+
+def zoom_matrix(h: int, w: int, zoom: float, rotate: float, translate: tuple[float, float],
+                center: tuple[float, float]) -> np.ndarray:
+    """2x3 float64 affine taking previous-frame pixel coordinates to this frame's.
+
+    zoom: scale factor per frame (> 1 zooms in); rotate: degrees per frame, counter-clockwise;
+    translate: (dx, dy) pixels per frame; center: (cx, cy) as fractions of the frame. Pixel i
+    sits at coordinate i, so the centre of a w-wide frame is (w - 1) / 2.
+    """
+    cx, cy = center[0] * (w - 1), center[1] * (h - 1)
+    a = math.radians(rotate)
+    c, s = math.cos(a) * zoom, math.sin(a) * zoom
+    # q = C + Z R (p - C) + t, with R a counter-clockwise turn on screen (y points down).
+    return np.array([[c, s, cx - c * cx - s * cy + translate[0]],
+                     [-s, c, cy + s * cx - c * cy + translate[1]]], np.float64)
+
+
+def compose(m2: np.ndarray, m1: np.ndarray) -> np.ndarray:
+    """The affine that applies ``m1`` then ``m2`` (both 2x3)."""
+    a = np.vstack([m2, [0, 0, 1]]) @ np.vstack([m1, [0, 0, 1]])
+    return a[:2]
+
+
+def apply_affine(img: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Move float32 image [H,W,C] by the 2x3 affine ``m`` (source -> destination coordinates).
+
+    Lanczos-4 resampling keeps repeated zooms sharp (bilinear halves the detail within a few
+    dozen frames); mirrored edges mean no black corner ever enters the frame.
+    """
+    h, w = img.shape[:2]
+    out = cv2.warpAffine(img, m.astype(np.float64), (w, h), flags=cv2.INTER_LANCZOS4,
+                         borderMode=cv2.BORDER_REFLECT_101)
+    return np.clip(out, 0.0, 1.0) if out.dtype == np.float32 else out
+
+
+def motion_difference(prev: np.ndarray, cur: np.ndarray, m: np.ndarray, margin: float = 0.1) -> float:
+    """Mean |cur - prev moved by m| over the inner part of the frame (float32 [H,W,3] in [0,1]):
+    how much a frame differs from its predecessor once the frame-to-frame motion is taken out."""
+    moved = apply_affine(prev, m)
+    h, w = cur.shape[:2]
+    y, x = int(h * margin), int(w * margin)
+    return float(np.abs(moved[y : h - y, x : w - x] - cur[y : h - y, x : w - x]).mean())
+
+
+def loop_weight(k: int, length: int) -> float:
+    """How far tail frame k of ``length`` is pulled onto the loop's start: smoothstep, 1 at the end."""
+    u = (k + 1) / length
+    return u * u * (3 - 2 * u)

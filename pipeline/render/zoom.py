@@ -1,0 +1,164 @@
+"""Zoom mode, the infinite dream: each frame zooms (turns, drifts) into the last dream and dreams again."""
+from __future__ import annotations
+
+import hashlib
+import json
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from pipeline.config import Config
+from pipeline.dream import dream
+from pipeline.dream.engine import resize
+from pipeline.media.encode import audio_plan, encode_frames
+from pipeline.media.images import float_to_tensor, read_image, to_rgb8, to_tensor
+from pipeline.media.probe import probe
+from pipeline.media.reader import FrameReader
+from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
+from pipeline.render.jobs import FrameWriter, Job
+from pipeline.render.progress import bar
+from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+from pipeline.render.still import NOISE_SIDE, load_guide, noise_image
+from pipeline.render.timeline import Timeline, build_timeline
+
+_ENCODE_ONLY = {"crf", "preset"}
+
+
+def loop_tail(cfg: Config) -> int:
+    """Frames of the loop's tail: ``zoom.loop_frames``, else a quarter of the clip (at least 8).
+
+    The tail turns the dream into the clip's first frames; spread over fewer frames, each step
+    of that change is larger than an ordinary frame-to-frame step and shows as a jump."""
+    if not cfg.zoom.loop:
+        return 0
+    n = cfg.zoom.loop_frames or max(8, round(0.25 * cfg.zoom.frames))
+    return min(n, cfg.zoom.frames // 2)
+
+
+def output_order(frames: int, tail: int) -> list[int]:
+    """Rendered frame numbers in the order they are shown: the tail (rendered last, after frame
+    frames-1) stands in for the first ``tail`` frames, so the clip ends where it begins."""
+    return list(range(frames, frames + tail)) + list(range(tail, frames))
+
+
+def start_frame(cfg: Config) -> np.ndarray:
+    """The first frame, RGB uint8 [H,W,3] at the render size (even sides for H.264)."""
+    if cfg.input is None:
+        h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size, even=True)
+        gen = frame_generator(cfg.dream.seed, -1)
+        return to_rgb8(noise_image(1, h, w, gen, torch.device("cpu")))
+    if cfg.input.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}:
+        rgb = read_image(cfg.input)
+        h, w = fit_size(rgb.shape[0], rgb.shape[1], cfg.size, even=True)
+        t = resize(to_tensor(rgb, torch.device("cpu")), (h, w))
+        return to_rgb8(t)
+    info = probe(cfg.input)
+    size = fit_size(info.height, info.width, cfg.size, even=True)
+    with FrameReader(info.path, info.fps, size, 0, 1) as reader:
+        return next(f for _, f in reader).copy()
+
+
+def frame_matrix(cfg: Config, timeline: Timeline, t: int, h: int, w: int) -> np.ndarray:
+    """The transform from the frame before output frame ``t`` to frame ``t``."""
+    z, env = cfg.zoom, timeline.env(t)
+    return zoom_matrix(h, w, z.zoom.at(t, env), z.rotate.at(t, env),
+                       (z.translate[0].at(t, env), z.translate[1].at(t, env)),
+                       (z.center[0].at(t, env), z.center[1].at(t, env)))
+
+
+def fingerprint(cfg: Config, first: np.ndarray) -> dict:
+    conf = cfg.model_dump(mode="json")
+    conf["zoom"] = {k: v for k, v in conf["zoom"].items() if k not in _ENCODE_ONLY}
+    conf.pop("output", None)
+    return {"settings": hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest(),
+            "start": hashlib.sha256(first.tobytes()).hexdigest(), "size": list(first.shape[:2])}
+
+
+def _float(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) / 255.0
+
+
+def render_zoom(cfg: Config, force: bool) -> dict:
+    """Render ``zoom.frames`` frames of the infinite dream into ``cfg.output``, resuming a stopped job."""
+    z = cfg.zoom
+    fps = Fraction(z.fps).limit_denominator(1001)
+    first = start_frame(cfg)
+    h, w = first.shape[:2]
+    tail = loop_tail(cfg)
+    total = z.frames + tail
+    job = Job(cfg.output, fingerprint(cfg, first))
+    job.open(force)
+    resume = job.resume_point(0, total)
+    timeline = build_timeline(cfg, z.frames, float(fps))
+    device = resolve_device(cfg.dream.device)
+    facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(fps), "size": [w, h], "loop": z.loop,
+                   "loop_tail_frames": tail, "resumed_at": resume if resume > 0 else None, "device": str(device)}
+    if resume < total:
+        _dream_chain(cfg, job, first, timeline, tail, resume, device, facts)
+    order = output_order(z.frames, tail)
+    facts["loop_seam"] = seam_report(cfg, job, timeline, order)
+    audio = audio_plan(str(cfg.audio), None, False, None, 0.0) if cfg.audio is not None else None
+    encode_frames(job.frames, order, fps, cfg.output, z.crf, z.preset, audio)
+    facts["audio"] = str(cfg.audio) if cfg.audio else None
+    job.remove()
+    return facts
+
+
+def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, tail: int, resume: int,
+                 device: torch.device, facts: dict) -> None:
+    n = cfg.zoom.frames
+    h, w = first.shape[:2]
+    net, source = load_net(cfg.dream, device)
+    facts.update(model=cfg.dream.model, weights=source)
+    guide = None
+    if cfg.dream.guide is not None:
+        layers = [t.layer for t in dream_params(cfg.dream, device).terms if t.channel is None]
+        guide = load_guide(cfg.dream.guide, net, layers, device)
+    prev = read_image(job.frame_path(resume - 1)) if resume > 0 else None
+    writer = FrameWriter(job)
+    progress = bar(n + tail, "frame", "zooming", initial=resume)
+    try:
+        with progress:
+            for i in range(resume, n + tail):
+                t = i if i < n else i - n  # a tail frame takes the place (and the motion) of frame t
+                env = timeline.env(t)
+                if prev is None:
+                    init = _float(first)
+                else:
+                    init = apply_affine(_float(prev), frame_matrix(cfg, timeline, t, h, w))
+                a = 0.0
+                if i >= n:
+                    a = loop_weight(t, tail)
+                    target = _float(read_image(job.frame_path(t)))
+                    init = (1 - a) * init + a * target
+                x = float_to_tensor(init, device)
+                out = dream(x, net, dream_params(cfg.dream, device, t, env), frame_generator(cfg.dream.seed, i), guide)
+                if a > 0:
+                    # The tail ends exactly on the frame it hands over to, so the loop closes.
+                    out = (1 - a) * out + a * float_to_tensor(target, device)
+                rgb = to_rgb8(out)
+                writer.put(i, rgb)
+                prev = rgb
+                progress.update(1)
+    finally:
+        writer.close()
+
+
+def seam_report(cfg: Config, job: Job, timeline: Timeline, order: list[int]) -> dict:
+    """Difference between consecutive shown frames once the zoom's motion is taken out: the
+    median over the clip, and the wrap from the last frame back to the first."""
+    def load(k: int) -> np.ndarray:
+        return _float(read_image(job.frame_path(order[k])))
+
+    first = prev = load(0)
+    h, w = first.shape[:2]
+    steps = []
+    for k in range(1, len(order)):  # two frames in memory at a time, whatever the length
+        cur = load(k)
+        steps.append(motion_difference(prev, cur, frame_matrix(cfg, timeline, k, h, w)))
+        prev = cur
+    wrap = motion_difference(prev, first, frame_matrix(cfg, timeline, 0, h, w))
+    median = float(np.median(steps)) if steps else 0.0
+    return {"median_step": round(median, 5), "largest_step": round(max(steps), 5) if steps else 0.0,
+            "wrap": round(wrap, 5), "ratio": round(wrap / median, 3) if median > 0 else None}

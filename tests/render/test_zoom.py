@@ -1,0 +1,114 @@
+"""Zoom renders end to end: MP4, GIF and WebP that loop, seamless loops, audio, resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.cli import main
+from pipeline.media.images import read_image
+from pipeline.media.probe import probe
+from pipeline.render import zoom as zoom_mod
+from tests.conftest import SAMPLES
+
+TINY = """\
+mode: zoom
+input: {inp}
+output: {out}
+size: {{width: 64}}
+zoom: {{frames: {frames}, fps: 12, zoom: 1.04, rotate: 0.5, loop: {loop}}}
+dream: {{steps: 2, octaves: 1, jitter: 2, step_size: 0.02}}
+"""
+
+
+def config(tmp_path: Path, out: str, frames: int = 8, loop: str = "false", extra: str = "",
+           inp: Path = SAMPLES / "astronaut.png") -> Path:
+    p = tmp_path / f"{Path(out).stem}.yaml"
+    p.write_text(TINY.format(inp=inp, out=tmp_path / out, frames=frames, loop=loop) + extra)
+    return p
+
+
+def manifest(tmp_path: Path, out: str) -> dict:
+    return json.loads((tmp_path / f"{out}.manifest.json").read_text())
+
+
+def test_zoom_mp4_has_the_frames_and_rate_asked_for(tmp_path):
+    assert main([str(config(tmp_path, "z.mp4"))]) == 0
+    info = probe(tmp_path / "z.mp4")
+    assert info.video_codec == "h264" and info.fps == 12 and info.frames == 8
+    assert (info.width, info.height) == (64, 64) and not info.has_audio
+
+
+def test_each_frame_zooms_into_the_last(tmp_path):
+    assert main([str(config(tmp_path, "frames", frames=4))]) == 0
+    frames = [read_image(p).astype(np.float32) / 255 for p in sorted((tmp_path / "frames").glob("*.png"))]
+    rep = manifest(tmp_path, "frames")["loop_seam"]
+    # Consecutive frames, once the zoom is taken out, differ by the dream's new detail only.
+    assert 0 < rep["median_step"] < 0.12
+    assert np.abs(frames[0] - frames[-1]).mean() > rep["median_step"]
+
+
+def test_gif_and_webp_loop_forever(tmp_path):
+    assert main([str(config(tmp_path, "z.gif", frames=4))]) == 0
+    gif = (tmp_path / "z.gif").read_bytes()
+    assert gif[:6] == b"GIF89a" and b"NETSCAPE2.0\x03\x01\x00\x00" in gif
+    assert main([str(config(tmp_path, "z.webp", frames=4))]) == 0
+    webp = (tmp_path / "z.webp").read_bytes()
+    assert webp[:4] == b"RIFF" and webp[8:12] == b"WEBP" and b"ANIM" in webp
+    anim = webp.index(b"ANIM")
+    assert webp[anim + 8 + 4 : anim + 8 + 6] == b"\x00\x00"  # loop count 0: forever
+
+
+def test_seamless_loop_wraps_no_harder_than_an_ordinary_step(tmp_path):
+    assert main([str(config(tmp_path, "loop.mp4", frames=24, loop="true"))]) == 0
+    rep = manifest(tmp_path, "loop.mp4")["loop_seam"]
+    assert rep["ratio"] <= 1.5
+    assert probe(tmp_path / "loop.mp4").frames == 24
+
+
+def test_without_the_loop_the_wrap_is_a_jump(tmp_path):
+    assert main([str(config(tmp_path, "open.mp4", frames=24))]) == 0
+    assert manifest(tmp_path, "open.mp4")["loop_seam"]["ratio"] > 1.5
+
+
+def test_audio_drives_the_zoom_and_is_muxed(tmp_path):
+    extra = f"audio: {SAMPLES / 'beat.wav'}\n"
+    cfg = config(tmp_path, "beat.mp4", frames=12, extra=extra)
+    assert main([str(cfg), "zoom.zoom=1.0 + 0.08*beat"]) == 0
+    info = probe(tmp_path / "beat.mp4")
+    assert info.has_audio and abs(info.duration - 1.0) < 0.1
+
+
+def test_audio_expression_without_audio_is_a_config_error(tmp_path, capsys):
+    assert main([str(config(tmp_path, "x.mp4")), "zoom.zoom=1.0 + 0.1*onset"]) == 2
+    assert "zoom.zoom: reads an audio envelope" in capsys.readouterr().err
+
+
+def test_noise_start_and_resume_give_the_same_frames(tmp_path, monkeypatch):
+    cfg = config(tmp_path, "n", frames=8, loop="true")
+    text = cfg.read_text().replace(f"input: {SAMPLES / 'astronaut.png'}\n", "")
+    cfg.write_text(text)
+    assert main([str(cfg)]) == 0
+    reference = [read_image(p) for p in sorted((tmp_path / "n").glob("*.png"))]
+    real = zoom_mod.FrameWriter.put
+    count = {"n": 0}
+
+    def put(self, index, rgb):
+        if count["n"] == 4:  # stop inside the loop tail's first frames
+            raise KeyboardInterrupt
+        count["n"] += 1
+        real(self, index, rgb)
+
+    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
+    assert main([str(cfg), "--force"]) == 130
+    monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+    assert main([str(cfg)]) == 0
+    assert manifest(tmp_path, "n")["resumed_at"] == 4
+    again = [read_image(p) for p in sorted((tmp_path / "n").glob("*.png"))]
+    assert len(again) == 8 and all(np.array_equal(a, b) for a, b in zip(again, reference))
+
+
+def test_video_first_frame_can_start_a_zoom(tmp_path, clips):
+    assert main([str(config(tmp_path, "v.mp4", frames=3, inp=clips["plain"]))]) == 0
+    assert probe(tmp_path / "v.mp4").frames == 3

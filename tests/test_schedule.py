@@ -1,0 +1,124 @@
+"""Schedules: every form, easing, expressions, and refusal of anything that reaches Python."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.schedule import ScheduleError, compile_expr, parse_schedule
+
+
+def test_number_is_constant():
+    s = parse_schedule(1.5)
+    assert s.constant and s.at(0) == 1.5 and s.at(1000) == 1.5
+
+
+def test_deforum_string_interpolates_linearly_and_holds_the_ends():
+    s = parse_schedule("0:(1.02), 120:(1.05), 239:(1.02)")
+    assert s.at(0) == 1.02 and s.at(120) == 1.05 and s.at(239) == 1.02
+    assert math.isclose(s.at(60), 1.035)
+    assert s.at(-5) == 1.02 and s.at(500) == 1.02
+
+
+def test_yaml_map_with_easings():
+    lin = parse_schedule({0: 0.0, 10: 1.0})
+    step = parse_schedule({0: 0.0, 10: 1.0, "ease": "step"})
+    cos = parse_schedule({0: 0.0, 10: 1.0, "ease": "cosine"})
+    assert lin.at(5) == 0.5 and step.at(5) == 0.0 and step.at(10) == 1.0
+    assert cos.at(2) < lin.at(2) and math.isclose(cos.at(5), 0.5)
+    assert parse_schedule("0:(0), 10:(1), ease=cosine").at(5) == pytest.approx(0.5)
+
+
+def test_expressions_read_time_and_audio():
+    s = parse_schedule("1.01 + 0.04*onset")
+    assert s.at(3, {"onset": 1.0}) == pytest.approx(1.05) and s.names == {"onset"}
+    wave = parse_schedule("0.5 + 0.5*sin(2*pi*t/T)")
+    assert wave.at(0, {"T": 40}) == pytest.approx(0.5) and wave.at(10, {"T": 40}) == pytest.approx(1.0)
+    assert parse_schedule("clamp(s*2, 0, 1)").at(0, {"s": 0.3}) == pytest.approx(0.6)
+    assert parse_schedule("1 if t > 5 else 0").at(6) == 1.0
+    keyed = parse_schedule({0: "t", 10: 20})  # keyframe values may be expressions too
+    assert keyed.at(4) == pytest.approx(4 + (20 - 4) * 0.4)
+
+
+def test_range_clamps_and_integers_round():
+    s = parse_schedule("t", lo=0, hi=10, integer=True)
+    assert s.at(3.6) == 4 and s.at(50) == 10
+    with pytest.raises(ScheduleError, match="at least 0"):
+        parse_schedule(-1, lo=0)
+    with pytest.raises(ScheduleError, match="greater than 1"):
+        parse_schedule("0:(1.0), 5:(2)", lo=1, lo_open=True)
+
+
+@pytest.mark.parametrize("text,what", [
+    ("__import__('os')", "unknown function '__import__'"),
+    ("(1).real", "attribute access"),
+    ("lambda: 1", "a lambda"),
+    ("[1][0]", "indexing"),
+    ("'a'", "only numbers"),
+    ("open", "unknown name 'open'"),
+    ("sin.__globals__", "attribute access"),
+    ("max(*[1])", "* arguments"),
+    ("[x for x in ()]", "a comprehension"),
+])
+def test_anything_that_reaches_python_is_refused(text, what):
+    with pytest.raises(ScheduleError, match=re_escape(what)):
+        compile_expr(text)
+
+
+def re_escape(s: str) -> str:
+    import re
+
+    return re.escape(s)
+
+
+def test_errors_give_the_column_in_the_whole_string():
+    with pytest.raises(ScheduleError) as info:
+        parse_schedule("0:(1.0), 10:(2 +)")
+    assert info.value.column is not None and info.value.column >= 13
+    with pytest.raises(ScheduleError, match="unclosed"):
+        parse_schedule("0:(1.0), 10:(2")
+    with pytest.raises(ScheduleError, match="given twice"):
+        parse_schedule("0:(1), 0:(2)")
+    with pytest.raises(ScheduleError, match="unknown easing"):
+        parse_schedule({0: 1, "ease": "bounce"})
+
+
+def test_huge_constant_is_an_error_at_parse_time():
+    with pytest.raises(ScheduleError):
+        parse_schedule("9**9**9")
+    with pytest.raises(ScheduleError, match="division by zero"):
+        parse_schedule("1/0")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_gives_a_schedule_or_a_schedule_error(text):
+    try:
+        s = parse_schedule(text)
+    except ScheduleError:
+        return
+    try:
+        v = s.at(3, {"T": 10, "s": 0.1, "fps": 24, "rms": 0.5, "onset": 0.2, "beat": 1.0})
+    except ScheduleError:
+        return
+    assert math.isfinite(v)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(
+    st.one_of(st.integers(-5, 5).map(str), st.sampled_from(["t", "T", "s", "onset", "pi", "1.5"])),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**", "%", "//"]), inner).map(lambda x: f"({x[0]} {x[1]} {x[2]})"),
+        st.tuples(st.sampled_from(["sin", "cos", "abs", "sqrt", "exp", "log"]), inner).map(lambda x: f"{x[0]}({x[1]})"),
+    ),
+    max_leaves=8,
+))
+def test_generated_expressions_evaluate_or_fail_cleanly(expr):
+    try:
+        s = parse_schedule(expr)
+        v = s.at(2, {"T": 10, "s": 0.5, "onset": 0.3})
+    except ScheduleError:
+        return
+    assert math.isfinite(v)
