@@ -109,6 +109,7 @@ class VideoConfig(_Strict):
     crf: int = Field(18, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
     audio: str = "source"
+    damaged: Literal["error", "conceal"] = "error"
 
 
 class ZoomConfig(_Strict):

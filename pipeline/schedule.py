@@ -115,9 +115,11 @@ def _check(node: ast.AST, names: set[str], offset: int) -> None:
         for sub in (node.test, node.body, node.orelse):
             _check(sub, names, offset)
     elif isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            what = node.func.id if isinstance(node.func, ast.Name) else "that call"
-            raise ScheduleError(f"unknown function {what!r} (known: {', '.join(sorted(FUNCTIONS))})", col)
+        if not isinstance(node.func, ast.Name):
+            _check(node.func, names, offset)  # says what is not allowed (attribute, lambda, ...)
+            raise ScheduleError("only the listed functions can be called", col)
+        if node.func.id not in FUNCTIONS:
+            raise ScheduleError(f"unknown function {node.func.id!r} (known: {', '.join(sorted(FUNCTIONS))})", col)
         if node.keywords:
             raise ScheduleError("functions take positional arguments only", col)
         for arg in node.args:

@@ -35,17 +35,22 @@ def load_yaml(text: str, name: str) -> tuple[Any, SourceMap]:
 
     Raises ConfigError ``name:line: problem`` when the text is not YAML.
     """
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader already refuses some characters here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
         where = f"{name}:{mark.line + 1}" if mark is not None else name
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark is not None and (mark is None or cmark.line != mark.line):
+            problem += f" ({context} that starts at line {cmark.line + 1})"
         raise ConfigError(f"{where}: YAML does not parse: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     smap = SourceMap(name)
     if node is not None:
         _record_lines(node, (), smap.lines)

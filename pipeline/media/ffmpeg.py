@@ -4,6 +4,7 @@ The ffmpeg binary is the one imageio-ffmpeg bundles, so every machine runs the s
 """
 from __future__ import annotations
 
+import re
 import subprocess
 from fractions import Fraction
 from functools import lru_cache
@@ -127,4 +128,7 @@ def run_ffmpeg(args: list[str], what: str) -> None:
 def last_line(stderr: bytes) -> str:
     """The last non-empty line ffmpeg printed, which names the problem."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no message"
+    if not lines:
+        return "no message"
+    # Drop ffmpeg's "[h264 @ 0x55d...]" context prefixes: addresses mean nothing to a user.
+    return re.sub(r"^(\[[^\]]*\]\s*)+", "", lines[-1]) or lines[-1]

@@ -1,6 +1,7 @@
 """Streaming frames out of ffmpeg: memory stays flat whatever the clip's length."""
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from fractions import Fraction
@@ -23,13 +24,15 @@ class FrameReader:
     """Context manager yielding (index, RGB uint8 [H,W,3]) for frames ``start ..`` of ``src``.
 
     The ffmpeg process is always reaped on exit, Ctrl-C included. After the last frame the
-    count is checked against ``expected``; a shortfall is a MediaError, not a short video.
+    count is checked against ``expected``; a shortfall is a MediaError, not a short video. A
+    decoding error is a MediaError too, unless ``conceal`` (ffmpeg's concealed frames are used).
     """
 
     def __init__(self, src: Path, fps: Fraction, size: tuple[int, int], start: int = 0,
-                 count: int | None = None, expected: int | None = None) -> None:
+                 count: int | None = None, expected: int | None = None, conceal: bool = False) -> None:
         self.src, self.fps, self.size, self.start, self.count = Path(src), fps, size, start, count
         self.expected = expected
+        self.conceal = conceal
         self._proc: subprocess.Popen | None = None
         self._err = None
         self.decoded = 0
@@ -72,6 +75,17 @@ class FrameReader:
             buf = bytearray(nbytes)  # a fresh, writable buffer per frame: consumers keep frames
             if not _read_into(stream, buf):
                 break
+            if not self.conceal and os.fstat(self._err.fileno()).st_size:
+                # ffmpeg runs at -loglevel error: any line is a decoding error, and the frame it
+                # concealed would be dreamed as if it were real. Stop before it.
+                said = last_line(self._stderr())
+                if "partial file" in said:
+                    raise MediaError(f"{self.src}: the file is truncated or corrupt: its data ends near "
+                                     f"frame {self.start + self.decoded}")
+                raise MediaError(
+                    f"{self.src}: the video stream is damaged or truncated near frame "
+                    f"{self.start + self.decoded} ({said}); set video.damaged: conceal to render it anyway"
+                )
             yield self.start + self.decoded, np.frombuffer(buf, np.uint8).reshape(h, w, 3)
             self.decoded += 1
         code = self._proc.wait()

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 
-from pipeline.config import Config
+from pipeline.config import Config, SizeConfig
 from pipeline.dream import dream, guide_features
 from pipeline.dream.engine import resize, total_steps
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
@@ -19,10 +21,20 @@ def start_image(cfg: Config, device: torch.device, generator: torch.Generator) -
     """The image a still dream starts from, [1,3,H,W] in [0,1]: the resized input, or
     low-amplitude grey noise for feature visualisation."""
     if cfg.input is not None:
-        x = to_tensor(read_image(cfg.input), device)
-        return resize(x, fit_size(x.shape[-2], x.shape[-1], cfg.size))
+        return to_tensor(fit_image(read_image(cfg.input), cfg.size), device)
     h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size)
     return noise_image(1, h, w, generator, device)
+
+
+def fit_image(rgb: np.ndarray, size: SizeConfig, even: bool = False) -> np.ndarray:
+    """Resize RGB uint8 [H,W,3] to ``size`` while still 8-bit on the host, so a huge photo never
+    becomes a huge float tensor (area filter down, bicubic up)."""
+    h, w = rgb.shape[:2]
+    oh, ow = fit_size(h, w, size, even=even)
+    if (oh, ow) == (h, w):
+        return rgb
+    interp = cv2.INTER_AREA if oh * ow < h * w else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (ow, oh), interpolation=interp)
 
 
 def noise_image(n: int, h: int, w: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:

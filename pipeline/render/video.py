@@ -34,7 +34,7 @@ from pipeline.render.timeline import build_timeline
 __all__ = ["render_video", "plan_frames", "job_dir", "MotionItem", "motion_items"]
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
-_ENCODE_ONLY = {"crf", "preset", "audio"}
+_ENCODE_ONLY = {"crf", "preset", "audio", "damaged"}
 
 
 @dataclass
@@ -153,16 +153,18 @@ def _dream_frames(cfg: Config, info: MediaInfo, job: Job, start: int, count: int
     expected = start + count - seed_from
 
     def items() -> Iterator[MotionItem]:
-        with FrameReader(info.path, info.fps, size, seed_from, start + count - seed_from, expected) as reader:
+        with FrameReader(info.path, info.fps, size, seed_from, start + count - seed_from, expected,
+                         conceal=v.damaged == "conceal") as reader:
             yield from motion_items(iter(reader), v.flow, v.occlusion, cut_threshold, context_until=resume)
 
     prev_raw = prev_out = None
     cuts: list[int] = []
     writer = FrameWriter(job)
     progress = bar(count, "frame", "dreaming", initial=resume - start)
+    stream = prefetch(items)
     try:
         with progress:
-            for item in prefetch(items):
+            for item in stream:
                 raw = to_tensor(item.rgb, device)
                 if item.context:
                     prev_raw = raw
@@ -193,5 +195,6 @@ def _dream_frames(cfg: Config, info: MediaInfo, job: Job, start: int, count: int
                 prev_raw, prev_out = raw, to_tensor(rgb, device)
                 progress.update(1)
     finally:
+        stream.close()  # stop the decoder thread and its ffmpeg now, not when collected
         writer.close()
     return cuts

@@ -10,16 +10,15 @@ import torch
 
 from pipeline.config import Config
 from pipeline.dream import dream
-from pipeline.dream.engine import resize
 from pipeline.media.encode import audio_plan, encode_frames
-from pipeline.media.images import float_to_tensor, read_image, to_rgb8, to_tensor
+from pipeline.media.images import float_to_tensor, read_image, to_rgb8
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
 from pipeline.render.jobs import FrameWriter, Job
 from pipeline.render.progress import bar
 from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
-from pipeline.render.still import NOISE_SIDE, load_guide, noise_image
+from pipeline.render.still import NOISE_SIDE, fit_image, load_guide, noise_image
 from pipeline.render.timeline import Timeline, build_timeline
 
 _ENCODE_ONLY = {"crf", "preset"}
@@ -49,10 +48,7 @@ def start_frame(cfg: Config) -> np.ndarray:
         gen = frame_generator(cfg.dream.seed, -1)
         return to_rgb8(noise_image(1, h, w, gen, torch.device("cpu")))
     if cfg.input.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}:
-        rgb = read_image(cfg.input)
-        h, w = fit_size(rgb.shape[0], rgb.shape[1], cfg.size, even=True)
-        t = resize(to_tensor(rgb, torch.device("cpu")), (h, w))
-        return to_rgb8(t)
+        return fit_image(read_image(cfg.input), cfg.size, even=True)
     info = probe(cfg.input)
     size = fit_size(info.height, info.width, cfg.size, even=True)
     with FrameReader(info.path, info.fps, size, 0, 1) as reader:

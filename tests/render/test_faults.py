@@ -1,0 +1,157 @@
+"""Faults lose nothing: kill -9, Ctrl-C, a full disk, a corrupt checkpoint, two renders at once."""
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+RENDER = [shutil.which("render")] if shutil.which("render") else [sys.executable, "-m", "pipeline"]
+# Slow enough per frame (~0.1-0.3 s) that a kill lands mid-render, small enough to stay quick.
+BODY = """\
+input: {clip}
+output: {out}
+frames: {{count: 12}}
+dream: {{steps: 6, octaves: 2, jitter: 4}}
+video: {{steps_after_first: 4, preset: ultrafast}}
+"""
+
+
+def config(tmp_path: Path, clip: Path, out: str) -> Path:
+    p = tmp_path / f"{out}.yaml"
+    p.write_text(BODY.format(clip=clip, out=tmp_path / out))
+    return p
+
+
+def digests(folder: Path) -> list[str]:
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))]
+
+
+def done_frames(job: Path) -> int:
+    try:
+        return len((job / "checksums.txt").read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def start(cfg: Path, *extra: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([*RENDER, str(cfg), *extra], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_for(cond, timeout: float = 120.0) -> None:
+    t = time.monotonic()
+    while not cond():
+        assert time.monotonic() - t < timeout, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, clips) -> tuple[Path, list[str]]:
+    d = tmp_path_factory.mktemp("ref")
+    cfg = config(d, clips["plain"], "frames")
+    assert subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True).returncode == 0
+    return clips["plain"], digests(d / "frames")
+
+
+@pytest.mark.parametrize("after", [1, 5, 9, 12])
+def test_kill_9_then_resume_gives_bit_identical_frames(tmp_path, reference, after):
+    clip, want = reference
+    cfg = config(tmp_path, clip, "frames")
+    job = tmp_path / "frames.work"
+    proc = start(cfg)
+    wait_for(lambda: done_frames(job) >= after or proc.poll() is not None)
+    proc.kill()  # SIGKILL: no cleanup of any kind runs
+    proc.wait()
+    finished = (tmp_path / "frames").exists()
+    if finished:
+        # Killed after the very last step (only possible at after=12): the output is whole.
+        assert after == 12 and not job.exists()
+    else:
+        resumed = subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr
+    assert digests(tmp_path / "frames") == want
+
+
+def test_ctrl_c_stops_cleanly_with_130_and_resumes(tmp_path, reference):
+    clip, want = reference
+    cfg = config(tmp_path, clip, "frames")
+    job = tmp_path / "frames.work"
+    proc = start(cfg)
+    wait_for(lambda: done_frames(job) >= 3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    kept = done_frames(job)
+    assert kept >= 3 and not (tmp_path / "frames").exists()
+    assert not list(tmp_path.glob(".frames*"))  # lock and temp files gone
+    assert subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True).returncode == 0
+    assert digests(tmp_path / "frames") == want
+
+
+def test_full_disk_is_a_clear_error_and_the_frames_stay(tmp_path, reference):
+    clip, want = reference
+    cfg = tmp_path / "mp4.yaml"
+    cfg.write_text(BODY.format(clip=clip, out=tmp_path / "out.mp4"))
+    frame_png = 64 * 1024  # each checkpoint is well under this; the MP4 is not
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG, like a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (frame_png, frame_png))
+
+    full = subprocess.run([*RENDER, str(cfg), "video.crf=0"], cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=limit)
+    assert full.returncode == 3, full.stderr
+    assert full.stderr.count("\n") == 1 and "render: error:" in full.stderr and "out.mp4" in full.stderr
+    assert not (tmp_path / "out.mp4").exists()
+    assert done_frames(tmp_path / "out.mp4.work") == 12  # everything dreamed is kept
+    again = subprocess.run([*RENDER, str(cfg), "video.crf=0"], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    import json
+
+    assert json.loads((tmp_path / "out.mp4.manifest.json").read_text())["resumed_at"] == 12
+
+
+def test_corrupt_checkpoint_is_rendered_again(tmp_path, reference):
+    clip, want = reference
+    cfg = config(tmp_path, clip, "frames")
+    job = tmp_path / "frames.work"
+    proc = start(cfg)
+    wait_for(lambda: done_frames(job) >= 6)
+    proc.kill()
+    proc.wait()
+    victim = job / "frames" / "000003.png"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    done = subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    assert json.loads((tmp_path / "frames.manifest.json").read_text())["resumed_at"] == 3
+    assert digests(tmp_path / "frames") == want
+
+
+def test_second_render_into_the_same_output_is_refused(tmp_path, reference):
+    clip, _ = reference
+    cfg = config(tmp_path, clip, "frames")
+    first = start(cfg, "dream.steps=60", "video.steps_after_first=60")  # slow: still running when the second starts
+    try:
+        wait_for(lambda: done_frames(tmp_path / "frames.work") >= 1)
+        second = subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True, text=True)
+        assert second.returncode == 2
+        assert "another render is writing this output" in second.stderr
+        assert first.poll() is None  # the first one is unharmed and still going
+    finally:
+        first.kill()
+        first.wait()

@@ -1,0 +1,249 @@
+"""Bad input through the real `render` command: one line naming the problem, the documented exit
+code, no traceback, and nothing left where the output should be."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, SAMPLES, ffmpeg, make_clip
+
+RENDER = [shutil.which("render")] if shutil.which("render") else [sys.executable, "-m", "pipeline"]
+TINY_DREAM = "dream: {steps: 1, octaves: 1, jitter: 2}\n"
+TINY_VIDEO = "video: {steps_after_first: 1, preset: ultrafast}\n"
+
+
+# Root reads and writes through any file mode; without these two capabilities it cannot, so
+# permission errors can be tested as root (CI) and as a user alike.
+NO_DAC = (["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+          if os.geteuid() == 0 and shutil.which("setpriv") else [])
+needs_permissions = pytest.mark.skipif(os.geteuid() == 0 and not NO_DAC, reason="root without setpriv ignores file modes")
+
+
+def render(*args: str, permissions: bool = False, **kw) -> subprocess.CompletedProcess:
+    prefix = NO_DAC if permissions else []
+    return subprocess.run([*prefix, *RENDER, *map(str, args)], capture_output=True, text=True, cwd=ROOT, **kw)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("render: error: ") and "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+def nothing_at(out: Path) -> None:
+    assert not out.exists()
+    leftovers = [p.name for p in out.parent.glob(f".{out.name}*")] if out.parent.exists() else []
+    assert not leftovers, leftovers
+
+
+def cfg(tmp_path: Path, body: str, name: str = "c.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(body)
+    return p
+
+
+def still(tmp_path: Path, inp: Path | str, out: str = "o.png", extra: str = "") -> tuple[Path, Path]:
+    o = tmp_path / out
+    return cfg(tmp_path, f"input: {inp}\noutput: {o}\nsize: {{width: 48}}\n{TINY_DREAM}{extra}"), o
+
+
+def video(tmp_path: Path, inp: Path, out: str = "o.mp4", extra: str = "") -> tuple[Path, Path]:
+    o = tmp_path / out
+    return cfg(tmp_path, f"input: {inp}\noutput: {o}\nmode: video\n{TINY_DREAM}{TINY_VIDEO}{extra}"), o
+
+
+# --- files -------------------------------------------------------------------------------------
+
+def test_missing_input(tmp_path):
+    c, o = still(tmp_path, tmp_path / "nope.png")
+    one_line_error(render(c), 3, "nope.png: input file not found")
+    nothing_at(o)
+
+
+@needs_permissions
+def test_unreadable_input(tmp_path):
+    img = tmp_path / "secret.png"
+    shutil.copy(SAMPLES / "astronaut.png", img)
+    img.chmod(0)
+    c, o = still(tmp_path, img)
+    one_line_error(render(c, permissions=True), 3, "secret.png: cannot read: Permission denied")
+    nothing_at(o)
+
+
+def test_folder_as_input(tmp_path):
+    (tmp_path / "dir.png").mkdir()
+    c, o = still(tmp_path, tmp_path / "dir.png")
+    one_line_error(render(c), 3, "is a folder")
+
+
+def test_text_file_named_mp4(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video at all\n")
+    c, o = video(tmp_path, bad)
+    one_line_error(render(c), 3, "notes.mp4: not a readable video")
+    nothing_at(o)
+    assert not (tmp_path / "o.mp4.work").exists()
+
+
+def test_truncated_mp4(tmp_path):
+    data = (SAMPLES / "city.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 3])
+    c, o = video(tmp_path, cut, extra="size: {width: 64}\n")
+    one_line_error(render(c), 3, "cut.mp4", "truncated")
+    nothing_at(o)
+
+
+def test_garbled_stream(tmp_path):
+    data = bytearray((SAMPLES / "city.mp4").read_bytes())
+    rng = np.random.default_rng(1)
+    for p in rng.integers(len(data) // 4, 3 * len(data) // 4, 300):
+        data[p] = int(rng.integers(256))
+    bad = tmp_path / "garbled.mp4"
+    bad.write_bytes(bytes(data))
+    c, o = video(tmp_path, bad, extra="size: {width: 64}\n")
+    one_line_error(render(c), 3, "garbled.mp4: the video stream is damaged or truncated near frame", "video.damaged: conceal")
+    nothing_at(o)
+
+
+def test_video_with_zero_frames(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=1", "-frames:v", "0",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(empty))
+    c, o = video(tmp_path, empty)
+    one_line_error(render(c), 3, "empty.mp4")
+    nothing_at(o)
+
+
+def test_audio_only_file_as_input(tmp_path):
+    c, o = video(tmp_path, SAMPLES / "beat.wav")
+    one_line_error(render(c), 3, "beat.wav: has audio but no video stream")
+    c2 = cfg(tmp_path, f"input: {SAMPLES / 'beat.wav'}\noutput: {tmp_path / 'x.png'}\n", "auto.yaml")
+    one_line_error(render(c2), 2, "input: cannot tell from '.wav'")
+
+
+# --- odd inputs that must work -------------------------------------------------------------------
+
+def test_video_with_one_frame_renders(tmp_path):
+    one = tmp_path / "one.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=1", "-frames:v", "1",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(one))
+    c, o = video(tmp_path, one)
+    proc = render(c)
+    assert proc.returncode == 0, proc.stderr
+    from pipeline.media.probe import probe
+
+    assert probe(o).frames == 1
+
+
+def test_tiny_odd_sized_video_and_image(tmp_path):
+    clip = make_clip(tmp_path / "tiny.mp4", seconds=0.3, size="17x9", audio=False)
+    c, o = video(tmp_path, clip)
+    assert render(c).returncode == 0
+    from pipeline.media.probe import probe
+
+    assert (probe(o).width, probe(o).height) == (16, 8)
+    img = tmp_path / "tiny.png"
+    cv2.imwrite(str(img), (np.random.default_rng(0).random((9, 17, 3)) * 255).astype(np.uint8))
+    c2 = cfg(tmp_path, f"input: {img}\noutput: {tmp_path / 't.png'}\n{TINY_DREAM}", "t.yaml")
+    assert render(c2).returncode == 0
+    assert cv2.imread(str(tmp_path / "t.png")).shape == (9, 17, 3)
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "16bit"])
+def test_grayscale_rgba_and_16_bit_png(tmp_path, kind):
+    base = cv2.resize(cv2.imread(str(SAMPLES / "astronaut.png")), (64, 64))
+    img = {"gray": cv2.cvtColor(base, cv2.COLOR_BGR2GRAY),
+           "rgba": cv2.cvtColor(base, cv2.COLOR_BGR2BGRA),
+           "16bit": base.astype(np.uint16) * 257}[kind]
+    path = tmp_path / f"{kind}.png"
+    cv2.imwrite(str(path), img)
+    c, o = still(tmp_path, path)
+    proc = render(c)
+    assert proc.returncode == 0, proc.stderr
+    out = cv2.imread(str(o), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (48, 48, 3) and out.dtype == np.uint8
+
+
+def test_huge_image_renders_in_tiles_within_4_gb(tmp_path):
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), cv2.resize(cv2.imread(str(SAMPLES / "astronaut.png")), (3840, 2160)))
+    c = cfg(tmp_path, f"input: {big}\noutput: {tmp_path / 'big_out.png'}\n"
+                      "dream: {steps: 1, octaves: 1, jitter: 8, tile: 512}\n")
+    probe = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(p.returncode)")
+    proc = subprocess.run([sys.executable, "-c", probe, *RENDER, str(c)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    peak_kib = int(proc.stdout.strip().splitlines()[-1])
+    assert peak_kib < 4 * 1024 * 1024
+    assert cv2.imread(str(tmp_path / "big_out.png")).shape == (2160, 3840, 3)
+
+
+# --- config ------------------------------------------------------------------------------------
+
+CONFIG_CASES = [
+    ("output: [unclosed\n", "YAML does not parse: expected ',' or ']'"),
+    ("output: o.png\ndream:\n  stepz: 3\n", ":3: dream.stepz: unknown key; did you mean 'steps'?"),
+    ("output: o.png\ndream:\n  tile: large\n", ":3: dream.tile: input should be a valid integer"),
+    ("output: o.png\ndream:\n  steps: -3\n", ":3: dream.steps: -3 must be at least 0"),
+    ("output: o.png\ndream:\n  octave_scale: 1.0\n", ":3: dream.octave_scale: 1 must be greater than 1"),
+    ("mode: zoom\noutput: o.mp4\nzoom:\n  frames: 0\n", ":4: zoom.frames: input should be greater than or equal to 1"),
+    ("output: o.png\ndream:\n  model: alexnet\n", ":3: dream.model: unknown model 'alexnet'; valid choices: mobilenet_v2"),
+    ("output: o.png\ndream:\n  layers: {features.99: 1}\n", ":3: dream.layers: unknown layer 'features.99'"),
+    ("output: o.png\ndream:\n  step_size: \"0:(0.01), 10:(0.02 +)\"\n", ":3: dream.step_size: invalid expression"),
+    ("output: o.png\ndream:\n  step_size: \"__import__('os')\"\n", "unknown function '__import__'"),
+    ("output: o.png\ndream:\n  step_size: \"__import__('os').system('true')\"\n", "attribute access is not allowed"),
+    ("output: o.png\ndream:\n  step_size: \"(0.01).real\"\n", "attribute access is not allowed"),
+    ("output: o.png\ndream:\n  step_size: \"(lambda: 0.01)()\"\n", "not allowed"),
+]
+
+
+@pytest.mark.parametrize("body,needle", CONFIG_CASES)
+def test_config_mistakes(tmp_path, body, needle):
+    c = cfg(tmp_path, body)
+    one_line_error(render(c), 2, f"{c}" if needle.startswith(":") else "", needle)
+    nothing_at(tmp_path / "o.png")
+
+
+def test_malformed_schedule_names_the_column(tmp_path):
+    c = cfg(tmp_path, "output: o.png\ndream:\n  step_size: \"0:(0.01), 10:(0.02 +)\"\n")
+    line = one_line_error(render(c), 2)
+    assert "at column 2" in line or "at column 1" in line  # column within the keyframe string
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    c, o = still(tmp_path, SAMPLES / "astronaut.png", "file/out.png")
+    one_line_error(render(c), 3, "not writable")
+
+
+@needs_permissions
+def test_output_folder_without_permission(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    c, o = still(tmp_path, SAMPLES / "astronaut.png", "ro/out.png")
+    ro.chmod(0o555)
+    try:
+        one_line_error(render(c, permissions=True), 3, "not writable")
+        nothing_at(o)
+    finally:
+        ro.chmod(0o755)
+
+
+def test_existing_output_without_force(tmp_path):
+    c, o = still(tmp_path, SAMPLES / "astronaut.png")
+    o.write_bytes(b"precious")
+    one_line_error(render(c), 2, "output exists; pass --force")
+    assert o.read_bytes() == b"precious"
