@@ -68,7 +68,8 @@ class DreamConfig(_Strict):
     smooth: Sched(0.0, 16.0) = 0.5
     device: Literal["auto", "cpu", "cuda"] = "auto"
     weights: str | None = None
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool = False
     channels_last: bool = True
 
     @field_validator("layers")
@@ -127,6 +128,21 @@ class ZoomConfig(_Strict):
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
 
 
+class RenderConfig(_Strict):
+    """How the work is scheduled: independent streams dreamed together in one batch."""
+
+    batch: int | Literal["auto"] = "auto"
+    preroll: int = Field(8, ge=0, le=1000)
+    crossover: int = Field(8, ge=0, le=1000)
+
+    @field_validator("batch")
+    @classmethod
+    def _batch_positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not 1 <= v <= 64:
+            raise ValueError("must be auto or a whole number from 1 to 64")
+        return v
+
+
 class Config(_Strict):
     """The whole render: what to read, what to write, and how to dream it."""
 
@@ -139,6 +155,7 @@ class Config(_Strict):
     frames: FramesConfig = Field(default_factory=FramesConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
     zoom: ZoomConfig = Field(default_factory=ZoomConfig)
+    render: RenderConfig = Field(default_factory=RenderConfig)
     audio: Path | None = None
 
     @model_validator(mode="after")

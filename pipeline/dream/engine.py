@@ -53,29 +53,53 @@ def image_gradient(
     with _autocast(img.device, precision):
         acts = net(x)
     value = objective(acts, terms, guide)
-    (grad,) = torch.autograd.grad(value.sum(), x)
+    # fp16 gradients underflow; a constant scale is harmless because the step normalises them.
+    scale = 1024.0 if precision == "fp16" else 1.0
+    (grad,) = torch.autograd.grad(value.sum() * scale, x)
     return grad.float(), value.detach()
+
+
+Generators = torch.Generator | list[torch.Generator]
+
+
+def _offsets(generator: Generators, n: int, span: int) -> list[tuple[int, int]]:
+    """One (dy, dx) roll per sample: from its own generator when given a list, so a frame's
+    jitter does not depend on which other frames share its batch."""
+    gens = generator if isinstance(generator, list) else [generator]
+    if span <= 0:
+        return [(0, 0)] * n
+    if len(gens) == 1:
+        oy, ox = torch.randint(-span, span + 1, (2,), generator=gens[0]).tolist()
+        return [(oy, ox)] * n
+    assert len(gens) == n, "one generator per sample"
+    return [tuple(torch.randint(-span, span + 1, (2,), generator=g).tolist()) for g in gens]
+
+
+def _roll(img: torch.Tensor, offsets: list[tuple[int, int]], sign: int = 1) -> torch.Tensor:
+    if all(o == offsets[0] for o in offsets):
+        oy, ox = offsets[0]
+        return torch.roll(img, shifts=(sign * oy, sign * ox), dims=(2, 3)) if (oy or ox) else img
+    return torch.stack([torch.roll(img[i], shifts=(sign * oy, sign * ox), dims=(1, 2))
+                        for i, (oy, ox) in enumerate(offsets)])
 
 
 def ascent_step(
     img: torch.Tensor,
     net: torch.nn.Module,
     params: DreamParams,
-    generator: torch.Generator,
+    generator: Generators,
     guide: dict[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One normalised gradient step on img [B,3,H,W] in [0,1]; returns (new img, objective [B] or None).
 
     The image is rolled by a random offset (jitter) first, which also moves the tile grid, so
-    neither the network's stride pattern nor tile seams stay in one place.
+    neither the network's stride pattern nor tile seams stay in one place. ``generator`` is one
+    generator for the batch or a list with one per sample.
     """
     h, w = img.shape[-2:]
     span = params.jitter if (h <= params.tile and w <= params.tile) else max(params.jitter, params.tile // 2)
-    if span > 0:
-        oy, ox = (torch.randint(-span, span + 1, (2,), generator=generator)).tolist()
-    else:
-        oy = ox = 0
-    rolled = torch.roll(img, shifts=(oy, ox), dims=(2, 3))
+    offsets = _offsets(generator, img.shape[0], span)
+    rolled = _roll(img, offsets)
     values: list[torch.Tensor] = []
 
     def grad_of(batch: torch.Tensor) -> torch.Tensor:
@@ -84,7 +108,7 @@ def ascent_step(
         return g
 
     g = tiled(grad_of, rolled, params.tile, params.tile_overlap, params.tile_batch)
-    g = torch.roll(g, shifts=(-oy, -ox), dims=(2, 3))
+    g = _roll(g, offsets, sign=-1)
     g = gaussian_blur(g, params.smooth)
     if params.grad_norm == "laplacian":
         g = normalize_laplacian(g, params.laplacian_levels)
@@ -122,7 +146,7 @@ def dream(
     x: torch.Tensor,
     net: torch.nn.Module,
     params: DreamParams,
-    generator: torch.Generator,
+    generator: Generators,
     guide: dict[str, torch.Tensor] | None = None,
     trace: list[torch.Tensor] | None = None,
     on_step: Callable[[], None] | None = None,
@@ -130,7 +154,8 @@ def dream(
     """Dream x [B,3,H,W] in [0,1] over octaves; returns the dreamed image, same shape, in [0,1].
 
     Each octave dreams a downscaled copy of x plus the detail dreamed so far, then hands the
-    detail (dream minus its base) up to the next, larger octave. ``trace`` collects the
+    detail (dream minus its base) up to the next, larger octave. ``generator``: one for the
+    batch, or a list with one per sample (per-frame randomness in a batch of frames). ``trace`` collects the
     objective [B] of each untiled step (for tests and diagnostics); ``on_step`` is called after
     every step (progress bars).
     """

@@ -38,24 +38,24 @@ def audio_plan(choice: str, source: Path | None, source_has_audio: bool, source_
     return path, 0.0, False
 
 
-def encode_frames(frames_dir: Path, order: list[int], fps: Fraction, out: Path, crf: int = 18,
+def encode_frames(frames: list[Path], fps: Fraction, out: Path, crf: int = 18,
                   preset: str = "medium", audio: tuple[Path, float, bool] | None = None) -> None:
-    """Encode the frames of ``frames_dir`` numbered ``order`` (in that order) to ``out`` (.mp4,
-    .gif, .webp, or a folder of PNGs), atomically: ``out`` appears only once it is whole."""
+    """Encode the PNG files ``frames`` (in that order) to ``out`` (.mp4, .gif, .webp, or a folder
+    of PNGs), atomically: ``out`` appears only once it is whole."""
     out = Path(out)
     suffix = out.suffix.lower()
-    count = len(order)
+    count = len(frames)
     if suffix == "":
-        _copy_frames(frames_dir, order, out)
+        _copy_frames(frames, out)
         return
     # ffmpeg's image2 reader wants consecutive numbers from -start_number; a renumbered view
     # of the frames keeps the checkpoint names equal to source frame numbers.
-    seq = frames_dir.parent / "seq"
+    seq = out.parent / f".{out.name}.seq"
     shutil.rmtree(seq, ignore_errors=True)
     seq.mkdir()
     try:
-        for i, index in enumerate(order):
-            (seq / FRAME_NAME.format(i)).symlink_to((frames_dir / FRAME_NAME.format(index)).resolve())
+        for i, path in enumerate(frames):
+            (seq / FRAME_NAME.format(i)).symlink_to(Path(path).resolve())
         pattern = str(seq / FRAME_PATTERN)
         with atomic_path(out) as tmp:
             if suffix == ".mp4":
@@ -71,14 +71,14 @@ def encode_frames(frames_dir: Path, order: list[int], fps: Fraction, out: Path, 
         shutil.rmtree(seq, ignore_errors=True)
 
 
-def _copy_frames(frames_dir: Path, order: list[int], out: Path) -> None:
+def _copy_frames(frames: list[Path], out: Path) -> None:
     """A folder output: the PNG frames themselves, numbered from 0, placed atomically."""
     tmp = out.parent / f".{out.name}.part"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
-        for i, index in enumerate(order):
-            shutil.copy2(frames_dir / FRAME_NAME.format(index), tmp / FRAME_NAME.format(i))
+        for i, path in enumerate(frames):
+            shutil.copy2(path, tmp / FRAME_NAME.format(i))
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -64,38 +64,45 @@ class Job:
         if not meta.exists():
             atomic_write_bytes(meta, (json.dumps(self.fingerprint, indent=2, sort_keys=True) + "\n").encode())
 
-    def frame_path(self, index: int) -> Path:
-        return self.frames / FRAME_NAME.format(index)
+    def frame_path(self, index: int | str) -> Path:
+        """Path of a checkpoint: a frame number (``000123.png``) or a checkpoint name."""
+        return self.frames / (FRAME_NAME.format(index) if isinstance(index, int) else index)
 
-    def checksums(self) -> dict[int, str]:
-        """index -> sha256 of every frame recorded as finished (a torn last line is ignored)."""
-        out: dict[int, str] = {}
+    def checksums(self) -> dict[str, str]:
+        """checkpoint name -> sha256 of every frame recorded as finished (a torn last line is ignored)."""
+        out: dict[str, str] = {}
         try:
             text = self._sums.read_text()
         except FileNotFoundError:
             return out
         for line in text.splitlines():
             parts = line.split()
-            if len(parts) == 2 and parts[0].isdigit() and len(parts[1]) == 64:
-                out[int(parts[0])] = parts[1]
+            if len(parts) == 2 and len(parts[1]) == 64:
+                name = FRAME_NAME.format(int(parts[0])) if parts[0].isdigit() else parts[0]
+                out[name] = parts[1]
         return out
 
     def resume_point(self, start: int, count: int) -> int:
         """The first frame in ``start .. start+count-1`` that is missing or corrupt (or start+count)."""
-        sums = self.checksums()
-        for i in range(start, start + count):
-            want = sums.get(i)
-            path = self.frame_path(i)
-            if want is None or not path.is_file():
-                return i
-            if hashlib.sha256(path.read_bytes()).hexdigest() != want:
-                return i
-        return start + count
+        return start + self.first_missing([FRAME_NAME.format(i) for i in range(start, start + count)])
 
-    def record(self, index: int, png: bytes) -> None:
+    def first_missing(self, names: list[str]) -> int:
+        """Position in ``names`` of the first checkpoint missing or failing its checksum (or len)."""
+        sums = self.checksums()
+        for k, name in enumerate(names):
+            want = sums.get(name)
+            path = self.frames / name
+            if want is None or not path.is_file():
+                return k
+            if hashlib.sha256(path.read_bytes()).hexdigest() != want:
+                return k
+        return len(names)
+
+    def record(self, index: int | str, png: bytes) -> None:
         """Checkpoint one finished frame: the PNG atomically, then its checksum line, durably."""
-        atomic_write_bytes(self.frame_path(index), png)
-        line = f"{index} {hashlib.sha256(png).hexdigest()}\n".encode()
+        path = self.frame_path(index)
+        atomic_write_bytes(path, png)
+        line = f"{path.name} {hashlib.sha256(png).hexdigest()}\n".encode()
         try:
             fd = os.open(self._sums, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -137,7 +144,7 @@ class FrameWriter:
             except BaseException as exc:  # handed to the main thread
                 self._error = exc
 
-    def put(self, index: int, rgb: np.ndarray) -> None:
+    def put(self, index: int | str, rgb: np.ndarray) -> None:
         if self._error is not None:
             raise self._error
         self._q.put((index, rgb))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -11,11 +12,11 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.config import Config
-from pipeline.dream import dream
+from pipeline.config import Config, SizeConfig
+from pipeline.dream import DreamParams, dream
 from pipeline.errors import ConfigError
 from pipeline.media.encode import audio_plan, encode_frames
-from pipeline.media.images import read_image, to_rgb8, to_tensor
+from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
@@ -27,7 +28,8 @@ from pipeline.motion.warp import flow_to_tensor, warp
 from pipeline.render.jobs import FrameWriter, Job, job_dir
 from pipeline.render.prefetch import prefetch
 from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_batch, resolve_device
+from pipeline.render.streams import Stream, plan_streams
 from pipeline.render.still import load_guide
 from pipeline.render.timeline import build_timeline
 
@@ -115,30 +117,82 @@ def render_video(cfg: Config, force: bool) -> dict:
     size = fit_size(info.height, info.width, cfg.size, even=True)
     job = Job(cfg.output, fingerprint(cfg, info, size))
     job.open(force)
-    resume = job.resume_point(start, count)
     device = resolve_device(cfg.dream.device)
+    batch = resolve_batch(cfg.render.batch, device)
+    cuts = detect_cuts(cfg, info, start, count) if batch > 1 else []
+    streams = plan_streams(start, count, batch, cuts, cfg.render.preroll, cfg.render.crossover)
+    resumes = [s.first + job.first_missing(s.names()) for s in streams]
+    first_resume = resumes[0] if len(streams) == 1 else min(resumes)
     facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps), "size": [size[1], size[0]],
-             "first_frame": start, "frames": count, "resumed_at": resume if resume > start else None,
+             "first_frame": start, "frames": count, "batch": len(streams),
+             "resumed_at": first_resume if any(r > s.first for r, s in zip(resumes, streams)) else None,
              "variable_rate_source": info.variable_rate, "device": str(device)}
+    if len(streams) > 1:
+        facts["streams"] = [{"frames": [s.own_from, s.own_to], "from": s.first, "fresh": s.fresh} for s in streams]
     if info.variable_rate:
         facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
-    cuts: list[int] = []
-    if resume < start + count:
-        cuts = _dream_frames(cfg, info, job, start, count, resume, size, device, facts)
-    facts["scene_cuts"] = cuts
+    found: list[int] = []
+    if any(r < s.own_to for r, s in zip(resumes, streams)):
+        found = _dream_streams(cfg, info, job, streams, resumes, size, device, facts)
+    facts["scene_cuts"] = sorted(set(found))
     choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
     audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
-    encode_frames(job.frames, list(range(start, start + count)), info.fps, cfg.output, cfg.video.crf,
-                  cfg.video.preset, audio)
+    encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio)
     facts["audio"] = str(audio[0]) if audio else None
     job.remove()
     return facts
 
 
-def _dream_frames(cfg: Config, info: MediaInfo, job: Job, start: int, count: int, resume: int,
-                  size: tuple[int, int], device: torch.device, facts: dict) -> list[int]:
+def output_frames(job: Job, streams: list[Stream]) -> list[Path]:
+    """The PNG of every output frame, in order; crossover frames are blended into job/blend/."""
+    blend_dir = job.root / "blend"
+    blend_dir.mkdir(exist_ok=True)
+    out = []
+    for s in streams:
+        for f in range(s.own_from, s.own_to):
+            path = job.frame_path(f)
+            nxt = next((n for n in streams if n.index == s.index + 1), None)
+            w = nxt.crossfade_weight(f) if nxt is not None else 0.0
+            if w > 0:
+                a = read_image(path).astype(np.float32)
+                b = read_image(job.frame_path(nxt.name(f))).astype(np.float32)
+                path = blend_dir / path.name
+                write_image(path, np.clip((1 - w) * a + w * b + 0.5, 0, 255).astype(np.uint8))
+            out.append(path)
+    return out
+
+
+def detect_cuts(cfg: Config, info: MediaInfo, start: int, count: int) -> list[int]:
+    """Scene cuts of the range, from a quick pass at 160 px (to split streams at them)."""
+    small = fit_size(info.height, info.width, SizeConfig(width=160), even=True)
+    cuts, prev = [], None
+    with FrameReader(info.path, info.fps, small, start, count, conceal=True) as reader:
+        for index, rgb in reader:
+            t = index - start
+            if prev is not None and cut_score(prev, rgb) > cfg.video.scene_cut.at(t, {"t": t}):
+                cuts.append(index)
+            prev = rgb
+    return cuts
+
+
+@dataclass
+class _Chain:
+    """One stream's state between frames: its items, and the previous raw frame and dream."""
+
+    stream: Stream
+    items: Iterator[MotionItem]
+    prev_raw: torch.Tensor | None = None
+    prev_out: torch.Tensor | None = None
+    done: bool = False
+
+
+def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream], resumes: list[int],
+                   size: tuple[int, int], device: torch.device, facts: dict) -> list[int]:
+    """Dream every stream from its resume point, all streams advancing together in one batch."""
     net, source = load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
+    start = streams[0].first
+    count = streams[-1].own_to - start
     fallback = cfg.input if info.has_audio else None
     timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
     guide = None
@@ -149,52 +203,96 @@ def _dream_frames(cfg: Config, info: MediaInfo, job: Job, start: int, count: int
 
     def cut_threshold(index: int) -> float:
         return v.scene_cut.at(index - start, timeline.env(index - start))
-    seed_from = resume - 1 if resume > start else resume  # a resumed chain re-reads one frame for context
-    expected = start + count - seed_from
 
-    def items() -> Iterator[MotionItem]:
-        with FrameReader(info.path, info.fps, size, seed_from, start + count - seed_from, expected,
-                         conceal=v.damaged == "conceal") as reader:
-            yield from motion_items(iter(reader), v.flow, v.occlusion, cut_threshold, context_until=resume)
+    def items_of(s: Stream, resume: int) -> Callable[[], Iterator[MotionItem]]:
+        seed_from = resume - 1 if resume > s.first else resume  # re-read one frame for context
 
-    prev_raw = prev_out = None
+        def make() -> Iterator[MotionItem]:
+            with FrameReader(info.path, info.fps, size, seed_from, s.own_to - seed_from, s.own_to - seed_from,
+                             conceal=v.damaged == "conceal") as reader:
+                yield from motion_items(iter(reader), v.flow, v.occlusion, cut_threshold, context_until=resume)
+
+        return make
+
+    chains = [_Chain(s, prefetch(items_of(s, r))) for s, r in zip(streams, resumes) if r < s.own_to]
     cuts: list[int] = []
     writer = FrameWriter(job)
-    progress = bar(count, "frame", "dreaming", initial=resume - start)
-    stream = prefetch(items)
+    done = sum(min(r, s.own_to) - s.first for s, r in zip(streams, resumes))
+    total = sum(s.own_to - s.first for s in streams)
+    progress = bar(total, "frame", "dreaming", initial=done)
+    dream_seconds = 0.0
+    t_loop = time.perf_counter()
     try:
         with progress:
-            for item in stream:
-                raw = to_tensor(item.rgb, device)
-                if item.context:
-                    prev_raw = raw
-                    prev_out = to_tensor(read_image(job.frame_path(item.index)), device)
-                    continue
-                t = item.index - start
-                env = timeline.env(t)
-                fresh = item.index == start or item.cut or prev_out is None
-                if fresh:
-                    if item.index != start:
-                        cuts.append(item.index)
-                    init, params = raw, dream_params(cfg.dream, device, t, env)
-                else:
-                    back = flow_to_tensor(item.flow_back, device)
-                    mask = torch.from_numpy(item.mask).to(device)[None, None]
-                    prev_out_w, prev_raw_w = warp(prev_out, back), warp(prev_raw, back)
-                    init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
-                    params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
-                out = dream(init, net, params, frame_generator(cfg.dream.seed, item.index), guide)
-                blend = v.blend.at(t, env)
-                if not fresh and blend > 0:
-                    out = blend_previous(out, prev_out_w, mask, blend)
-                if v.color_lock:
-                    out = color_lock(out, raw)
-                rgb = to_rgb8(out)
-                writer.put(item.index, rgb)
-                # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
-                prev_raw, prev_out = raw, to_tensor(rgb, device)
-                progress.update(1)
+            while True:
+                work = []  # (chain, item, init, params, fresh, warped previous output, mask)
+                for ch in chains:
+                    item = _next_dreamable(ch, job, device)
+                    if item is None:
+                        continue
+                    raw = to_tensor(item.rgb, device)
+                    t = item.index - start
+                    env = timeline.env(t)
+                    fresh = item.index == ch.stream.first or item.cut or ch.prev_out is None
+                    if fresh:
+                        if item.index != ch.stream.first and item.index >= ch.stream.own_from:
+                            cuts.append(item.index)
+                        work.append((ch, item, raw, raw, dream_params(cfg.dream, device, t, env), True, None, None))
+                    else:
+                        back = flow_to_tensor(item.flow_back, device)
+                        mask = torch.from_numpy(item.mask).to(device)[None, None]
+                        prev_out_w, prev_raw_w = warp(ch.prev_out, back), warp(ch.prev_raw, back)
+                        init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
+                        params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
+                        work.append((ch, item, raw, init, params, False, prev_out_w, mask))
+                if not work:
+                    break
+                # Frames whose settings agree are dreamed together; each keeps its own randomness.
+                groups: dict[DreamParams, list[int]] = {}
+                for k, w in enumerate(work):
+                    groups.setdefault(w[4], []).append(k)
+                outs: dict[int, torch.Tensor] = {}
+                t0 = time.perf_counter()
+                for params, ks in groups.items():
+                    x = torch.cat([work[k][3] for k in ks])
+                    gens = [frame_generator(cfg.dream.seed, work[k][1].index) for k in ks]
+                    y = dream(x, net, params, gens, guide)
+                    outs.update({k: y[j : j + 1] for j, k in enumerate(ks)})
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                dream_seconds += time.perf_counter() - t0
+                for k, (ch, item, raw, _, _, fresh, prev_out_w, mask) in enumerate(work):
+                    out = outs[k]
+                    t = item.index - start
+                    blend = v.blend.at(t, timeline.env(t))
+                    if not fresh and blend > 0:
+                        out = blend_previous(out, prev_out_w, mask, blend)
+                    if v.color_lock:
+                        out = color_lock(out, raw)
+                    rgb = to_rgb8(out)
+                    writer.put(ch.stream.name(item.index), rgb)
+                    # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
+                    ch.prev_raw, ch.prev_out = raw, to_tensor(rgb, device)
+                    progress.update(1)
     finally:
-        stream.close()  # stop the decoder thread and its ffmpeg now, not when collected
+        for ch in chains:
+            ch.items.close()  # stop decoder threads and their ffmpeg now, not when collected
         writer.close()
+    loop = time.perf_counter() - t_loop
+    facts.update(loop_seconds=round(loop, 3), dream_seconds=round(dream_seconds, 3),
+                 outside_dream_share=round(1 - dream_seconds / loop, 4) if loop > 0 else None)
     return cuts
+
+
+def _next_dreamable(ch: _Chain, job: Job, device: torch.device) -> MotionItem | None:
+    """The chain's next frame to dream; context frames (after a resume) only set its state."""
+    if ch.done:
+        return None
+    for item in ch.items:
+        if item.context:
+            ch.prev_raw = to_tensor(item.rgb, device)
+            ch.prev_out = to_tensor(read_image(job.frame_path(ch.stream.name(item.index))), device)
+            continue
+        return item
+    ch.done = True
+    return None

@@ -95,7 +95,7 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     order = output_order(z.frames, tail)
     facts["loop_seam"] = seam_report(cfg, job, timeline, order)
     audio = audio_plan(str(cfg.audio), None, False, None, 0.0) if cfg.audio is not None else None
-    encode_frames(job.frames, order, fps, cfg.output, z.crf, z.preset, audio)
+    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, audio)
     facts["audio"] = str(cfg.audio) if cfg.audio else None
     job.remove()
     return facts

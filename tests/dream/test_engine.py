@@ -124,3 +124,23 @@ def test_octave_sizes_end_at_full_size_and_grow():
 def test_zero_steps_returns_the_input(net, small_photo):
     out = dream(small_photo, net, params(steps=0), gen())
     assert torch.equal(out, small_photo)
+
+
+def test_bf16_autocast_keeps_the_look(net, small_photo):
+    full = dream(small_photo, net, params(), gen())
+    half = dream(small_photo, net, params(precision="bf16"), gen())
+    s_full, s_half = (full - small_photo).abs().mean().item(), (half - small_photo).abs().mean().item()
+    assert 0.85 < s_half / s_full < 1.15
+    with torch.no_grad():
+        o_full, o_half = objective(net(full), LAYER).item(), objective(net(half), LAYER).item()
+    assert abs(o_half / o_full - 1) < 0.15
+
+
+def test_per_sample_generators_make_a_sample_independent_of_its_batch(net, small_photo):
+    from pipeline.render.setup import frame_generator
+
+    p = params()
+    alone, _ = ascent_step(small_photo, net, p, [frame_generator(0, 7)])
+    pair, _ = ascent_step(torch.cat([small_photo.flip(-1), small_photo]), net, p,
+                          [frame_generator(0, 3), frame_generator(0, 7)])
+    assert torch.allclose(pair[1:], alone, atol=1e-5)
