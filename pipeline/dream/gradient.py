@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
+
+
+@lru_cache(maxsize=32)
+def _gaussian_kernel(sigma: float, radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    # Cached: every step of every frame blurs with the same few kernels.
+    t = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    return k / k.sum()
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -15,9 +24,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
     if radius < 1:
         return x
-    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
+    k = _gaussian_kernel(float(sigma), radius, x.device, x.dtype)
     c = x.shape[1]
     kx = k.view(1, 1, 1, -1).expand(c, 1, 1, -1)
     ky = k.view(1, 1, -1, 1).expand(c, 1, -1, 1)

@@ -1,6 +1,8 @@
 """Overlapping, feathered tiles, so a frame of any size is dreamed within bounded memory."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 
@@ -14,6 +16,7 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
+@lru_cache(maxsize=16)
 def feather(h: int, w: int, ramp: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Blend weights [1,1,h,w]: 1 inside, falling linearly to near 0 over ``ramp`` pixels at the edges."""
     def axis(n: int) -> torch.Tensor:

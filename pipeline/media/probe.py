@@ -90,3 +90,17 @@ def probe(path: Path) -> MediaInfo:
     if "Input #0" not in text:
         raise MediaError(f"{path}: not a readable video ({last_line(proc.stderr)})")
     return parse_probe(text, path)
+
+
+def check_complete(path: Path) -> None:
+    """MediaError when the file's video data ends before its index says it should.
+
+    Copies the video packets to nowhere (no decoding, so this costs one read of the file): a
+    truncated MP4 announces itself here, before any frame is dreamed, instead of partway through.
+    """
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
+                           "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    text = proc.stderr.decode("utf-8", "replace")
+    if "partial file" in text or "Truncat" in text or proc.returncode != 0:
+        raise MediaError(f"{path}: the file is truncated or corrupt ({last_line(proc.stderr)})")

@@ -18,6 +18,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
             raise ConfigError("dream.device: cuda was asked for but no CUDA device is available; use auto or cpu")
+        # Frame sizes repeat for a whole render: let cuDNN pick the fastest kernels once.
+        torch.backends.cudnn.benchmark = True
         return torch.device("cuda")
     return torch.device("cpu")
 
@@ -83,7 +85,11 @@ def dream_params(dream: DreamConfig, device: torch.device, t: int = 0, env: dict
 def load_net(dream: DreamConfig, device: torch.device, extra_layers: tuple[str, ...] = ()) -> tuple[DreamNet, str]:
     """The network cut after the deepest layer the config uses; returns (net, weights source)."""
     layers = [parse_layer_key(k)[0] for k in dream.layers] + list(extra_layers)
-    return load_dream_net(dream.model, layers, dream.weights, device, channels_last=dream.channels_last)
+    net, source = load_dream_net(dream.model, layers, dream.weights, device, channels_last=dream.channels_last)
+    if dream.compile:
+        # Optional: pays a compile on the first frame of each size; needs a C++ compiler on the CPU.
+        net.body = torch.compile(net.body, dynamic=False)
+    return net, source
 
 
 def frame_generator(seed: int, index: int) -> torch.Generator:

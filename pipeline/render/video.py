@@ -17,7 +17,7 @@ from pipeline.dream import DreamParams, dream
 from pipeline.errors import ConfigError
 from pipeline.media.encode import audio_plan, encode_frames
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
-from pipeline.media.probe import MediaInfo, probe
+from pipeline.media.probe import MediaInfo, check_complete, probe
 from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask
@@ -113,6 +113,7 @@ def render_video(cfg: Config, force: bool) -> dict:
     """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job."""
     assert cfg.input is not None
     info = probe(cfg.input)
+    check_complete(info.path)
     start, count = plan_frames(cfg, info)
     size = fit_size(info.height, info.width, cfg.size, even=True)
     job = Job(cfg.output, fingerprint(cfg, info, size))

@@ -46,13 +46,31 @@ def test_variable_rate_becomes_constant_at_the_average_rate(clips):
     assert info.fps < 24  # frames were dropped, so the average rate is below the base rate
 
 
-def test_truncated_clip_is_an_error_not_a_short_video(tmp_path):
+def test_truncated_clip_is_found_before_decoding(tmp_path):
+    from pipeline.media.probe import check_complete
+
     data = (SAMPLES / "city.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])  # moov is at the front (+faststart), mdat is cut
-    info = probe(cut)
+    probe(cut)  # the header alone looks fine
     with pytest.raises(MediaError, match="truncated or corrupt"):
+        check_complete(cut)
+    check_complete(SAMPLES / "city.mp4")
+
+
+def test_decoding_stops_at_the_first_damaged_frame(tmp_path):
+    data = (SAMPLES / "city.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    info = probe(cut)
+    with pytest.raises(MediaError, match="truncated"):
         decode(cut, size=(90, 160), expected=info.frames)
+
+
+def test_a_shortfall_against_the_promise_is_an_error(clips):
+    info = probe(clips["plain"])
+    with pytest.raises(MediaError, match="container promises 30"):
+        decode(clips["plain"], expected=30)
 
 
 def test_text_file_named_mp4_is_a_media_error(tmp_path):
