@@ -38,6 +38,24 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
+def require_readable(path: Path, kind: str) -> Path:
+    """``path`` as a Path once it is known to be a readable file; MediaError naming why not.
+
+    kind names what was expected ("an image", "a video") for the folder case.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: input file not found")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder, not {kind}")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
+    return path
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically and durably (fsync before rename)."""
     with atomic_path(path) as tmp:

@@ -8,16 +8,12 @@ import numpy as np
 import torch
 
 from pipeline.errors import MediaError
-from pipeline.media.atomic import atomic_write_bytes
+from pipeline.media.atomic import atomic_write_bytes, require_readable
 
 
 def read_image(path: Path) -> np.ndarray:
     """Read any common image as RGB uint8 [H,W,3]: grayscale, RGBA (over black) and 16-bit included."""
-    path = Path(path)
-    if not path.exists():
-        raise MediaError(f"{path}: input file not found")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not an image")
+    path = require_readable(path, "an image")
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:

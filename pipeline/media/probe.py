@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from pipeline.errors import MediaError
+from pipeline.media.atomic import require_readable
 from pipeline.media.ffmpeg import ffmpeg_exe, last_line
 
 
@@ -74,16 +75,7 @@ def parse_probe(text: str, path: Path) -> MediaInfo:
 
 def probe(path: Path) -> MediaInfo:
     """Describe the media file at ``path``; MediaError (one line) when it is missing or not media."""
-    path = Path(path)
-    if not path.exists():
-        raise MediaError(f"{path}: input file not found")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not a video")
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
+    path = require_readable(path, "a video")
     proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     text = proc.stderr.decode("utf-8", "replace")

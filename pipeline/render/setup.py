@@ -25,8 +25,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_batch(batch: int | str, device: torch.device) -> int:
-    """'auto' -> streams per batch by measurement: 1 on the CPU (two streams in one batch ran
-    1.36x slower per frame than one on 2 cores: the cores are already full), 4 on CUDA."""
+    """'auto' -> streams per batch: 1 on the CPU, 4 on CUDA.
+
+    On 2 CPU cores more streams gain little (bench_throughput: 1.14x for two streams at 320 px,
+    while one 512x288 frame in a batch of two ran 1.36x slower per frame), and one stream keeps
+    resumed renders bit-identical; a GPU is idle without a batch."""
     if batch != "auto":
         return int(batch)
     return 4 if device.type == "cuda" else 1
@@ -34,8 +37,8 @@ def resolve_batch(batch: int | str, device: torch.device) -> int:
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """'auto' -> the fastest precision that keeps the look, by measurement (BENCHMARKS.md):
-    bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX: 1.3x faster per step, same
-    strength and objective) or on a CUDA GPU that has it, fp16 on older GPUs, else fp32."""
+    bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX: 1.2-1.5x faster per step,
+    same strength and objective) or on a CUDA GPU that has it, fp16 on older GPUs, else fp32."""
     if precision != "auto":
         return precision
     if device.type == "cuda":
