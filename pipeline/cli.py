@@ -3,19 +3,30 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from pipeline.errors import DreamreelError
 
-EXIT_OK, EXIT_CONFIG, EXIT_MEDIA, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_OK, EXIT_CONFIG, EXIT_MEDIA, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 3, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same clean stop as Ctrl-C (state saved, lock released)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="render",
         description="Render a DeepDream still, atlas, video or zoom loop from a YAML config.",
-        epilog="exit codes: 0 done, 2 config error, 3 media error, 130 interrupted (run again to resume)",
+        epilog="exit codes: 0 done, 2 config error, 3 media error, 130 interrupted, 143 terminated "
+               "(run the same command again to resume)",
     )
     p.add_argument("config", nargs="?", type=Path, help="YAML config file")
     p.add_argument("overrides", nargs="*", metavar="dotted.key=value",
@@ -23,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and the plan; write nothing")
     p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over")
     p.add_argument("--preview", type=int, metavar="N",
-                   help="render every Nth frame small into one contact-sheet PNG (video and zoom)")
+                   help="video: dream every Nth frame small into one contact-sheet PNG")
     p.add_argument("--list-layers", metavar="MODEL", help="print MODEL's layer names with their output shapes")
     return p
 
@@ -48,6 +59,8 @@ def _list_layers(model: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``render``; returns the process exit code."""
     args = _parser().parse_intermixed_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.list_layers:
             return _list_layers(args.list_layers)
@@ -80,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         # `render --list-layers X | head`: the reader left; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("render: interrupted; what was rendered is kept, run the same command again to resume",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def _set_threads() -> None:

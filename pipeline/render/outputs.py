@@ -96,3 +96,25 @@ def remove_output(output: Path) -> None:
         shutil.rmtree(output)
     elif output.exists():
         output.unlink()
+
+
+def remove_stale_temps(output: Path) -> int:
+    """Delete temporary files a killed render left beside ``output`` and in its job folder
+    (``.NAME.xxxx.part.ext``, the encoder's ``.NAME.seq`` links); call only under the lock.
+    Returns how many were removed."""
+    output = Path(output)
+    parent = output.parent if str(output.parent) else Path(".")
+    stale = list(parent.glob(f".{output.name}.*.part*")) + [parent / f".{output.name}.seq",
+                                                            parent / f".{output.name}.part"]
+    frames = parent / f"{output.name}.work" / "frames"
+    if frames.is_dir():
+        stale += list(frames.glob(".*.part*"))
+    removed = 0
+    for path in stale:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+        elif path.exists():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

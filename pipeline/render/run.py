@@ -5,7 +5,7 @@ import time
 
 from pipeline.config import Config
 from pipeline.render.jobs import job_dir
-from pipeline.render.outputs import check_output, output_lock, write_manifest
+from pipeline.render.outputs import check_output, output_lock, remove_stale_temps, write_manifest
 
 
 def run_render(cfg: Config, force: bool = False, preview: int | None = None) -> dict:
@@ -21,6 +21,7 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None) -> 
     if preview is None and not resuming:
         check_output(cfg.output, force)
     with output_lock(cfg.output):
+        remove_stale_temps(cfg.output)  # left by a render that was killed mid-write
         if preview is not None:
             from pipeline.render.preview import render_preview
 

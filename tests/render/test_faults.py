@@ -155,3 +155,21 @@ def test_second_render_into_the_same_output_is_refused(tmp_path, reference):
     finally:
         first.kill()
         first.wait()
+
+
+def test_sigterm_stops_cleanly_and_stale_temp_files_are_swept(tmp_path, reference):
+    clip, want = reference
+    cfg = config(tmp_path, clip, "frames")
+    job = tmp_path / "frames.work"
+    proc = start(cfg)
+    wait_for(lambda: done_frames(job) >= 2)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "interrupted" in err
+    # What a kill -9 mid-write would leave: a temp file beside the output and in the job.
+    litter = [tmp_path / ".frames.abc123.part", job / "frames" / ".000005.png.x1.part.png"]
+    for p in litter:
+        p.write_bytes(b"half")
+    assert subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True).returncode == 0
+    assert not any(p.exists() for p in litter)
+    assert digests(tmp_path / "frames") == want
