@@ -31,7 +31,7 @@ from pipeline.render.progress import bar
 from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_batch, resolve_device
 from pipeline.render.streams import Stream, plan_streams
 from pipeline.render.still import load_guide
-from pipeline.render.timeline import build_timeline
+from pipeline.render.timeline import Timeline, build_timeline
 
 __all__ = ["render_video", "plan_frames", "job_dir", "MotionItem", "motion_items"]
 
@@ -94,12 +94,17 @@ def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusio
         prev_rgb, prev_gray = rgb, gray
 
 
-def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int]) -> dict:
-    """What shapes the pixels of a video job: settings (not encoding ones), source identity, size."""
+def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], batch: int) -> dict:
+    """What shapes the pixels of a video job: settings (not encoding ones), source identity, size,
+    and the number of streams actually used (``batch: auto`` differs between machines)."""
     conf = cfg.model_dump(mode="json")
     conf["video"] = {k: v for k, v in conf["video"].items() if k not in _ENCODE_ONLY}
     conf.pop("output", None)
-    conf["frames"].pop("count", None)  # rendering more or fewer frames reuses the ones there
+    conf["render"]["batch"] = batch
+    if batch == 1:
+        # One stream: rendering more or fewer frames reuses the ones there. With more streams
+        # the length moves the stream boundaries, so it stays in.
+        conf["frames"].pop("count", None)
     stat = Path(info.path).stat()
     return {
         "settings": hashlib.sha256(json.dumps(conf, sort_keys=True).encode()).hexdigest(),
@@ -116,10 +121,13 @@ def render_video(cfg: Config, force: bool) -> dict:
     check_complete(info.path)
     start, count = plan_frames(cfg, info)
     size = fit_size(info.height, info.width, cfg.size, even=True)
-    job = Job(cfg.output, fingerprint(cfg, info, size))
-    job.open(force)
     device = resolve_device(cfg.dream.device)
     batch = resolve_batch(cfg.render.batch, device)
+    # Audio is read (and a schedule that needs it but has none refused) before the job exists.
+    fallback = cfg.input if info.has_audio else None
+    timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
+    job = Job(cfg.output, fingerprint(cfg, info, size, batch))
+    job.open(force)
     cuts = detect_cuts(cfg, info, start, count) if batch > 1 else []
     streams = plan_streams(start, count, batch, cuts, cfg.render.preroll, cfg.render.crossover)
     resumes = [s.first + job.first_missing(s.names()) for s in streams]
@@ -134,7 +142,7 @@ def render_video(cfg: Config, force: bool) -> dict:
         facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
     found: list[int] = []
     if any(r < s.own_to for r, s in zip(resumes, streams)):
-        found = _dream_streams(cfg, info, job, streams, resumes, size, device, facts)
+        found = _dream_streams(cfg, info, job, streams, resumes, size, device, timeline, facts)
     facts["scene_cuts"] = sorted(set(found))
     choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
     audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
@@ -188,14 +196,11 @@ class _Chain:
 
 
 def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream], resumes: list[int],
-                   size: tuple[int, int], device: torch.device, facts: dict) -> list[int]:
+                   size: tuple[int, int], device: torch.device, timeline: Timeline, facts: dict) -> list[int]:
     """Dream every stream from its resume point, all streams advancing together in one batch."""
     net, source = load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
     start = streams[0].first
-    count = streams[-1].own_to - start
-    fallback = cfg.input if info.has_audio else None
-    timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
     guide = None
     if cfg.dream.guide is not None:
         layers = [t.layer for t in dream_params(cfg.dream, device).terms if t.channel is None]

@@ -83,10 +83,10 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     h, w = first.shape[:2]
     tail = loop_tail(cfg)
     total = z.frames + tail
+    timeline = build_timeline(cfg, z.frames, float(fps))  # refuses audio schedules without audio first
     job = Job(cfg.output, fingerprint(cfg, first))
     job.open(force)
     resume = job.resume_point(0, total)
-    timeline = build_timeline(cfg, z.frames, float(fps))
     device = resolve_device(cfg.dream.device)
     facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(fps), "size": [w, h], "loop": z.loop,
                    "loop_tail_frames": tail, "resumed_at": resume if resume > 0 else None, "device": str(device)}

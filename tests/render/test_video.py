@@ -142,3 +142,22 @@ def test_corrupt_input_is_a_media_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert re.match(r"render: error: .*bad\.mp4: not a readable video", err) and "\n" not in err
     assert not (tmp_path / "b.mp4").exists()
+
+
+def test_schedules_in_video_mode_read_the_source_audio(tmp_path, clips, capsys):
+    extra = "frames: {count: 4}\n"
+    expr = "dream.step_size=0.005 + 0.02*rms"
+    assert main([str(config(tmp_path, clips["plain"], "a.mp4", extra)), expr]) == 0
+    assert main([str(config(tmp_path, clips["silent"], "s.mp4", extra)), expr]) == 2
+    assert "dream.step_size: reads an audio envelope" in capsys.readouterr().err
+    assert not (tmp_path / "s.mp4").exists() and not (tmp_path / "s.mp4.work").exists()
+
+
+def test_keyframed_carry_changes_the_chain(tmp_path, clips):
+    base = "frames: {count: 6}\n"
+    assert main([str(config(tmp_path, clips["plain"], "k1", base))]) == 0
+    assert main([str(config(tmp_path, clips["plain"], "k2", base)), "video.carry=0:(1.0), 3:(0.0), ease=step",
+                 "video.blend=0"]) == 0
+    a, b = frames_of(tmp_path / "k1"), frames_of(tmp_path / "k2")
+    assert np.array_equal(a[0], b[0])  # the first frame does not carry anything
+    assert not np.array_equal(a[5], b[5])

@@ -83,6 +83,7 @@ def test_audio_drives_the_zoom_and_is_muxed(tmp_path):
 def test_audio_expression_without_audio_is_a_config_error(tmp_path, capsys):
     assert main([str(config(tmp_path, "x.mp4")), "zoom.zoom=1.0 + 0.1*onset"]) == 2
     assert "zoom.zoom: reads an audio envelope" in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4.work").exists()
 
 
 def test_noise_start_and_resume_give_the_same_frames(tmp_path, monkeypatch):
