@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from pipeline import __version__
 from pipeline.errors import DreamreelError
 
 EXIT_OK, EXIT_CONFIG, EXIT_MEDIA, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 3, 130, 143
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", type=int, metavar="N",
                    help="video: dream every Nth frame small into one contact-sheet PNG")
     p.add_argument("--list-layers", metavar="MODEL", help="print MODEL's layer names with their output shapes")
+    p.add_argument("--version", action="version", version=f"dreamreel {__version__}")
     return p
 
 

@@ -161,3 +161,13 @@ def test_keyframed_carry_changes_the_chain(tmp_path, clips):
     a, b = frames_of(tmp_path / "k1"), frames_of(tmp_path / "k2")
     assert np.array_equal(a[0], b[0])  # the first frame does not carry anything
     assert not np.array_equal(a[5], b[5])
+
+
+def test_another_audio_file_is_muxed_and_cut_to_the_video(tmp_path, clips):
+    from tests.conftest import SAMPLES
+
+    cfg = config(tmp_path, clips["silent"], "m.mp4")
+    assert main([str(cfg), f"video.audio={SAMPLES / 'beat.wav'}"]) == 0
+    info = probe(tmp_path / "m.mp4")
+    assert info.has_audio and info.audio_codec == "aac"
+    assert abs(info.duration - 0.5) < 0.08  # the 8 s track is cut to the 0.5 s of video
