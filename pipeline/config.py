@@ -298,7 +298,7 @@ def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Conf
 
 
 def _check_model_and_layers(cfg: Config, smap: SourceMap) -> None:
-    from pipeline.models.registry import layer_names, model_names, parse_layer_key
+    from pipeline.models.registry import get_spec, layer_names, model_names, parse_layer_key
 
     if cfg.dream.model not in model_names():
         where = smap.where(("dream", "model"))
@@ -317,7 +317,12 @@ def _check_model_and_layers(cfg: Config, smap: SourceMap) -> None:
             raise ConfigError(f"{smap.where(key)}: {'.'.join(key[:2])}: {exc}") from None
         if layer not in names:
             close = difflib.get_close_matches(layer, names, n=3, cutoff=0.5)
-            hint = f"did you mean {', '.join(close)}?" if close else f"see `render --list-layers {cfg.dream.model}`"
+            if close:
+                hint = f"did you mean {', '.join(close)}?"
+            else:
+                good = get_spec(cfg.dream.model).suggested
+                hint = (f"layers that dream well: {', '.join(good)}; " if good else "") + \
+                    f"all of them: render --list-layers {cfg.dream.model}"
             raise ConfigError(
                 f"{smap.where(key)}: {'.'.join(key[:2])}: unknown layer {layer!r} of {cfg.dream.model}; {hint}"
             )
