@@ -145,7 +145,7 @@ def test_corrupt_checkpoint_is_rendered_again(tmp_path, reference):
 def test_second_render_into_the_same_output_is_refused(tmp_path, reference):
     clip, _ = reference
     cfg = config(tmp_path, clip, "frames")
-    first = start(cfg, "dream.steps=60", "video.steps_after_first=60")  # slow: still running when the second starts
+    first = start(cfg, "dream.steps=300", "video.steps_after_first=300")  # slow: still running when the second starts
     try:
         wait_for(lambda: done_frames(tmp_path / "frames.work") >= 1)
         second = subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True, text=True)
