@@ -113,3 +113,11 @@ def test_noise_start_and_resume_give_the_same_frames(tmp_path, monkeypatch):
 def test_video_first_frame_can_start_a_zoom(tmp_path, clips):
     assert main([str(config(tmp_path, "v.mp4", frames=3, inp=clips["plain"]))]) == 0
     assert probe(tmp_path / "v.mp4").frames == 3
+
+
+def test_wide_gif_is_scaled_to_a_sensible_size(tmp_path):
+    cfg = config(tmp_path, "wide.gif", frames=2)
+    assert main([str(cfg), "size.width=600"]) == 0
+    gif = (tmp_path / "wide.gif").read_bytes()
+    width, height = int.from_bytes(gif[6:8], "little"), int.from_bytes(gif[8:10], "little")
+    assert (width, height) == (480, 480)
