@@ -33,13 +33,13 @@ def step_flops(net, x, terms) -> int:
 
 
 def make_net(layer: str, channels_last: bool, fold: bool):
-    real = net_module.fold_batchnorm
+    real = net_module.fold_batchnorm, net_module.fold_sequential_batchnorm
     if not fold:
-        net_module.fold_batchnorm = lambda gm: 0
+        net_module.fold_batchnorm = net_module.fold_sequential_batchnorm = lambda m: 0
     try:
         return load_dream_net("mobilenet_v2", [layer], None, torch.device("cpu"), channels_last=channels_last)[0]
     finally:
-        net_module.fold_batchnorm = real
+        net_module.fold_batchnorm, net_module.fold_sequential_batchnorm = real
 
 
 def main() -> None:
@@ -55,6 +55,8 @@ def main() -> None:
     terms = (Term(args.layer),)
     peak = matmul_gflops()
     variants = [("NCHW fp32, BatchNorm kept", False, "fp32", False), ("NCHW fp32", False, "fp32", True),
+                ("channels_last fp32, BatchNorm kept", True, "fp32", False),
+                ("channels_last bf16, BatchNorm kept", True, "bf16", False),
                 ("channels_last fp32", True, "fp32", True), ("channels_last bf16 autocast", True, "bf16", True)]
     runs = []
     for name, cl, prec, fold in variants:
