@@ -27,9 +27,9 @@ def resolve_device(name: str) -> torch.device:
 def resolve_batch(batch: int | str, device: torch.device) -> int:
     """'auto' -> streams per batch: 1 on the CPU, 4 on CUDA.
 
-    On 2 CPU cores more streams gain little (bench_throughput: 1.14x for two streams at 320 px,
-    while one 512x288 frame in a batch of two ran 1.36x slower per frame), and one stream keeps
-    resumed renders bit-identical; a GPU is idle without a batch."""
+    On 2 CPU cores more streams gain little (bench_throughput: 1.05-1.14x for two streams at
+    320 px, four no better), and one stream keeps resumed renders bit-identical; a GPU is idle
+    without a batch."""
     if batch != "auto":
         return int(batch)
     return 4 if device.type == "cuda" else 1
