@@ -263,7 +263,7 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-def build_config(data: Any, smap: SourceMap, base_dir: Path | None = None) -> Config:
+def build_config(data: Any, smap: SourceMap) -> Config:
     """Validate a loaded document; raise ConfigError with a ``file:line: key: problem`` line.
 
     Relative paths in the document are taken relative to the working directory, as ffmpeg does.

@@ -61,7 +61,6 @@ def tempo_and_beats(env: np.ndarray, env_rate: float, duration: float) -> tuple[
     if env.size < 8 or not np.any(x):
         return 0.0, np.zeros(0)
     ac = np.correlate(x, x, mode="full")[x.size - 1 :]
-    lags = np.arange(ac.size)
     lo, hi = int(env_rate * 60 / 200), int(env_rate * 60 / 60)
     if hi >= ac.size or lo < 1:
         return 0.0, np.zeros(0)

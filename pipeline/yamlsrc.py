@@ -80,13 +80,12 @@ def apply_override(data: dict, smap: SourceMap, text: str) -> None:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if "layers" in parts[:-1]:
+        # Layer names contain dots ("features.13"): inside the layer map, the rest of the
+        # dotted key is one name.
+        i = parts.index("layers")
+        parts = parts[: i + 1] + [".".join(parts[i + 1 :])]
     node = data
-    for i, part in enumerate(parts[:-1]):
-        # Layer names contain dots ("features.13"): once inside a free-form map, the rest of
-        # the dotted key is one name.
-        if part == "layers":
-            parts = parts[: i + 1] + [".".join(parts[i + 1 :])]
-            break
     for part in parts[:-1]:
         child = node.get(part)
         if not isinstance(child, dict):

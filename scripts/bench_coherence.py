@@ -32,7 +32,7 @@ from pipeline.motion.flow import FlowEstimator, to_gray  # noqa: E402
 from pipeline.motion.scene import cut_score  # noqa: E402
 from pipeline.motion.warp import flow_to_tensor, warp  # noqa: E402
 from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
-from scripts.benchlib import append  # noqa: E402
+from scripts.benchlib import report  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -124,10 +124,7 @@ def main() -> None:
     for name, outs, sec in rows:
         e = e_warp(outs, pairs)
         lines.append(f"| {name} | {e:.5f} | {e / base:.2f} | {strength(outs, inputs):.4f} | {sec:.0f} |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_append:
-        append("bench_coherence: E_warp and dream strength", body)
+    report("bench_coherence: E_warp and dream strength", lines, save=not args.no_append)
 
 
 if __name__ == "__main__":

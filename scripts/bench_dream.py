@@ -21,7 +21,7 @@ import pipeline.models.net as net_module  # noqa: E402
 from pipeline.dream import Term, objective  # noqa: E402
 from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
 from pipeline.models.net import load_dream_net  # noqa: E402
-from scripts.benchlib import append, matmul_gflops  # noqa: E402
+from scripts.benchlib import report, matmul_gflops  # noqa: E402
 
 
 def step_flops(net, x, terms) -> int:
@@ -82,10 +82,7 @@ def main() -> None:
         s = statistics.median(times[name])
         lines.append(f"| {name} | {s * 1e3:.1f} | {flops / 1e9:.2f} | {flops / s / 1e9:.1f} | "
                      f"{100 * flops / s / 1e9 / peak:.0f} % |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_append:
-        append("bench_dream: one ascent step", body)
+    report("bench_dream: one ascent step", lines, save=not args.no_append)
 
 
 if __name__ == "__main__":

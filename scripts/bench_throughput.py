@@ -32,7 +32,7 @@ from pipeline.media.ffmpeg import ffmpeg_exe  # noqa: E402
 from pipeline.models.net import build_model, load_dream_net  # noqa: E402
 from pipeline.render.setup import resolve_precision  # noqa: E402
 from scripts.bench_dream import step_flops  # noqa: E402
-from scripts.benchlib import ROOT, append, matmul_gflops, timeit  # noqa: E402
+from scripts.benchlib import ROOT, report, matmul_gflops, timeit  # noqa: E402
 
 W, H, LAYER = 512, 288, "features.13"
 RENDER = [sys.executable, "-m", "pipeline"]
@@ -143,10 +143,7 @@ def main() -> None:
             per = m["loop_seconds"] / m["frames"]
             base = base or per
             lines.append(f"| {b} ({m['batch']} streams) | {per:.3f} | {base / per:.2f} |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_append:
-        append("bench_throughput", body)
+    report("bench_throughput", lines, save=not args.no_append)
 
 
 if __name__ == "__main__":

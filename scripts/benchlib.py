@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -63,3 +62,11 @@ def append(title: str, body: str) -> None:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     text += f"\n## {title} ({stamp})\n\n- machine: {machine()}\n- command: `{command()}`\n\n{body.rstrip()}\n"
     BENCHMARKS.write_text(text)
+
+
+def report(title: str, lines: list[str], save: bool) -> None:
+    """Print a benchmark's lines and, when ``save``, append them to BENCHMARKS.md under ``title``."""
+    body = "\n".join(lines)
+    print(body)
+    if save:
+        append(title, body)

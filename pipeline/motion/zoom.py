@@ -23,12 +23,6 @@ def zoom_matrix(h: int, w: int, zoom: float, rotate: float, translate: tuple[flo
                      [-s, c, cy + s * cx - c * cy + translate[1]]], np.float64)
 
 
-def compose(m2: np.ndarray, m1: np.ndarray) -> np.ndarray:
-    """The affine that applies ``m1`` then ``m2`` (both 2x3)."""
-    a = np.vstack([m2, [0, 0, 1]]) @ np.vstack([m1, [0, 0, 1]])
-    return a[:2]
-
-
 def apply_affine(img: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Move float32 image [H,W,C] by the 2x3 affine ``m`` (source -> destination coordinates).
 

@@ -89,15 +89,6 @@ def write_manifest(output: Path, config: dict[str, Any], extra: dict[str, Any]) 
     return path
 
 
-def remove_output(output: Path) -> None:
-    """Remove an existing output (file or frame folder) before a forced re-render."""
-    output = Path(output)
-    if output.is_dir():
-        shutil.rmtree(output)
-    elif output.exists():
-        output.unlink()
-
-
 def remove_stale_temps(output: Path) -> int:
     """Delete temporary files a killed render left beside ``output`` and in its job folder
     (``.NAME.xxxx.part.ext``, the encoder's ``.NAME.seq`` links); call only under the lock.

@@ -6,21 +6,19 @@ import yaml
 from pipeline.config import Config
 from pipeline.dream.engine import octave_sizes
 from pipeline.errors import DreamreelError
+from pipeline.media.probe import MediaInfo, probe
 from pipeline.models.registry import get_spec
 from pipeline.models.weights import locate_weights
 from pipeline.render.outputs import manifest_path
 from pipeline.render.setup import fit_size, resolve_device, resolve_precision
 
 
-def _frame_size(cfg: Config) -> tuple[int, int]:
+def _frame_size(cfg: Config, info: MediaInfo | None) -> tuple[int, int]:
     if cfg.mode == "atlas":
         return cfg.atlas.cell, cfg.atlas.cell
     if cfg.input is None:
         return fit_size(512, 512, cfg.size)
-    if cfg.mode == "video":
-        from pipeline.media.probe import probe
-
-        info = probe(cfg.input)
+    if info is not None:
         return fit_size(info.height, info.width, cfg.size, even=True)
     if cfg.mode == "zoom":
         from pipeline.render.zoom import start_frame
@@ -41,7 +39,8 @@ def describe(cfg: Config) -> str:
         wsrc = str(weights) if weights else "random"
     except DreamreelError as exc:
         wsrc = f"MISSING ({exc})"
-    h, w = _frame_size(cfg)
+    info = probe(cfg.input) if cfg.mode == "video" else None  # one probe serves size and plan
+    h, w = _frame_size(cfg, info)
     octs = octave_sizes(h, w, int(cfg.dream.octaves.at(0)), cfg.dream.octave_scale.at(0))
     lines += [
         f"mode: {cfg.mode}",
@@ -56,8 +55,8 @@ def describe(cfg: Config) -> str:
         f"output: {cfg.output}",
         f"manifest: {manifest_path(cfg.output)}",
     ]
-    if cfg.mode == "video":
-        lines += _video_plan(cfg)
+    if info is not None:
+        lines += _video_plan(cfg, info)
     if cfg.mode == "zoom":
         lines += _zoom_plan(cfg)
     users = cfg.uses_audio()
@@ -80,11 +79,10 @@ def _zoom_plan(cfg: Config) -> list[str]:
     ]
 
 
-def _video_plan(cfg: Config) -> list[str]:
-    from pipeline.media.probe import probe
-    from pipeline.render.video import job_dir, plan_frames
+def _video_plan(cfg: Config, info: MediaInfo) -> list[str]:
+    from pipeline.render.jobs import job_dir
+    from pipeline.render.video import plan_frames
 
-    info = probe(cfg.input)
     start, count = plan_frames(cfg, info)
     return [
         f"source: {info.width}x{info.height} at {info.fps} fps ({float(info.fps):.3f}), "

@@ -6,8 +6,10 @@ from functools import lru_cache
 
 import torch
 
-from pipeline.config import Config, DreamConfig, SizeConfig
-from pipeline.dream import DreamParams, Term
+from pipeline.config import DreamConfig, SizeConfig
+from pipeline.dream import DreamParams, Term, guide_features
+from pipeline.dream.engine import resize
+from pipeline.media.images import read_image, to_tensor
 from pipeline.errors import ConfigError
 from pipeline.models.net import DreamNet, load_dream_net
 from pipeline.models.registry import parse_layer_key
@@ -96,6 +98,18 @@ def load_net(dream: DreamConfig, device: torch.device, extra_layers: tuple[str, 
         # Optional: pays a compile on the first frame of each size; needs a C++ compiler on the CPU.
         net.body = torch.compile(net.body, dynamic=False)
     return net, source
+
+
+def load_guide(dream: DreamConfig, net: DreamNet, device: torch.device, side: int = 320) -> dict[str, torch.Tensor] | None:
+    """Guide features of ``dream.guide`` (its long side resized to ``side`` pixels) for the
+    layers the objective scores by energy; None when there is no guide."""
+    if dream.guide is None:
+        return None
+    g = to_tensor(read_image(dream.guide), device)
+    h, w = g.shape[-2:]
+    s = side / max(h, w)
+    g = resize(g, (max(32, round(h * s)), max(32, round(w * s))))
+    return guide_features(net, g, [t.layer for t in terms_of(dream) if t.channel is None])
 
 
 def frame_generator(seed: int, index: int) -> torch.Generator:

@@ -1,18 +1,16 @@
 """Still mode: one image (or noise) in, one dreamed image out."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch
 
 from pipeline.config import Config, SizeConfig
-from pipeline.dream import dream, guide_features
-from pipeline.dream.engine import resize, total_steps
+from pipeline.dream import dream
+from pipeline.dream.engine import total_steps
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
 from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+from pipeline.render.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
 
 NOISE_SIDE = 512  # pixels, when there is no input and no size
 
@@ -42,16 +40,6 @@ def noise_image(n: int, h: int, w: int, generator: torch.Generator, device: torc
     return (0.5 + 0.05 * torch.randn(n, 3, h, w, generator=generator)).clamp(0, 1).to(device)
 
 
-def load_guide(path: Path, net: torch.nn.Module, layers: list[str], device: torch.device,
-               side: int = 320) -> dict[str, torch.Tensor]:
-    """Guide features of the image at ``path``, its long side resized to ``side`` pixels."""
-    g = to_tensor(read_image(path), device)
-    h, w = g.shape[-2:]
-    s = side / max(h, w)
-    g = resize(g, (max(32, round(h * s)), max(32, round(w * s))))
-    return guide_features(net, g, layers)
-
-
 def render_still(cfg: Config) -> dict:
     """Dream ``cfg.input`` (or noise) and write ``cfg.output``; returns facts for the manifest."""
     device = resolve_device(cfg.dream.device)
@@ -59,9 +47,7 @@ def render_still(cfg: Config) -> dict:
     x = start_image(cfg, device, generator)
     net, source = load_net(cfg.dream, device)
     params = dream_params(cfg.dream, device)
-    guide = None
-    if cfg.dream.guide is not None:
-        guide = load_guide(cfg.dream.guide, net, [t.layer for t in params.terms if t.channel is None], device)
+    guide = load_guide(cfg.dream, net, device)
     progress = bar(total_steps(x.shape[-2], x.shape[-1], params), "step", "dreaming")
     with progress:
         y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1))

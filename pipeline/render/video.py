@@ -25,15 +25,15 @@ from pipeline.motion.flow import FlowEstimator, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import blend_previous, carry_residual
 from pipeline.motion.warp import flow_to_tensor, warp
-from pipeline.render.jobs import FrameWriter, Job, job_dir
+from pipeline.render.jobs import FrameWriter, Job
 from pipeline.render.prefetch import prefetch
 from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_batch, resolve_device
+from pipeline.render.setup import (dream_params, fit_size, frame_generator, load_guide, load_net, resolve_batch,
+                                   resolve_device)
 from pipeline.render.streams import Stream, plan_streams
-from pipeline.render.still import load_guide
 from pipeline.render.timeline import Timeline, build_timeline
 
-__all__ = ["render_video", "plan_frames", "job_dir", "MotionItem", "motion_items"]
+__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items"]
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
 _ENCODE_ONLY = {"crf", "preset", "audio", "damaged"}
@@ -157,10 +157,9 @@ def output_frames(job: Job, streams: list[Stream]) -> list[Path]:
     blend_dir = job.root / "blend"
     blend_dir.mkdir(exist_ok=True)
     out = []
-    for s in streams:
+    for s, nxt in zip(streams, [*streams[1:], None]):
         for f in range(s.own_from, s.own_to):
             path = job.frame_path(f)
-            nxt = next((n for n in streams if n.index == s.index + 1), None)
             w = nxt.crossfade_weight(f) if nxt is not None else 0.0
             if w > 0:
                 a = read_image(path).astype(np.float32)
@@ -195,16 +194,28 @@ class _Chain:
     done: bool = False
 
 
+@dataclass
+class _Work:
+    """One frame of one chain, ready to dream: its start image and settings, and what the fresh
+    dream is blended with afterwards (blend 0 for a fresh start, which has no previous frame)."""
+
+    chain: _Chain
+    item: MotionItem
+    raw: torch.Tensor
+    init: torch.Tensor
+    params: DreamParams
+    blend: float = 0.0
+    prev_out_w: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+
+
 def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream], resumes: list[int],
                    size: tuple[int, int], device: torch.device, timeline: Timeline, facts: dict) -> list[int]:
     """Dream every stream from its resume point, all streams advancing together in one batch."""
     net, source = load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
     start = streams[0].first
-    guide = None
-    if cfg.dream.guide is not None:
-        layers = [t.layer for t in dream_params(cfg.dream, device).terms if t.channel is None]
-        guide = load_guide(cfg.dream.guide, net, layers, device)
+    guide = load_guide(cfg.dream, net, device)
     v = cfg.video
 
     def cut_threshold(index: int) -> float:
@@ -231,7 +242,7 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
     try:
         with progress:
             while True:
-                work = []  # (chain, item, init, params, fresh, warped previous output, mask)
+                work: list[_Work] = []
                 for ch in chains:
                     item = _next_dreamable(ch, job, device)
                     if item is None:
@@ -243,42 +254,40 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                     if fresh:
                         if item.index != ch.stream.first and item.index >= ch.stream.own_from:
                             cuts.append(item.index)
-                        work.append((ch, item, raw, raw, dream_params(cfg.dream, device, t, env), True, None, None))
+                        work.append(_Work(ch, item, raw, raw, dream_params(cfg.dream, device, t, env)))
                     else:
                         back = flow_to_tensor(item.flow_back, device)
                         mask = torch.from_numpy(item.mask).to(device)[None, None]
                         prev_out_w, prev_raw_w = warp(ch.prev_out, back), warp(ch.prev_raw, back)
                         init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
                         params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
-                        work.append((ch, item, raw, init, params, False, prev_out_w, mask))
+                        work.append(_Work(ch, item, raw, init, params, v.blend.at(t, env), prev_out_w, mask))
                 if not work:
                     break
                 # Frames whose settings agree are dreamed together; each keeps its own randomness.
                 groups: dict[DreamParams, list[int]] = {}
                 for k, w in enumerate(work):
-                    groups.setdefault(w[4], []).append(k)
+                    groups.setdefault(w.params, []).append(k)
                 outs: dict[int, torch.Tensor] = {}
                 t0 = time.perf_counter()
                 for params, ks in groups.items():
-                    x = torch.cat([work[k][3] for k in ks])
-                    gens = [frame_generator(cfg.dream.seed, work[k][1].index) for k in ks]
+                    x = torch.cat([work[k].init for k in ks])
+                    gens = [frame_generator(cfg.dream.seed, work[k].item.index) for k in ks]
                     y = dream(x, net, params, gens, guide)
                     outs.update({k: y[j : j + 1] for j, k in enumerate(ks)})
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 dream_seconds += time.perf_counter() - t0
-                for k, (ch, item, raw, _, _, fresh, prev_out_w, mask) in enumerate(work):
+                for k, w in enumerate(work):
                     out = outs[k]
-                    t = item.index - start
-                    blend = v.blend.at(t, timeline.env(t))
-                    if not fresh and blend > 0:
-                        out = blend_previous(out, prev_out_w, mask, blend)
+                    if w.blend > 0:
+                        out = blend_previous(out, w.prev_out_w, w.mask, w.blend)
                     if v.color_lock:
-                        out = color_lock(out, raw)
+                        out = color_lock(out, w.raw)
                     rgb = to_rgb8(out)
-                    writer.put(ch.stream.name(item.index), rgb)
+                    writer.put(w.chain.stream.name(w.item.index), rgb)
                     # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
-                    ch.prev_raw, ch.prev_out = raw, to_tensor(rgb, device)
+                    w.chain.prev_raw, w.chain.prev_out = w.raw, to_tensor(rgb, device)
                     progress.update(1)
     finally:
         for ch in chains:

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from pipeline.config import Config
+from pipeline.config import IMAGE_EXTS, Config
 from pipeline.dream import dream
 from pipeline.media.encode import audio_plan, encode_frames
 from pipeline.media.images import float_to_tensor, read_image, to_rgb8
@@ -17,8 +17,8 @@ from pipeline.media.reader import FrameReader
 from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
 from pipeline.render.jobs import FrameWriter, Job
 from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
-from pipeline.render.still import NOISE_SIDE, fit_image, load_guide, noise_image
+from pipeline.render.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
+from pipeline.render.still import NOISE_SIDE, fit_image, noise_image
 from pipeline.render.timeline import Timeline, build_timeline
 
 _ENCODE_ONLY = {"crf", "preset"}
@@ -47,7 +47,7 @@ def start_frame(cfg: Config) -> np.ndarray:
         h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size, even=True)
         gen = frame_generator(cfg.dream.seed, -1)
         return to_rgb8(noise_image(1, h, w, gen, torch.device("cpu")))
-    if cfg.input.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}:
+    if cfg.input.suffix.lower() in IMAGE_EXTS:
         return fit_image(read_image(cfg.input), cfg.size, even=True)
     info = probe(cfg.input)
     size = fit_size(info.height, info.width, cfg.size, even=True)
@@ -107,10 +107,7 @@ def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, t
     h, w = first.shape[:2]
     net, source = load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
-    guide = None
-    if cfg.dream.guide is not None:
-        layers = [t.layer for t in dream_params(cfg.dream, device).terms if t.channel is None]
-        guide = load_guide(cfg.dream.guide, net, layers, device)
+    guide = load_guide(cfg.dream, net, device)
     prev = read_image(job.frame_path(resume - 1)) if resume > 0 else None
     writer = FrameWriter(job)
     progress = bar(n + tail, "frame", "zooming", initial=resume)

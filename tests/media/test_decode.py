@@ -68,7 +68,6 @@ def test_decoding_stops_at_the_first_damaged_frame(tmp_path):
 
 
 def test_a_shortfall_against_the_promise_is_an_error(clips):
-    info = probe(clips["plain"])
     with pytest.raises(MediaError, match="container promises 30"):
         decode(clips["plain"], expected=30)
 

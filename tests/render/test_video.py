@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from pipeline.cli import main
 from pipeline.media.ffmpeg import ffmpeg_exe
