@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"render: wrote {out} in {facts.get('seconds', 0):.1f} s", file=sys.stderr)
         return EXIT_OK
     except DreamreelError as exc:
-        print(f"render: error: {exc}", file=sys.stderr)
+        print(f"render: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # `render --list-layers X | head`: the reader left; that is not an error.
@@ -99,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         print("render: interrupted; what was rendered is kept, run the same command again to resume",
               file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+def one_line(message: str, limit: int = 380) -> str:
+    """An error message as one line of at most ``limit`` characters: the last guard against a
+    message that quotes a huge or multi-line value (the messages themselves cut values short)."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _set_threads() -> None:

@@ -13,12 +13,12 @@ import types
 from typing import Annotated
 import math
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, Strict, ValidationError,
                       field_validator, model_validator)
 
 from pipeline.errors import ConfigError
 from pipeline.schedule import AUDIO_VARIABLES, Schedule, parse_schedule
-from pipeline.yamlsrc import SourceMap, apply_override, load_yaml
+from pipeline.yamlsrc import SourceMap, apply_override, brief, load_yaml, read_config_text
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".gif", ".ts", ".flv", ".wmv"}
@@ -45,8 +45,8 @@ def Sched(lo: float = -math.inf, hi: float = math.inf, integer: bool = False, lo
 class SizeConfig(_Strict):
     """Resize of the input before dreaming; aspect kept when only one side is given."""
 
-    width: int | None = Field(None, ge=8, le=16384)
-    height: int | None = Field(None, ge=8, le=16384)
+    width: int | None = Field(None, ge=8, le=16384, strict=True)
+    height: int | None = Field(None, ge=8, le=16384, strict=True)
 
 
 class DreamConfig(_Strict):
@@ -59,18 +59,18 @@ class DreamConfig(_Strict):
     steps: Sched(0, 10000, integer=True) = 10
     step_size: Sched(0.0, 1.0, lo_open=True) = 0.015
     jitter: Sched(0, 1024, integer=True) = 32
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, strict=True)
     guide: Path | None = None
-    tile: int = Field(512, ge=64, le=8192)
-    tile_overlap: int = Field(64, ge=0, le=1024)
+    tile: int = Field(512, ge=64, le=8192, strict=True)
+    tile_overlap: int = Field(64, ge=0, le=1024, strict=True)
     grad_norm: Literal["mean", "laplacian"] = "mean"
-    laplacian_levels: int = Field(4, ge=1, le=8)
+    laplacian_levels: int = Field(4, ge=1, le=8, strict=True)
     smooth: Sched(0.0, 16.0) = 0.5
     device: Literal["auto", "cpu", "cuda"] = "auto"
     weights: str | None = None
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    compile: bool = False
-    channels_last: bool = True
+    compile: bool = Field(False, strict=True)
+    channels_last: bool = Field(True, strict=True)
 
     @field_validator("layers")
     @classmethod
@@ -84,17 +84,17 @@ class AtlasConfig(_Strict):
     """Feature atlas: the first ``channels`` channels of ``layer`` as one labelled grid."""
 
     layer: str = "features.13"
-    channels: int = Field(16, ge=1, le=4096)
-    first: int = Field(0, ge=0)
-    columns: int = Field(4, ge=1, le=64)
-    cell: int = Field(160, ge=32, le=2048)
+    channels: int = Field(16, ge=1, le=4096, strict=True)
+    first: int = Field(0, ge=0, strict=True)
+    columns: int = Field(4, ge=1, le=64, strict=True)
+    cell: int = Field(160, ge=32, le=2048, strict=True)
 
 
 class FramesConfig(_Strict):
     """A range of source frames; ``count: null`` runs to the end."""
 
-    start: int = Field(0, ge=0)
-    count: int | None = Field(None, ge=1)
+    start: int = Field(0, ge=0, strict=True)
+    count: int | None = Field(None, ge=1, strict=True)
 
 
 class VideoConfig(_Strict):
@@ -103,11 +103,11 @@ class VideoConfig(_Strict):
     flow: Literal["dis_fast", "dis_medium", "dis_fine", "farneback"] = "dis_medium"
     carry: Sched(0.0, 1.0) = 1.0
     blend: Sched(0.0, 1.0) = 0.6
-    occlusion: bool = True
+    occlusion: bool = Field(True, strict=True)
     scene_cut: Sched(0.0, 1.0) = 0.35
     steps_after_first: Sched(0, 10000, integer=True) = 4
-    color_lock: bool = True
-    crf: int = Field(18, ge=0, le=51)
+    color_lock: bool = Field(True, strict=True)
+    crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
     audio: str = "source"
     damaged: Literal["error", "conceal"] = "error"
@@ -116,24 +116,25 @@ class VideoConfig(_Strict):
 class ZoomConfig(_Strict):
     """The infinite dream: each frame transforms the last dream and dreams again."""
 
-    frames: int = Field(240, ge=1, le=1_000_000)
-    fps: float = Field(24.0, gt=0.0, le=240.0)
+    frames: int = Field(240, ge=1, le=1_000_000, strict=True)
+    # 0.1 fps at the least: a rate is stored as a fraction over at most 1001.
+    fps: float = Field(24.0, ge=0.1, le=240.0, strict=True)
     zoom: Sched(0.25, 4.0, lo_open=True) = 1.02
     rotate: Sched(-90.0, 90.0) = 0.0
     translate: tuple[Sched(-4096.0, 4096.0), Sched(-4096.0, 4096.0)] = (0.0, 0.0)
     center: tuple[Sched(0.0, 1.0), Sched(0.0, 1.0)] = (0.5, 0.5)
-    loop: bool = False
-    loop_frames: int | None = Field(None, ge=2)
-    crf: int = Field(18, ge=0, le=51)
+    loop: bool = Field(False, strict=True)
+    loop_frames: int | None = Field(None, ge=2, strict=True)
+    crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
 
 
 class RenderConfig(_Strict):
     """How the work is scheduled: independent streams dreamed together in one batch."""
 
-    batch: int | Literal["auto"] = "auto"
-    preroll: int = Field(8, ge=0, le=1000)
-    crossover: int = Field(8, ge=0, le=1000)
+    batch: Annotated[int, Strict()] | Literal["auto"] = "auto"
+    preroll: int = Field(8, ge=0, le=1000, strict=True)
+    crossover: int = Field(8, ge=0, le=1000, strict=True)
 
     @field_validator("batch")
     @classmethod
@@ -143,11 +144,37 @@ class RenderConfig(_Strict):
         return v
 
 
+class LimitsConfig(_Strict):
+    """Ceilings that keep a hostile or mistaken input from taking the machine down."""
+
+    # 100 megapixels: a 12000x8000 photo fits; a 30000x30000 "decompression bomb" (900 MP,
+    # several GB once decoded) does not. Checked on the declared size, before decoding.
+    max_pixels: int = Field(100_000_000, ge=1, le=4_000_000_000, strict=True)
+
+
+# Beside an output NAME stand NAME.manifest.json and NAME.work/: the name must leave room.
+MAX_OUTPUT_NAME_BYTES = 255 - len(".manifest.json")
+
+
+def _check_output_path(v: Any) -> Any:
+    """Refuse output paths that name no file of their own: "", ".", "..", "/", "dir/."."""
+    if isinstance(v, (str, Path)):
+        text = str(v).strip()
+        last = text.rstrip("/").rsplit("/", 1)[-1] if text.rstrip("/") else ""
+        if last in ("", ".", ".."):
+            raise ValueError(f"{brief(str(v))} names no file or folder of its own; "
+                             "give a name such as renders/out.mp4 or renders/frames")
+        if len(last.encode()) > MAX_OUTPUT_NAME_BYTES:
+            raise ValueError(f"the file name is {len(last.encode())} bytes; at most {MAX_OUTPUT_NAME_BYTES} "
+                             "(the manifest beside it adds 14 to the 255 a file system allows)")
+    return v
+
+
 class Config(_Strict):
     """The whole render: what to read, what to write, and how to dream it."""
 
     input: Path | None = None
-    output: Path
+    output: Annotated[Path, BeforeValidator(_check_output_path)]
     mode: Literal["auto", "still", "video", "zoom", "atlas"] = "auto"
     size: SizeConfig = Field(default_factory=SizeConfig)
     dream: DreamConfig = Field(default_factory=DreamConfig)
@@ -156,6 +183,7 @@ class Config(_Strict):
     video: VideoConfig = Field(default_factory=VideoConfig)
     zoom: ZoomConfig = Field(default_factory=ZoomConfig)
     render: RenderConfig = Field(default_factory=RenderConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     audio: Path | None = None
 
     @model_validator(mode="after")
@@ -183,6 +211,8 @@ class Config(_Strict):
             raise ValueError("input: mode video needs an input video")
         if mode == "zoom" and self.zoom.loop and self.zoom.frames < 8:
             raise ValueError("zoom.loop: a seamless loop needs zoom.frames of 8 or more")
+        for key, sched in self.schedules().items():
+            sched.name(key)  # so an evaluation error names the key it belongs to
         return self
 
     def schedules(self) -> dict[str, Schedule]:
@@ -239,7 +269,7 @@ def _format_error(err: dict, smap: SourceMap) -> str:
         msg = msg[0].lower() + msg[1:]
     got = err.get("input")
     if err["type"] not in ("missing",) and not isinstance(got, (dict, list)) and loc:
-        msg += f" (got {got!r})"
+        msg += f" (got {brief(got)})"
     return f"{where}: {key}: {msg}"
 
 
@@ -280,12 +310,7 @@ def build_config(data: Any, smap: SourceMap) -> Config:
 
 def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read, override and validate a YAML config file; the single entry to a typed Config."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_config_text(Path(path))
     data, smap = load_yaml(text, str(path))
     if data is None:
         data = {}
@@ -326,3 +351,28 @@ def _check_model_and_layers(cfg: Config, smap: SourceMap) -> None:
             raise ConfigError(
                 f"{smap.where(key)}: {'.'.join(key[:2])}: unknown layer {layer!r} of {cfg.dream.model}; {hint}"
             )
+    _check_layer_shapes(cfg, smap, keys)
+
+
+def _check_layer_shapes(cfg: Config, smap: SourceMap, keys: list[tuple[str, ...]]) -> None:
+    """Each layer must give a spatial map [C,h,w], and a channel must exist in it."""
+    from pipeline.models.net import layer_shapes
+    from pipeline.models.registry import parse_layer_key
+
+    raws = [k[-1] if k[1] == "layers" else cfg.atlas.layer for k in keys]
+    size = (299, 299) if cfg.dream.model == "inception_v3" else (224, 224)
+    shapes = dict(layer_shapes(cfg.dream.model, size, [parse_layer_key(r)[0] for r in raws]))
+    for key, raw in zip(keys, raws):
+        layer, channel = parse_layer_key(raw)
+        shape = shapes.get(layer)
+        where, name = smap.where(key), ".".join(key[:2])
+        if shape is None:
+            raise ConfigError(f"{where}: {name}: {layer} of {cfg.dream.model} is never run on an image; "
+                              f"pick a layer from render --list-layers {cfg.dream.model}")
+        if len(shape) != 3:
+            raise ConfigError(f"{where}: {name}: {layer} of {cfg.dream.model} gives {list(shape)}, not a spatial "
+                              f"map [channels, height, width]; pick a convolutional layer "
+                              f"(render --list-layers {cfg.dream.model})")
+        if channel is not None and channel >= shape[0]:
+            raise ConfigError(f"{where}: {name}: channel {channel} is out of range; {layer} has channels "
+                              f"0 to {shape[0] - 1}")

@@ -15,10 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from pipeline.errors import ConfigError
+
 VARIABLES = ("t", "T", "s", "fps", "rms", "onset", "beat", "pi", "e", "tau")
 AUDIO_VARIABLES = frozenset({"rms", "onset", "beat"})
 EASINGS = ("linear", "step", "cosine")
-MAX_LENGTH = 2000
+MAX_LENGTH = 2000  # characters of one expression
+MAX_SCHEDULE_LENGTH = 20_000  # characters of a whole keyframe string
+MAX_DEPTH = 64  # nesting of an expression's syntax tree: (((x))), -----x, a+b+c+...
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -34,6 +38,16 @@ FUNCTIONS: dict[str, Callable[..., float]] = {
     "fmod": math.fmod, "hypot": math.hypot, "lerp": lambda a, b, u: a + (b - a) * u,
     "smoothstep": lambda a, b, x: (lambda u: u * u * (3 - 2 * u))(_clamp((x - a) / (b - a), 0.0, 1.0)),
 }
+# Arguments each function takes, (fewest, most); checked when the expression is parsed.
+ARITY: dict[str, tuple[int, int]] = {
+    **{name: (1, 1) for name in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",
+                                 "log2", "log10", "sqrt", "abs", "floor", "ceil", "sign")},
+    "log": (1, 2), "round": (1, 2), "atan2": (2, 2), "pow": (2, 2), "fmod": (2, 2), "hypot": (2, 2),
+    "min": (2, 64), "max": (2, 64), "clamp": (3, 3), "lerp": (3, 3), "smoothstep": (3, 3),
+}
+# Python's round wants a whole number of digits; ours are floats, and 400 digits mean nothing.
+FUNCTIONS["round"] = lambda x, n=0.0: round(x, int(_clamp(n, -15, 15)))
+assert set(ARITY) == set(FUNCTIONS)
 _CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
 _BINOPS = {
     ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
@@ -46,8 +60,9 @@ _CMPOPS = {
 }
 
 
-class ScheduleError(ValueError):
-    """A schedule that cannot be parsed or evaluated; ``column`` is 1-based within its text."""
+class ScheduleError(ConfigError):
+    """A schedule that cannot be parsed or evaluated; ``column`` is 1-based within its text.
+    A ConfigError (so also a ValueError): the CLI reports it in one line with exit code 2."""
 
     def __init__(self, message: str, column: int | None = None) -> None:
         super().__init__(f"{message} at column {column}" if column else message)
@@ -66,14 +81,18 @@ class Expr:
         try:
             value = _eval(self.tree, env)
         except ZeroDivisionError:
-            raise ScheduleError(f"division by zero in {self.text!r}") from None
-        except (OverflowError, ValueError) as exc:
-            raise ScheduleError(f"{exc} in {self.text!r}") from None
+            raise ScheduleError(f"division by zero in {_brief(self.text)}") from None
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise ScheduleError(f"{exc} in {_brief(self.text)}") from None
         if isinstance(value, bool):
             value = float(value)
         if not math.isfinite(value):
-            raise ScheduleError(f"{self.text!r} is not a finite number")
+            raise ScheduleError(f"{_brief(self.text)} is not a finite number")
         return float(value)
+
+
+def _brief(text: str, limit: int = 60) -> str:
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
 
 
 def compile_expr(text: str, offset: int = 0) -> Expr:
@@ -85,6 +104,9 @@ def compile_expr(text: str, offset: int = 0) -> Expr:
     except SyntaxError as exc:
         col = (exc.offset or 1) + offset + (len(text) - len(text.lstrip()))
         raise ScheduleError(f"invalid expression ({exc.msg})", col) from None
+    except (RecursionError, MemoryError):
+        raise ScheduleError(f"expression nests deeper than {MAX_DEPTH} levels") from None
+    _check_depth(tree)
     names: set[str] = set()
     lead = len(text) - len(text.lstrip())
     _check(tree, names, offset + lead)
@@ -92,6 +114,16 @@ def compile_expr(text: str, offset: int = 0) -> Expr:
     if not names - set(_CONSTANTS):
         expr({})  # a constant expression that cannot be computed is an error now, not mid-render
     return expr
+
+
+def _check_depth(tree: ast.AST) -> None:
+    # Iterative, so the depth is known before the recursive checker and evaluator run.
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScheduleError(f"expression nests deeper than {MAX_DEPTH} levels; split it or simplify it")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _check(node: ast.AST, names: set[str], offset: int) -> None:
@@ -122,9 +154,14 @@ def _check(node: ast.AST, names: set[str], offset: int) -> None:
             raise ScheduleError(f"unknown function {node.func.id!r} (known: {', '.join(sorted(FUNCTIONS))})", col)
         if node.keywords:
             raise ScheduleError("functions take positional arguments only", col)
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise ScheduleError("* arguments are not allowed", col)
+        fewest, most = ARITY[node.func.id]
+        if not fewest <= len(node.args) <= most:
+            want = str(fewest) if fewest == most else (f"{fewest} or more" if most > 3 else f"{fewest} or {most}")
+            raise ScheduleError(f"{node.func.id}() takes {want} argument{'s' if most > 1 else ''}, "
+                                f"got {len(node.args)}", col)
         for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise ScheduleError("* arguments are not allowed", col)
             _check(arg, names, offset)
     else:
         kind = type(node).__name__
@@ -172,13 +209,27 @@ class Schedule:
     hi: float = math.inf
     integer: bool = False
     names: frozenset[str] = field(default_factory=frozenset)
+    key: str = field(default="schedule", compare=False)
 
     @property
     def constant(self) -> bool:
         return len(self.keys) == 1 and not isinstance(self.keys[0][1], Expr)
 
+    def name(self, key: str) -> None:
+        """Record the dotted config key this schedule belongs to, for its error messages."""
+        object.__setattr__(self, "key", key)
+
     def at(self, t: float = 0.0, env: Mapping[str, float] | None = None) -> float:
-        """The value at frame ``t``; ``env`` gives T, s, fps and the audio envelopes."""
+        """The value at frame ``t``; ``env`` gives T, s, fps and the audio envelopes.
+
+        An expression that cannot be computed there (log(0), 1/0, NaN) is a ConfigError naming
+        the key and the frame."""
+        try:
+            return self._at(t, env)
+        except ScheduleError as exc:
+            raise ScheduleError(f"{self.key}: {exc} at frame {t:g}") from None
+
+    def _at(self, t: float, env: Mapping[str, float] | None) -> float:
         env = {**(env or {}), "t": float(t)}
         keys = self.keys
         if t <= keys[0][0] or len(keys) == 1:
@@ -203,7 +254,8 @@ def _value(v: Expr | float, env: Mapping[str, float]) -> float:
     return v(env) if isinstance(v, Expr) else v
 
 
-_KEYFRAME = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*:\s*\(")
+# Anchored with match() at one position at a time: linear, no backtracking across the text.
+_KEYFRAME = re.compile(r"[ \t]*(-?\d{1,9}(?:\.\d{1,9})?)[ \t]*:[ \t]*\(")
 
 
 def parse_schedule(raw: Any, lo: float = -math.inf, hi: float = math.inf, integer: bool = False,
@@ -221,6 +273,8 @@ def parse_schedule(raw: Any, lo: float = -math.inf, hi: float = math.inf, intege
         keys: list[tuple[float, Expr | float]] = [(0.0, float(raw))]
         ease = "linear"
     elif isinstance(raw, str):
+        if len(raw) > MAX_SCHEDULE_LENGTH:  # before any parsing, so no pattern ever sees a huge text
+            raise ScheduleError(f"schedule is {len(raw)} characters long; at most {MAX_SCHEDULE_LENGTH}")
         keys, ease = _parse_string(raw)
     elif isinstance(raw, dict):
         keys, ease = _parse_map(raw)
@@ -249,15 +303,24 @@ def _number_or_expr(text: str, offset: int) -> Expr | float:
         return compile_expr(text, offset)
 
 
+def _split_ease(text: str) -> tuple[str, str]:
+    """``"0:(1), 9:(2), ease=cosine"`` -> (``"0:(1), 9:(2)"``, "cosine"), by plain string
+    operations on the last comma-separated part."""
+    head, _, last = text.rpartition(",")
+    word, eq, value = last.partition("=")
+    if not eq or word.strip() != "ease":
+        return text, "linear"
+    ease = value.strip()
+    if ease not in EASINGS:
+        raise ScheduleError(f"unknown easing {_brief(ease)} (choices: {', '.join(EASINGS)})",
+                            len(head) + len(word) + 3)
+    return head, ease
+
+
 def _parse_string(raw: str) -> tuple[list, str]:
-    text = raw
-    ease = "linear"
-    m = re.search(r",?\s*ease\s*=\s*(\w+)\s*$", text)
-    if m and _KEYFRAME.match(text):
-        ease = m.group(1)
-        if ease not in EASINGS:
-            raise ScheduleError(f"unknown easing {ease!r} (choices: {', '.join(EASINGS)})", m.start(1) + 1)
-        text = text[: m.start()]
+    text, ease = raw, "linear"
+    if _KEYFRAME.match(text):
+        text, ease = _split_ease(text)
     if not _KEYFRAME.match(text):
         return [(0.0, _number_or_expr(text, 0))], ease
     keys = []
@@ -279,13 +342,14 @@ def _parse_string(raw: str) -> tuple[list, str]:
         if depth:
             raise ScheduleError("unclosed '('", km.end())
         keys.append((frame, _number_or_expr(text[start : i - 1], start)))
-        rest = text[i:]
-        stripped = rest.lstrip()
-        if not stripped:
+        j = i
+        while j < len(text) and text[j].isspace():
+            j += 1
+        if j == len(text):
             break
-        if not stripped.startswith(","):
-            raise ScheduleError("expected ',' between keyframes", i + 1 + len(rest) - len(stripped))
-        pos = i + len(rest) - len(stripped) + 1
+        if text[j] != ",":
+            raise ScheduleError("expected ',' between keyframes", j + 1)
+        pos = j + 1
     return keys, ease
 
 
@@ -299,10 +363,12 @@ def _parse_map(raw: dict) -> tuple[list, str]:
             continue
         try:
             frame = float(k)
-        except (TypeError, ValueError):
-            raise ScheduleError(f"keyframe {k!r} is not a frame number") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ScheduleError(f"keyframe {_brief(str(k))} is not a frame number") from None
+        if not math.isfinite(frame):
+            raise ScheduleError(f"keyframe position {k!r} is not a frame number")
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise ScheduleError(f"keyframe {k}: expected a number or an expression, got {v!r}")
+            raise ScheduleError(f"keyframe {k}: expected a number or an expression, got {_brief(str(v))}")
         keys.append((frame, float(v) if isinstance(v, (int, float)) else _number_or_expr(v, 0)))
     if not keys:
         raise ScheduleError("a keyframe map needs at least one frame")

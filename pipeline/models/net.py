@@ -115,20 +115,23 @@ def load_dream_net(
 
 
 @torch.no_grad()
-def layer_shapes(name: str, size: tuple[int, int] = (224, 224)) -> list[tuple[str, tuple[int, ...]]]:
-    """(layer, output shape [C,h,w]) for the blocks of model ``name`` on an input of ``size`` (h, w).
+def layer_shapes(name: str, size: tuple[int, int] = (224, 224),
+                 layers: list[str] | None = None) -> list[tuple[str, tuple[int, ...]]]:
+    """(layer, output shape without the batch) for the blocks of model ``name`` (or for
+    ``layers``) on an input of ``size`` (h, w); a layer the forward pass never reaches is left out.
 
     Runs on the meta device: shapes need neither weights nor arithmetic.
     """
     spec = get_spec(name)
     with torch.device("meta"):
         model = spec.build().eval()
-    names = spec.blocks(model)
+    names = spec.blocks(model) if layers is None else list(dict.fromkeys(layers))
     shapes: dict[str, tuple[int, ...]] = {}
 
     def record(name: str):
-        def hook(_module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
-            shapes.setdefault(name, tuple(out.shape[1:]))
+        def hook(_module: nn.Module, _inputs: object, out: object) -> None:
+            if isinstance(out, torch.Tensor):
+                shapes.setdefault(name, tuple(out.shape[1:]))
 
         return hook
 

@@ -5,6 +5,9 @@ import cv2
 import numpy as np
 
 FLOW_METHODS = ("dis_fast", "dis_medium", "dis_fine", "farneback")
+# DIS needs frames larger than its patches at every pyramid level; below this side, flow is
+# computed on an upscaled copy and scaled back (a tiny render still flows instead of failing).
+MIN_FLOW_SIDE = 32
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -38,6 +41,15 @@ class FlowEstimator:
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow from gray uint8 frame ``a`` [H,W] to ``b`` [H,W]; returns [H,W,2] float32 pixels."""
+        h, w = a.shape[:2]
+        if min(h, w) < MIN_FLOW_SIDE:
+            k = -(-MIN_FLOW_SIDE // min(h, w))
+            up = [cv2.resize(x, (w * k, h * k), interpolation=cv2.INTER_CUBIC) for x in (a, b)]
+            big = self._flow(*up)
+            return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA) / k
+        return self._flow(a, b)
+
+    def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self._dis is not None:
             return self._dis.calc(a, b, None)
         return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 21, 5, 7, 1.5, cv2.OPTFLOW_FARNEBACK_GAUSSIAN)

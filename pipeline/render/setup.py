@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from functools import lru_cache
 
 import torch
@@ -43,11 +44,20 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     ran 0.47 s per frame against 0.56 s in fp32, the still config 15 % faster (a single 512x288
     step alone is a tie, see BENCHMARKS.md); fp32 on other CPUs, where bf16 is emulated; bf16
     on a CUDA GPU that has it, else fp16."""
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        warn_once("dream.precision: bf16 has no hardware support on this CPU and runs about 30x slower than "
+                  "fp32 here (auto picks fp32 on this CPU)")
     if precision != "auto":
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+@lru_cache(maxsize=None)
+def warn_once(message: str) -> None:
+    """One ``render: warning: ...`` line on stderr, the first time only."""
+    print(f"render: warning: {message}", file=sys.stderr, flush=True)
 
 
 @lru_cache(maxsize=1)
@@ -119,10 +129,11 @@ def frame_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
 
 
-def fit_size(h: int, w: int, size: SizeConfig, even: bool = False) -> tuple[int, int]:
+def fit_size(h: int, w: int, size: SizeConfig, even: bool = False, max_pixels: int | None = None) -> tuple[int, int]:
     """Output (h, w) for an (h, w) input under ``size``; aspect kept when one side is given.
 
-    ``even`` rounds both to even numbers, as H.264 in yuv420p needs.
+    ``even`` rounds both to even numbers, as H.264 in yuv420p needs. ConfigError when the
+    result has more than ``max_pixels`` pixels (a render that size would not fit in memory).
     """
     if size.width and size.height:
         oh, ow = size.height, size.width
@@ -134,4 +145,7 @@ def fit_size(h: int, w: int, size: SizeConfig, even: bool = False) -> tuple[int,
         oh, ow = h, w
     if even:
         oh, ow = max(2, oh - oh % 2), max(2, ow - ow % 2)
+    if max_pixels is not None and oh * ow > max_pixels:
+        raise ConfigError(f"size: the render would be {ow}x{oh} ({oh * ow / 1e6:.0f} MP), over limits.max_pixels "
+                          f"({max_pixels / 1e6:g} MP); set a smaller size.width or raise the limit")
     return oh, ow

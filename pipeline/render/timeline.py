@@ -34,7 +34,7 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
     in the audio, seconds."""
     users = cfg.uses_audio()
     if not users:
-        return Timeline(frames, fps)
+        return check_schedules(cfg, Timeline(frames, fps))
     source = cfg.audio or fallback_audio
     if source is None:
         raise ConfigError(
@@ -42,4 +42,25 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
             "set audio: path/to/track.wav"
         )
     samples = read_audio(source)
-    return Timeline(frames, fps, envelopes(samples, ANALYSIS_RATE, fps, frames, offset))
+    return check_schedules(cfg, Timeline(frames, fps, envelopes(samples, ANALYSIS_RATE, fps, frames, offset)))
+
+
+# Evaluations a pre-flight may spend (a few microseconds each); past it, frames are sampled.
+PREFLIGHT_BUDGET = 200_000
+
+
+def check_schedules(cfg: Config, timeline: Timeline) -> Timeline:
+    """Evaluate every scheduled setting at the render's frames before anything is dreamed, so
+    ``log(t)`` at frame 0 or ``1/(t-2)`` at frame 2 is a config error now, not after an hour.
+
+    Returns ``timeline``; ConfigError names the key and the frame."""
+    scheds = [s for s in cfg.schedules().values() if not s.constant]
+    if not scheds or timeline.frames <= 0:
+        return timeline
+    stride = max(1, (timeline.frames * len(scheds)) // PREFLIGHT_BUDGET)
+    frames = sorted(set(range(0, timeline.frames, stride)) | {timeline.frames - 1})
+    for t in frames:
+        env = timeline.env(t)
+        for s in scheds:
+            s.at(t, env)
+    return timeline
