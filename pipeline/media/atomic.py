@@ -1,37 +1,68 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never half of one."""
 from __future__ import annotations
 
+import hashlib
 import os
-import tempfile
+import re
+import secrets
+import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from pipeline.errors import MediaError
 
+# A temp name is ".NAME.<8 hex>.part<suffix>"; NAME is cut (and told apart by a hash) when the
+# whole would pass the 255 bytes a file name may have.
+_TEMP_NAME_ROOM = 200
+
+
+def temp_prefix(name: str) -> str:
+    """The fixed start of every temporary file of the file called ``name``."""
+    if len(name.encode()) <= _TEMP_NAME_ROOM:
+        return f".{name}."
+    cut = name.encode()[:_TEMP_NAME_ROOM - 20].decode("utf-8", "ignore")
+    return f".{cut}~{hashlib.sha256(name.encode()).hexdigest()[:12]}."
+
+
+def is_temp_of(candidate: str, name: str) -> bool:
+    """True when the file name ``candidate`` is a temporary file of the file called ``name``:
+    compared literally, so ``out/city`` never claims ``.city.v2.mp4.<hex>.part.mp4``."""
+    prefix, suffix = temp_prefix(name), f".part{Path(name).suffix}"
+    if not (candidate.startswith(prefix) and candidate.endswith(suffix)):
+        return False
+    middle = candidate[len(prefix): len(candidate) - len(suffix)]
+    return re.fullmatch(r"[0-9a-f]{8}", middle) is not None
+
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, before_replace: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     On any error the temporary file is removed and ``path`` is untouched. The temp name keeps
     the suffix, so tools that pick a format by extension (ffmpeg) still work.
+    ``before_replace(tmp)`` runs just before the rename (a job records the file it is about to own).
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=parent)
+        while True:
+            tmp_path = parent / f"{temp_prefix(path.name)}{secrets.token_hex(4)}.part{path.suffix}"
+            try:
+                fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~umask)
+                break
+            except FileExistsError:
+                continue
         os.close(fd)
-        # mkstemp creates 0600; a rendered file should get the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
     except OSError as exc:
         raise MediaError(f"{parent}: cannot write here: {exc.strerror}") from None
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if before_replace is not None:
+            before_replace(tmp_path)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -44,13 +75,20 @@ def require_readable(path: Path, kind: str) -> Path:
     kind names what was expected ("an image", "a video") for the folder case.
     """
     path = Path(path)
-    if not path.exists():
-        raise MediaError(f"{path}: input file not found")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not {kind}")
     try:
-        with open(path, "rb"):
-            pass
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise MediaError(f"{path}: input file not found") from None
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise MediaError(f"{path}: is a folder, not {kind}")
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the reader forever, a device never ends: only files are media here.
+        raise MediaError(f"{path}: is not a regular file (a pipe or device?), not {kind}")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        os.close(fd)
     except OSError as exc:
         raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
     return path

@@ -2,7 +2,9 @@
 
 ``renders/city.mp4.work/`` holds ``job.json`` (the settings that shape the pixels),
 ``frames/000123.png`` (one lossless PNG per finished frame, named by source frame number) and
-``checksums.txt`` (one "index sha256" line per frame, appended after the PNG is in place).
+``checksums.txt`` (one "index sha256" line per frame, appended after the PNG is in place) and
+``owns.txt`` (the identity of each output file the job may replace: one that ``--force`` allowed
+it to overwrite, and the one it wrote itself just before putting it in place).
 A render resumes from the first frame that is missing or fails its checksum.
 """
 from __future__ import annotations
@@ -30,10 +32,34 @@ def job_dir(output: Path) -> Path:
     return output.parent / f"{output.name}.work"
 
 
+def _identity(path: Path) -> str | None:
+    """What tells one file from another at the same path: device and inode, plus size and
+    modification time for a file (a folder of frames is the same folder while frames change)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if os.path.isdir(path):
+        return f"dir {st.st_dev} {st.st_ino}"
+    return f"file {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def job_owns(output: Path) -> bool:
+    """True when ``output`` is a file the unfinished job beside it may replace: so resuming
+    never replaces a file that neither the job wrote nor ``--force`` handed to it."""
+    ident = _identity(Path(output))
+    try:
+        owned = (job_dir(output) / "owns.txt").read_text().splitlines()
+    except OSError:
+        return False
+    return ident is not None and ident in owned
+
+
 class Job:
     """A job folder: where frames are checkpointed and how far a previous run got."""
 
     def __init__(self, output: Path, fingerprint: dict[str, Any]) -> None:
+        self.output = Path(output)
         self.root = job_dir(output)
         self.frames = self.root / "frames"
         self.fingerprint = fingerprint
@@ -43,9 +69,11 @@ class Job:
         """Create the folder, or reuse it when it was made by the same settings.
 
         A folder made with other settings is refused (its frames would not match), unless
-        ``force``, which starts over.
+        ``force``, which starts over and hands the existing output to the job to replace.
         """
         meta = self.root / "job.json"
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputExistsError(f"{self.root}: is a file where the job folder goes; move it away")
         if force and self.root.exists():
             shutil.rmtree(self.root)
         if meta.exists():
@@ -63,6 +91,31 @@ class Job:
             raise MediaError(f"{self.root}: cannot create the job folder: {exc.strerror}") from None
         if not meta.exists():
             atomic_write_bytes(meta, (json.dumps(self.fingerprint, indent=2, sort_keys=True) + "\n").encode())
+        if force:
+            self.claim(self.output)
+
+    def claim(self, path: Path) -> None:
+        """Record that the output at ``path`` (or the temp file about to become it) is this job's
+        to replace; durable before the caller goes on."""
+        ident = _identity(Path(path))
+        if ident is None:
+            return
+        self._append(self.root / "owns.txt", f"{ident}\n".encode(), "record the output")
+
+    def frames_done(self) -> int:
+        """How many frames are checkpointed (finished lines in checksums.txt)."""
+        return len(self.checksums())
+
+    def _append(self, path: Path, line: bytes, what: str) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise MediaError(f"{path}: cannot {what}: {exc.strerror}") from None
 
     def frame_path(self, index: int | str) -> Path:
         """Path of a checkpoint: a frame number (``000123.png``) or a checkpoint name."""
@@ -103,15 +156,7 @@ class Job:
         path = self.frame_path(index)
         atomic_write_bytes(path, png)
         line = f"{path.name} {hashlib.sha256(png).hexdigest()}\n".encode()
-        try:
-            fd = os.open(self._sums, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise MediaError(f"{self._sums}: cannot record frame {index}: {exc.strerror}") from None
+        self._append(self._sums, line, f"record frame {index}")
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from pipeline.errors import MediaError, OutputExistsError
-from pipeline.media.atomic import atomic_write_bytes
+from pipeline.media.atomic import atomic_write_bytes, is_temp_of
+from pipeline.media.encode import foreign_files
 
 
 def manifest_path(output: Path) -> Path:
@@ -23,10 +24,27 @@ def manifest_path(output: Path) -> Path:
     return output.parent / f"{output.name}.manifest.json"
 
 
-def check_output(output: Path, force: bool) -> None:
-    """Refuse to overwrite an existing output without ``force``; check its folder is writable."""
+def check_output(output: Path, force: bool, folder: bool = False, owned: bool = False) -> None:
+    """Refuse an output that would replace what it must not; check its folder is writable.
+
+    An existing output needs ``force``, unless ``owned`` (the unfinished job beside it wrote
+    it, or was handed it by ``--force``). ``folder``: the output is a folder of frames, which
+    may exist only empty or holding frames dreamreel wrote; a file output may not be a folder.
+    """
     output = Path(output)
-    if output.exists() and not force:
+    if output.is_dir() and not folder:
+        raise OutputExistsError(f"{output}: is a folder; this render writes a file there, so choose another name")
+    if output.exists() and folder:
+        if not output.is_dir():
+            raise OutputExistsError(f"{output}: is a file; a frames output is a folder, so choose another name")
+        foreign = foreign_files(output)
+        if foreign:
+            raise OutputExistsError(
+                f"{output}: folder holds files dreamreel did not write ({foreign[0]}"
+                f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}); "
+                "a frames output needs a new or empty folder, even with --force")
+    exists = output.exists() and not (folder and not os.listdir(output))
+    if exists and not force and not owned:
         raise OutputExistsError(f"{output}: output exists; pass --force to overwrite it")
     parent = output.parent if str(output.parent) else Path(".")
     probe = parent
@@ -91,15 +109,19 @@ def write_manifest(output: Path, config: dict[str, Any], extra: dict[str, Any]) 
 
 def remove_stale_temps(output: Path) -> int:
     """Delete temporary files a killed render left beside ``output`` and in its job folder
-    (``.NAME.xxxx.part.ext``, the encoder's ``.NAME.seq`` links); call only under the lock.
-    Returns how many were removed."""
+    (``.NAME.<hex>.part.ext`` of the output and its manifest, the encoder's ``.NAME.seq`` links,
+    a frames folder's ``.NAME.part``); call only under the lock. Names are compared literally,
+    never as patterns, so another output's files are never touched. Returns how many went."""
     output = Path(output)
     parent = output.parent if str(output.parent) else Path(".")
-    stale = list(parent.glob(f".{output.name}.*.part*")) + [parent / f".{output.name}.seq",
-                                                            parent / f".{output.name}.part"]
-    frames = parent / f"{output.name}.work" / "frames"
-    if frames.is_dir():
-        stale += list(frames.glob(".*.part*"))
+    owners = [output.name, manifest_path(output).name]
+    stale = [parent / f".{output.name}.seq", parent / f".{output.name}.part"]
+    if parent.is_dir():
+        stale += [parent / n for n in os.listdir(parent) if any(is_temp_of(n, o) for o in owners)]
+    job = parent / f"{output.name}.work"
+    for folder in (job, job / "frames"):
+        if folder.is_dir():  # inside our own job folder every temp file is ours
+            stale += [folder / n for n in os.listdir(folder) if any(is_temp_of(n, n2) for n2 in _owner_names(n))]
     removed = 0
     for path in stale:
         if path.is_dir():
@@ -109,3 +131,11 @@ def remove_stale_temps(output: Path) -> int:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def _owner_names(temp: str) -> list[str]:
+    """The file names ``temp`` could be a temporary of (``.000005.png.1a2b3c4d.part.png`` ->
+    ``000005.png``), for sweeping a job folder whose files are all ours."""
+    if not temp.startswith(".") or ".part" not in temp:
+        return []
+    return [temp[1: temp.rfind(".", 0, temp.rfind(".part"))]]

@@ -1,25 +1,31 @@
 """One render from start to finish: guard the output, dispatch to the mode, write the manifest."""
 from __future__ import annotations
 
+import shutil
 import time
 
 from pipeline.config import Config
-from pipeline.render.jobs import job_dir
+from pipeline.errors import DreamreelError
+from pipeline.render.jobs import Job, job_dir, job_owns
 from pipeline.render.outputs import check_output, output_lock, remove_stale_temps, write_manifest
+
+
+def writes_folder(cfg: Config) -> bool:
+    """True when the output is a folder of PNG frames (an animated render to a name without suffix)."""
+    return cfg.mode in ("video", "zoom") and cfg.output.suffix == ""
 
 
 def run_render(cfg: Config, force: bool = False, preview: int | None = None) -> dict:
     """Render ``cfg`` to ``cfg.output``; returns the manifest's extra facts.
 
     Modes that resume (video, zoom) keep their work beside the output and only replace the
-    output when they finish.
+    output when they finish. The output check runs on every run, resumed ones included: an
+    existing output is replaced only with ``force`` or when the unfinished job owns it.
     """
     t0 = time.monotonic()
-    # A job folder means a render into this output was started (with --force if the output
-    # already existed): finishing it is no surprise overwrite.
-    resuming = cfg.mode in ("video", "zoom") and job_dir(cfg.output).is_dir()
-    if preview is None and not resuming:
-        check_output(cfg.output, force)
+    animated = cfg.mode in ("video", "zoom")
+    if preview is None:
+        check_output(cfg.output, force, folder=writes_folder(cfg), owned=animated and job_owns(cfg.output))
     with output_lock(cfg.output):
         remove_stale_temps(cfg.output)  # left by a render that was killed mid-write
         if preview is not None:
@@ -36,14 +42,31 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None) -> 
             from pipeline.render.atlas import render_atlas
 
             facts = render_atlas(cfg)
-        elif cfg.mode == "video":
-            from pipeline.render.video import render_video
-
-            facts = render_video(cfg, force)
         else:
-            from pipeline.render.zoom import render_zoom
-
-            facts = render_zoom(cfg, force)
+            facts = _render_animated(cfg, force)
         facts["seconds"] = round(time.monotonic() - t0, 3)
         write_manifest(cfg.output, cfg.model_dump(mode="json"), facts)
     return facts
+
+
+def _render_animated(cfg: Config, force: bool) -> dict:
+    """Video or zoom; when it fails, say what of the job is kept, or leave no empty job behind."""
+    had_job = job_dir(cfg.output).is_dir()
+    try:
+        if cfg.mode == "video":
+            from pipeline.render.video import render_video
+
+            return render_video(cfg, force)
+        from pipeline.render.zoom import render_zoom
+
+        return render_zoom(cfg, force)
+    except DreamreelError as exc:
+        root = job_dir(cfg.output)
+        if not root.is_dir():
+            raise
+        done = Job(cfg.output, {}).frames_done()
+        if done == 0 and not had_job:
+            shutil.rmtree(root, ignore_errors=True)  # nothing to resume from: leave no trace
+            raise
+        raise type(exc)(f"{exc} ({done} finished frame{'s' if done != 1 else ''} kept in {root}: "
+                        "the same settings resume from there)") from None

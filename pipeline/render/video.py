@@ -17,7 +17,7 @@ from pipeline.dream import DreamParams, dream
 from pipeline.errors import ConfigError
 from pipeline.media.encode import audio_plan, encode_frames
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
-from pipeline.media.probe import MediaInfo, check_complete, probe
+from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask
@@ -117,15 +117,16 @@ def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], batch: int)
 def render_video(cfg: Config, force: bool) -> dict:
     """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job."""
     assert cfg.input is not None
-    info = probe(cfg.input)
-    check_complete(info.path)
+    info = probe(cfg.input, cfg.limits.max_pixels)  # also reads every packet: truncation shows here
     start, count = plan_frames(cfg, info)
-    size = fit_size(info.height, info.width, cfg.size, even=True)
+    size = fit_size(info.height, info.width, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
     device = resolve_device(cfg.dream.device)
     batch = resolve_batch(cfg.render.batch, device)
     # Audio is read (and a schedule that needs it but has none refused) before the job exists.
     fallback = cfg.input if info.has_audio else None
     timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
+    choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
+    audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
     job = Job(cfg.output, fingerprint(cfg, info, size, batch))
     job.open(force)
     cuts = detect_cuts(cfg, info, start, count) if batch > 1 else []
@@ -144,9 +145,8 @@ def render_video(cfg: Config, force: bool) -> dict:
     if any(r < s.own_to for r, s in zip(resumes, streams)):
         found = _dream_streams(cfg, info, job, streams, resumes, size, device, timeline, facts)
     facts["scene_cuts"] = sorted(set(found))
-    choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
-    audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
-    encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio)
+    encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio,
+                  claim=job.claim)
     facts["audio"] = str(audio[0]) if audio else None
     job.remove()
     return facts

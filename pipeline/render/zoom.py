@@ -44,13 +44,14 @@ def output_order(frames: int, tail: int) -> list[int]:
 def start_frame(cfg: Config) -> np.ndarray:
     """The first frame, RGB uint8 [H,W,3] at the render size (even sides for H.264)."""
     if cfg.input is None:
-        h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size, even=True)
+        h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
         gen = frame_generator(cfg.dream.seed, -1)
         return to_rgb8(noise_image(1, h, w, gen, torch.device("cpu")))
     if cfg.input.suffix.lower() in IMAGE_EXTS:
-        return fit_image(read_image(cfg.input), cfg.size, even=True)
-    info = probe(cfg.input)
-    size = fit_size(info.height, info.width, cfg.size, even=True)
+        return fit_image(read_image(cfg.input, cfg.limits.max_pixels), cfg.size, even=True,
+                         max_pixels=cfg.limits.max_pixels)
+    info = probe(cfg.input, cfg.limits.max_pixels)
+    size = fit_size(info.height, info.width, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
     with FrameReader(info.path, info.fps, size, 0, 1) as reader:
         return next(f for _, f in reader).copy()
 
@@ -84,6 +85,7 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     tail = loop_tail(cfg)
     total = z.frames + tail
     timeline = build_timeline(cfg, z.frames, float(fps))  # refuses audio schedules without audio first
+    audio = audio_plan(str(cfg.audio), None, False, None, 0.0) if cfg.audio is not None else None
     job = Job(cfg.output, fingerprint(cfg, first))
     job.open(force)
     resume = job.resume_point(0, total)
@@ -94,8 +96,7 @@ def render_zoom(cfg: Config, force: bool) -> dict:
         _dream_chain(cfg, job, first, timeline, tail, resume, device, facts)
     order = output_order(z.frames, tail)
     facts["loop_seam"] = seam_report(cfg, job, timeline, order)
-    audio = audio_plan(str(cfg.audio), None, False, None, 0.0) if cfg.audio is not None else None
-    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, audio)
+    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, audio, claim=job.claim)
     facts["audio"] = str(cfg.audio) if cfg.audio else None
     job.remove()
     return facts
