@@ -1,6 +1,7 @@
 """Reading and writing still images, with the conversion to and from tensors at this edge."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
@@ -9,16 +10,53 @@ import torch
 
 from pipeline.errors import MediaError
 from pipeline.media.atomic import atomic_write_bytes, require_readable
+from pipeline.media.probe import DEFAULT_MAX_PIXELS, check_pixels
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Read any common image as RGB uint8 [H,W,3]: grayscale, RGBA (over black) and 16-bit included."""
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) an image file declares in its header, read without decoding the pixels;
+    None when the format is not one Pillow knows.
+
+    Goes through Pillow's format registry directly rather than ``Image.open``, whose own bomb
+    check would refuse before telling the size (and is tuned by a process-wide setting we
+    must not change under a host application)."""
+    from PIL import Image
+
+    Image.init()
+    with open(path, "rb") as fp:
+        prefix = fp.read(16)
+        for fmt in Image.ID:
+            factory, accept = Image.OPEN[fmt]
+            if accept is not None and not accept(prefix):
+                continue
+            fp.seek(0)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    im = factory(fp, str(path))
+                return im.size
+            except Exception:  # not this format (or a damaged header): try the next one
+                continue
+    return None
+
+
+def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read any common image as RGB uint8 [H,W,3]: grayscale, RGBA (over black) and 16-bit included.
+
+    MediaError when the header declares more than ``max_pixels`` (checked before decoding, so a
+    small file that would unpack to gigabytes is refused at once)."""
     path = require_readable(path, "an image")
+    size = image_size(path)
+    if size is not None:
+        check_pixels(path, size[0], size[1], max_pixels)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error:  # OpenCV's own limits (a header it refuses): not an image we can read
+        img = None
     if img is None:
         raise MediaError(f"{path}: not a readable image (empty, truncated or not an image format)")
     if img.dtype == np.uint16:

@@ -26,7 +26,7 @@ def _frame_size(cfg: Config, info: MediaInfo | None) -> tuple[int, int]:
         return tuple(start_frame(cfg).shape[:2])
     from pipeline.media.images import read_image
 
-    h, w = read_image(cfg.input).shape[:2]
+    h, w = read_image(cfg.input, cfg.limits.max_pixels).shape[:2]
     return fit_size(h, w, cfg.size)
 
 
@@ -39,7 +39,7 @@ def describe(cfg: Config) -> str:
         wsrc = str(weights) if weights else "random"
     except DreamreelError as exc:
         wsrc = f"MISSING ({exc})"
-    info = probe(cfg.input) if cfg.mode == "video" else None  # one probe serves size and plan
+    info = probe(cfg.input, cfg.limits.max_pixels) if cfg.mode == "video" else None  # one probe serves size and plan
     h, w = _frame_size(cfg, info)
     octs = octave_sizes(h, w, int(cfg.dream.octaves.at(0)), cfg.dream.octave_scale.at(0))
     lines += [

@@ -30,7 +30,7 @@ def render_preview(cfg: Config, every: int, force: bool) -> dict:
     assert cfg.input is not None
     out = preview_path(cfg.output)
     check_output(out, force)
-    info = probe(cfg.input)
+    info = probe(cfg.input, cfg.limits.max_pixels)
     from pipeline.render.video import plan_frames
 
     start, count = plan_frames(cfg, info)

@@ -19,16 +19,16 @@ def start_image(cfg: Config, device: torch.device, generator: torch.Generator) -
     """The image a still dream starts from, [1,3,H,W] in [0,1]: the resized input, or
     low-amplitude grey noise for feature visualisation."""
     if cfg.input is not None:
-        return to_tensor(fit_image(read_image(cfg.input), cfg.size), device)
-    h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size)
+        return to_tensor(fit_image(read_image(cfg.input, cfg.limits.max_pixels), cfg.size, max_pixels=cfg.limits.max_pixels), device)
+    h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size, max_pixels=cfg.limits.max_pixels)
     return noise_image(1, h, w, generator, device)
 
 
-def fit_image(rgb: np.ndarray, size: SizeConfig, even: bool = False) -> np.ndarray:
+def fit_image(rgb: np.ndarray, size: SizeConfig, even: bool = False, max_pixels: int | None = None) -> np.ndarray:
     """Resize RGB uint8 [H,W,3] to ``size`` while still 8-bit on the host, so a huge photo never
     becomes a huge float tensor (area filter down, bicubic up)."""
     h, w = rgb.shape[:2]
-    oh, ow = fit_size(h, w, size, even=even)
+    oh, ow = fit_size(h, w, size, even=even, max_pixels=max_pixels)
     if (oh, ow) == (h, w):
         return rgb
     interp = cv2.INTER_AREA if oh * ow < h * w else cv2.INTER_CUBIC

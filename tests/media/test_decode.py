@@ -46,25 +46,24 @@ def test_variable_rate_becomes_constant_at_the_average_rate(clips):
     assert info.fps < 24  # frames were dropped, so the average rate is below the base rate
 
 
-def test_truncated_clip_is_found_before_decoding(tmp_path):
-    from pipeline.media.probe import check_complete
-
+def test_truncated_clip_is_found_by_the_probe_before_decoding(tmp_path):
     data = (SAMPLES / "city.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) // 2])  # moov is at the front (+faststart), mdat is cut
-    probe(cut)  # the header alone looks fine
+    cut.write_bytes(data[: len(data) // 2])  # moov is at the front (+faststart): the header looks fine
     with pytest.raises(MediaError, match="truncated or corrupt"):
-        check_complete(cut)
-    check_complete(SAMPLES / "city.mp4")
+        probe(cut)
+    probe(SAMPLES / "city.mp4")
 
 
 def test_decoding_stops_at_the_first_damaged_frame(tmp_path):
     data = (SAMPLES / "city.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    info = probe(cut)
+    info = probe(SAMPLES / "city.mp4")
     with pytest.raises(MediaError, match="truncated"):
-        decode(cut, size=(90, 160), expected=info.frames)
+        with FrameReader(cut, info.fps, (90, 160), 0, None, info.frames) as r:
+            for _ in r:
+                pass
 
 
 def test_a_shortfall_against_the_promise_is_an_error(clips):

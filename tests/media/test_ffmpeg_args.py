@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pipeline.media.encode import audio_plan
 from pipeline.media.ffmpeg import decode_args, encode_gif_args, encode_mp4_args, encode_webp_args, fps_arg
-from pipeline.media.probe import exact_rate, parse_probe
+from pipeline.media.probe import exact_rate, parse_framecrc
 
 
 def test_fps_arg_is_exact():
@@ -55,14 +55,24 @@ def test_exact_rate_snaps_ntsc_rates():
     assert exact_rate(25.0) == Fraction(25)
 
 
-def test_parse_probe_reads_size_rate_audio_and_rotation():
-    text = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'x.mov':
-  Duration: 00:00:10.01, start: 0.000000, bitrate: 1000 kb/s
-  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709), 1920x1080, 29.97 fps, 29.97 tbr, 90k tbn (default)
-      Side data:
-        displaymatrix: rotation of -90.00 degrees
-  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, stereo, fltp, 128 kb/s (default)
+def test_parse_framecrc_reads_streams_and_packets():
+    text = """#extradata 0:       37, 0xcd780a3a
+#software: Lavf63.1.102
+#tb 0: 1/12288
+#media_type 0: video
+#codec_id 0: h264
+#dimensions 0: 1920x1080
+#sar 0: 1/1
+#tb 1: 1/44100
+#media_type 1: audio
+#codec_id 1: aac
+#sample_rate 1: 44100
+0,      -2048,          0,     1024,     2917, 0x1d4cf0b8, F=0x1
+1,          0,          0,     1024,       21, 0x6f8d0b47
+0,      -1024,       2048,     1024,      513, 0x0c47bdc8
 """
-    info = parse_probe(text, Path("x.mov"))
-    assert (info.width, info.height) == (1080, 1920)
-    assert info.fps == Fraction(30000, 1001) and info.frames == 300 and info.has_audio and info.audio_codec == "aac"
+    streams = parse_framecrc(text)
+    v, a = streams[0], streams[1]
+    assert (v.media_type, v.codec, v.width, v.height, v.tb) == ("video", "h264", 1920, 1080, Fraction(1, 12288))
+    assert v.packets == ((0, 1024), (2048, 1024))
+    assert (a.media_type, a.codec, a.packets) == ("audio", "aac", ((0, 1024),))
