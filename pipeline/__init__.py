@@ -1,2 +1,32 @@
-"""dreamreel: DeepDream for stills, video and infinite zoom loops."""
+"""dreamreel: DeepDream for stills, video and infinite zoom loops.
+
+The Python surface (see README, "From Python"); importing the package is cheap, and torch is
+loaded only when something needs it:
+
+- ``render(config, *, force=False, overrides=(), preview=None, **settings) -> dict``
+- ``Dreamer(**dream_settings).dream_image(rgb, mask=None, frame=0, **changes) -> rgb``
+- ``dream_image(rgb, mask=None, frame=0, **dream_settings) -> rgb``
+- ``load_config(source, overrides=(), settings=None) -> Config``
+- the errors: ``DreamreelError``, ``ConfigError``, ``MediaError``, ``OutputExistsError``
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.errors import ConfigError, DreamreelError, MediaError, OutputExistsError
+
 __version__ = "0.1.0"
+__all__ = ["render", "Dreamer", "dream_image", "load_config", "Config", "DreamreelError", "ConfigError",
+           "MediaError", "OutputExistsError", "__version__"]
+
+_LAZY = {"render": "pipeline.api", "Dreamer": "pipeline.api", "dream_image": "pipeline.api",
+         "load_config": "pipeline.config", "Config": "pipeline.config"}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `render --help` and config errors should not wait for torch to import.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -77,12 +77,12 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = load_config(args.config, args.overrides)
         if args.dry_run:
-            from pipeline.render.plan import describe
+            from pipeline.rendering.plan import describe
 
             print(describe(cfg))
             return EXIT_OK
         _set_threads()
-        from pipeline.render.run import run_render
+        from pipeline.rendering.run import run_render
 
         facts = run_render(cfg, force=args.force, preview=args.preview)
         out = facts.get("preview", cfg.output)

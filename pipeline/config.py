@@ -4,7 +4,9 @@ Every key is documented in README.md ("Config reference"); keep the two in step.
 """
 from __future__ import annotations
 
+import copy
 import difflib
+from functools import lru_cache
 import re
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, Union
@@ -23,7 +25,7 @@ from pipeline.yamlsrc import SourceMap, apply_override, brief, load_yaml, read_c
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".gif", ".ts", ".flv", ".wmv"}
 STILL_OUT_EXTS = {".png", ".jpg", ".jpeg"}
-ANIM_OUT_EXTS = {".mp4", ".gif", ".webp"}
+ANIM_OUT_EXTS = {".mp4", ".mov", ".gif", ".webp"}
 
 
 class _Strict(BaseModel):
@@ -71,6 +73,9 @@ class DreamConfig(_Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = Field(False, strict=True)
     channels_last: bool = Field(True, strict=True)
+    mask: Path | None = None
+    mask_invert: bool = Field(False, strict=True)
+    mask_feather: float = Field(3.0, ge=0.0, le=256.0, strict=True)
 
     @field_validator("layers")
     @classmethod
@@ -111,6 +116,7 @@ class VideoConfig(_Strict):
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
     audio: str = "source"
     damaged: Literal["error", "conceal"] = "error"
+    codec: Literal["auto", "h264", "prores", "prores4444"] = "auto"
 
 
 class ZoomConfig(_Strict):
@@ -206,7 +212,10 @@ class Config(_Strict):
         if mode in ("still", "atlas") and out not in STILL_OUT_EXTS:
             raise ValueError(f"output: a {mode} render writes .png or .jpg, not {out or 'a folder'!r}")
         if mode in ("video", "zoom") and out and out not in ANIM_OUT_EXTS:
-            raise ValueError(f"output: a {mode} render writes .mp4, .gif, .webp or a folder of PNG frames, not {out!r}")
+            raise ValueError(f"output: a {mode} render writes .mp4, .mov, .gif, .webp or a folder of PNG frames, "
+                             f"not {out!r}")
+        if self.video.codec.startswith("prores") and out != ".mov":
+            raise ValueError(f"video.codec: {self.video.codec} is written into a .mov output, not {out or 'a folder'!r}")
         if mode == "video" and self.input is None:
             raise ValueError("input: mode video needs an input video")
         if mode == "zoom" and self.zoom.loop and self.zoom.frames < 8:
@@ -234,6 +243,13 @@ class Config(_Strict):
 
         walk(self, "")
         return out
+
+    def output_codec(self) -> str:
+        """The video codec of the output: ``video.codec``, where auto means ProRes 422 HQ for .mov
+        (what editors ingest without a transcode) and H.264 otherwise."""
+        if self.video.codec != "auto":
+            return self.video.codec
+        return "prores" if self.output.suffix.lower() == ".mov" else "h264"
 
     def uses_audio(self) -> list[str]:
         """Dotted keys whose schedules read an audio envelope (rms, onset, beat)."""
@@ -308,18 +324,43 @@ def build_config(data: Any, smap: SourceMap) -> Config:
         raise ConfigError(_format_error(exc.errors()[0], smap)) from None
 
 
-def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read, override and validate a YAML config file; the single entry to a typed Config."""
-    text = read_config_text(Path(path))
-    data, smap = load_yaml(text, str(path))
+def load_config(source: "Path | str | dict | Config", overrides: list[str] | tuple[str, ...] = (),
+                settings: dict[str, Any] | None = None, name: str | None = None) -> Config:
+    """The single entry to a typed Config: read (a YAML path), take (a dict, or a Config to
+    change), apply ``overrides`` ("dotted.key=value" strings, as on the command line) and
+    ``settings`` (a nested dict merged over the top level, as keyword arguments from Python),
+    then validate. Errors are ConfigError lines naming the file and line, the override, or
+    ``name`` (what a dict came from, e.g. ``render()``)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        data, smap = load_yaml(read_config_text(path), str(path))
+    elif isinstance(source, Config):
+        data, smap = source.model_dump(mode="json"), SourceMap(name or "config")
+    elif isinstance(source, dict):
+        data, smap = copy.deepcopy(source), SourceMap(name or "config")
+    else:
+        raise ConfigError(f"{name or 'config'}: expected a YAML path, a dict or a Config, got {type(source).__name__}")
     if data is None:
         data = {}
     if isinstance(data, dict):
         for item in overrides:
             apply_override(data, smap, item)
+        for key, value in (settings or {}).items():
+            _merge(data, key, value)
+            smap.overrides[(key,)] = f"{name or 'settings'}({key}={brief(value, 70)})"
     cfg = build_config(data, smap)
     _check_model_and_layers(cfg, smap)
     return cfg
+
+
+def _merge(data: dict, key: str, value: Any) -> None:
+    """Set ``data[key] = value``, merging nested dicts key by key (``dream={"steps": 3}`` keeps
+    the other dream settings)."""
+    if isinstance(value, dict) and isinstance(data.get(key), dict):
+        for k, v in value.items():
+            _merge(data[key], k, v)
+    else:
+        data[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
 
 
 def _check_model_and_layers(cfg: Config, smap: SourceMap) -> None:
@@ -354,14 +395,20 @@ def _check_model_and_layers(cfg: Config, smap: SourceMap) -> None:
     _check_layer_shapes(cfg, smap, keys)
 
 
+@lru_cache(maxsize=64)
+def _shapes(model: str, size: tuple[int, int], layers: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    from pipeline.models.net import layer_shapes
+
+    return dict(layer_shapes(model, size, list(layers)))
+
+
 def _check_layer_shapes(cfg: Config, smap: SourceMap, keys: list[tuple[str, ...]]) -> None:
     """Each layer must give a spatial map [C,h,w], and a channel must exist in it."""
-    from pipeline.models.net import layer_shapes
     from pipeline.models.registry import parse_layer_key
 
     raws = [k[-1] if k[1] == "layers" else cfg.atlas.layer for k in keys]
     size = (299, 299) if cfg.dream.model == "inception_v3" else (224, 224)
-    shapes = dict(layer_shapes(cfg.dream.model, size, [parse_layer_key(r)[0] for r in raws]))
+    shapes = _shapes(cfg.dream.model, size, tuple(parse_layer_key(r)[0] for r in raws))
     for key, raw in zip(keys, raws):
         layer, channel = parse_layer_key(raw)
         shape = shapes.get(layer)

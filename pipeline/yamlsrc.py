@@ -39,7 +39,7 @@ class SourceMap:
 
     name: str
     lines: dict[Path_, int] = field(default_factory=dict)
-    overrides: dict[Path_, str] = field(default_factory=dict)
+    overrides: dict[Path_, str] = field(default_factory=dict)  # key -> where it was set ("override '...'")
 
     def where(self, path: Path_) -> str:
         """``file:line`` of ``path``, or the override that set it or any of its ancestors
@@ -47,7 +47,7 @@ class SourceMap:
         for n in range(len(path), -1, -1):
             sub = tuple(path[:n])
             if sub in self.overrides:
-                return f"override {brief(self.overrides[sub], 80)}"
+                return self.overrides[sub]
         for n in range(len(path), -1, -1):
             sub = tuple(path[:n])
             if sub in self.lines:
@@ -233,4 +233,4 @@ def apply_override(data: dict, smap: SourceMap, text: str) -> None:
             node[part] = child
         node = child
     node[parts[-1]] = value
-    smap.overrides[tuple(parts)] = text
+    smap.overrides[tuple(parts)] = f"override {label}"

@@ -31,7 +31,7 @@ from pipeline.motion.consistency import consistency_mask  # noqa: E402
 from pipeline.motion.flow import FlowEstimator, to_gray  # noqa: E402
 from pipeline.motion.scene import cut_score  # noqa: E402
 from pipeline.motion.warp import flow_to_tensor, warp  # noqa: E402
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
+from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
 from scripts.benchlib import report  # noqa: E402
 
 CPU = torch.device("cpu")

@@ -30,7 +30,7 @@ from pipeline.dream import Term  # noqa: E402
 from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
 from pipeline.media.ffmpeg import ffmpeg_exe  # noqa: E402
 from pipeline.models.net import build_model, load_dream_net  # noqa: E402
-from pipeline.render.setup import resolve_precision  # noqa: E402
+from pipeline.rendering.setup import resolve_precision  # noqa: E402
 from scripts.bench_dream import step_flops  # noqa: E402
 from scripts.benchlib import ROOT, report, matmul_gflops, timeit  # noqa: E402
 

@@ -6,7 +6,7 @@ import torch
 
 from pipeline.dream import DreamParams, Term, dream
 from pipeline.models.net import load_dream_net
-from pipeline.render.setup import resolve_batch, resolve_device, resolve_precision
+from pipeline.rendering.setup import resolve_batch, resolve_device, resolve_precision
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -40,7 +40,7 @@ def test_dream_on_the_gpu_matches_the_cpu_look(small_photo, precision):
 @cuda
 def test_compile_flag_runs(small_photo):
     from pipeline.config import DreamConfig
-    from pipeline.render.setup import dream_params, load_net
+    from pipeline.rendering.setup import dream_params, load_net
 
     cfg = DreamConfig(compile=True, steps=1, octaves=1)
     dev = torch.device("cuda")

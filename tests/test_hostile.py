@@ -120,7 +120,7 @@ def test_killed_after_the_output_was_placed_the_rerun_finishes(tmp_path, monkeyp
     """The job recorded the file it put in place, so the next run may finish and clean up
     without --force (and without touching anything else)."""
     from pipeline.cli import main
-    from pipeline.render import jobs
+    from pipeline.rendering import jobs
 
     cfg = write(tmp_path / "c.yaml", f"output: {tmp_path / 'o.mp4'}\n{TINY_ZOOM}")
     calls = []
@@ -373,7 +373,7 @@ def test_a_live_webm_without_a_duration_is_counted_by_its_packets(tmp_path):
 
 
 def test_bf16_without_hardware_support_warns_once(tmp_path):
-    from pipeline.render.setup import cpu_has_native_bf16
+    from pipeline.rendering.setup import cpu_has_native_bf16
 
     cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: o.png\nsize: {{width: 32}}\n"
                                      "dream: {steps: 1, octaves: 1, precision: bf16}\n")

@@ -89,12 +89,14 @@ def ascent_step(
     params: DreamParams,
     generator: Generators,
     guide: dict[str, torch.Tensor] | None = None,
+    mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One normalised gradient step on img [B,3,H,W] in [0,1]; returns (new img, objective [B] or None).
 
     The image is rolled by a random offset (jitter) first, which also moves the tile grid, so
     neither the network's stride pattern nor tile seams stay in one place. ``generator`` is one
-    generator for the batch or a list with one per sample.
+    generator for the batch or a list with one per sample. ``mask`` [B or 1,1,H,W] in [0,1]
+    weighs the step per pixel: where it is 0 the image does not change at all.
     """
     h, w = img.shape[-2:]
     span = params.jitter if (h <= params.tile and w <= params.tile) else max(params.jitter, params.tile // 2)
@@ -114,7 +116,12 @@ def ascent_step(
         g = normalize_laplacian(g, params.laplacian_levels)
     else:
         g = normalize_mean_abs(g)
+    if mask is not None:
+        g = g * mask
     out = (img + params.step_size * g).clamp_(0.0, 1.0)
+    if mask is not None:
+        # Clamping cannot move a masked-out pixel: it is already in [0,1] and its step is 0.
+        out = torch.where(mask > 0, out, img)
     value = values[0] if len(values) == 1 else None
     return out, value
 
@@ -150,6 +157,7 @@ def dream(
     guide: dict[str, torch.Tensor] | None = None,
     trace: list[torch.Tensor] | None = None,
     on_step: Callable[[], None] | None = None,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Dream x [B,3,H,W] in [0,1] over octaves; returns the dreamed image, same shape, in [0,1].
 
@@ -157,7 +165,8 @@ def dream(
     detail (dream minus its base) up to the next, larger octave. ``generator``: one for the
     batch, or a list with one per sample (per-frame randomness in a batch of frames). ``trace`` collects the
     objective [B] of each untiled step (for tests and diagnostics); ``on_step`` is called after
-    every step (progress bars).
+    every step (progress bars). ``mask`` [B or 1,1,H,W] in [0,1] weighs every step of every
+    octave (resized to it): 1 dreams, 0 keeps x exactly, grey in between.
     """
     if params.steps == 0:
         return x.clone()
@@ -167,9 +176,12 @@ def dream(
     for size in octave_sizes(h, w, params.octaves, params.octave_scale):
         base = resize(x, size)
         detail = torch.zeros_like(base) if detail is None else resize(detail, size)
+        m = None if mask is None else resize(mask, size)
+        if m is not None:
+            detail = detail * m  # upsampling spreads detail across the mask's edge: take it back
         img = (base + detail).clamp(0.0, 1.0)
         for _ in range(params.steps):
-            img, value = ascent_step(img, net, params, generator, guide)
+            img, value = ascent_step(img, net, params, generator, guide, m)
             if trace is not None and value is not None:
                 trace.append(value)
             if on_step is not None:

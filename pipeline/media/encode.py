@@ -12,7 +12,7 @@ from pipeline.media.atomic import atomic_path
 from pipeline.media.ffmpeg import (
     MP4_AUDIO_COPY,
     encode_gif_args,
-    encode_mp4_args,
+    encode_video_args,
     encode_webp_args,
     run_ffmpeg,
 )
@@ -61,10 +61,12 @@ def audio_plan(choice: str, source: Path | None, source_has_audio: bool, source_
 
 def encode_frames(frames: list[Path], fps: Fraction, out: Path, crf: int = 18,
                   preset: str = "medium", audio: tuple[Path, float, bool] | None = None,
-                  claim: Callable[[Path], None] | None = None) -> None:
-    """Encode the PNG files ``frames`` (in that order) to ``out`` (.mp4, .gif, .webp, or a folder
-    of PNGs), atomically: ``out`` appears only once it is whole. ``claim(path)`` is told the
-    file (or folder) about to become ``out``, before it does."""
+                  claim: Callable[[Path], None] | None = None, codec: str = "h264",
+                  timecode: str | None = None) -> None:
+    """Encode the PNG files ``frames`` (in that order) to ``out`` (.mp4, .mov, .gif, .webp, or a
+    folder of PNGs), atomically: ``out`` appears only once it is whole. ``claim(path)`` is told
+    the file (or folder) about to become ``out``, before it does. ``codec`` and ``timecode``
+    apply to .mp4 and .mov (see ``encode_video_args``)."""
     out = Path(out)
     suffix = out.suffix.lower()
     count = len(frames)
@@ -81,14 +83,15 @@ def encode_frames(frames: list[Path], fps: Fraction, out: Path, crf: int = 18,
             (seq / FRAME_NAME.format(i)).symlink_to(Path(path).resolve())
         pattern = str(seq / FRAME_PATTERN)
         with atomic_path(out, before_replace=claim) as tmp:
-            if suffix == ".mp4":
-                args = encode_mp4_args(pattern, fps, tmp, crf, preset, audio, duration=float(count / fps))
+            if suffix in (".mp4", ".mov"):
+                args = encode_video_args(pattern, fps, tmp, crf, preset, audio, duration=float(count / fps),
+                                         codec=codec, timecode=timecode)
             elif suffix == ".gif":
                 args = encode_gif_args(pattern, fps, tmp)
             elif suffix == ".webp":
                 args = encode_webp_args(pattern, fps, tmp)
             else:
-                raise MediaError(f"{out}: cannot write {suffix} (use .mp4, .gif, .webp or a folder)")
+                raise MediaError(f"{out}: cannot write {suffix} (use .mp4, .mov, .gif, .webp or a folder)")
             run_ffmpeg(args, f"encoding {out}")
     finally:
         shutil.rmtree(seq, ignore_errors=True)

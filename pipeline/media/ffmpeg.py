@@ -58,7 +58,13 @@ def audio_input_args(src: Path, start_seconds: float) -> list[str]:
     return [*seek, "-i", str(src)]
 
 
-def encode_mp4_args(
+# ProRes flavours: (prores_ks profile, pixel format). 422 HQ is what editors ingest without a
+# transcode; 4444 keeps full chroma for grading.
+PRORES = {"prores": ("3", "yuv422p10le"), "prores4444": ("4", "yuv444p10le")}
+VIDEO_CODECS = ("h264", *PRORES)
+
+
+def encode_video_args(
     frames_pattern: str,
     fps: Fraction,
     out: Path,
@@ -66,28 +72,48 @@ def encode_mp4_args(
     preset: str,
     audio: tuple[Path, float, bool] | None,
     duration: float,
+    codec: str = "h264",
+    timecode: str | None = None,
 ) -> list[str]:
-    """Arguments that encode a numbered PNG sequence (``dir/%06d.png``) to H.264 MP4.
+    """Arguments that encode a numbered PNG sequence (``dir/%06d.png``) to MP4 or MOV.
 
-    audio: (source, start seconds, copy codec?) or None. The audio is cut to ``duration``
-    seconds, the video's length. yuv420p, BT.709 tags, +faststart for playback while loading.
+    codec: "h264" (yuv420p, crf/preset, ``+faststart``), "prores" (ProRes 422 HQ, yuv422p10le)
+    or "prores4444" (yuv444p10le); the container follows ``out``'s suffix (.mp4 or .mov).
+    audio: (source, start seconds, copy codec?) or None, cut to ``duration`` seconds, the video's
+    length; ProRes gets 24-bit PCM, as editors expect beside it. ``timecode`` (``HH:MM:SS:FF``)
+    becomes the file's start timecode (a tmcd track). BT.709 tags throughout.
     """
+    mov = Path(out).suffix.lower() == ".mov"
     args = [*QUIET, "-y", "-framerate", fps_arg(fps), "-start_number", "0", "-i", frames_pattern]
     if audio is not None:
         args += audio_input_args(audio[0], audio[1])
     args += ["-map", "0:v:0"]
     if audio is not None:
         args += ["-map", "1:a:0?"]
-    args += [
-        "-vf", "scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,format=yuv420p,"
-        "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv",
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", *BT709,
-        "-r", fps_arg(fps),
-    ]
+    if codec in PRORES:
+        profile, pix_fmt = PRORES[codec]
+        args += [
+            "-vf", f"scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+                   f"format={pix_fmt},setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv",
+            "-c:v", "prores_ks", "-profile:v", profile, "-pix_fmt", pix_fmt, "-vendor", "apl0", *BT709,
+            "-r", fps_arg(fps),
+        ]
+    else:
+        args += [
+            "-vf", "scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+                   "format=yuv420p,setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv",
+            "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", *BT709,
+            "-r", fps_arg(fps),
+        ]
     if audio is not None:
-        args += ["-c:a", "copy"] if audio[2] else ["-c:a", "aac", "-b:a", "192k"]
+        if codec in PRORES:
+            args += ["-c:a", "pcm_s24le"]
+        else:
+            args += ["-c:a", "copy"] if audio[2] else ["-c:a", "aac", "-b:a", "192k"]
         args += ["-t", f"{duration:.6f}"]
-    args += ["-movflags", "+faststart", "-f", "mp4", str(out)]
+    if timecode:
+        args += ["-timecode", timecode]
+    args += ["-movflags", "+faststart", "-f", "mov" if mov else "mp4", str(out)]
     return args
 
 

@@ -36,6 +36,7 @@ class MediaInfo:
     audio_codec: str | None
     video_codec: str
     variable_rate: bool = False  # the stream's nominal rate differs from its average rate
+    timecode: str | None = None  # the source's start timecode (tmcd track or timecode tag)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,52 @@ def parse_framecrc(text: str) -> dict[int, StreamFacts]:
         out[idx] = StreamFacts(h.get("media_type", "?"), h.get("codec_id", "?"), Fraction(int(num), int(den or 1)),
                                int(w or 0), int(ht or 0), tuple(packets.get(idx, ())))
     return out
+
+
+def parse_ffmetadata(text: str) -> list[dict[str, str]]:
+    """Parse ffmpeg's ``ffmetadata`` listing into [global tags, stream 0 tags, stream 1 tags, ...]
+    (chapters are skipped). Values are unescaped (``\\=``, ``\\;``, ``\\#``, ``\\\\``, escaped newlines)."""
+    sections: list[dict[str, str]] = [{}]
+    current: dict[str, str] | None = sections[0]
+    lines = iter(text.splitlines())
+    for line in lines:
+        while line.endswith("\\") and not line.endswith("\\\\"):
+            line = line[:-1] + "\n" + next(lines, "")
+        if line.startswith(";") or not line.strip():
+            continue
+        if line.startswith("["):
+            current = {} if line.strip() == "[STREAM]" else None
+            if current is not None:
+                sections.append(current)
+            continue
+        if current is None:
+            continue
+        key, value, escaped, in_key = [], [], False, True
+        for ch in line:
+            if escaped:
+                (key if in_key else value).append(ch)
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == "=" and in_key:
+                in_key = False
+            else:
+                (key if in_key else value).append(ch)
+        if not in_key:
+            current["".join(key)] = "".join(value)
+    return sections
+
+
+def read_timecode(path: Path) -> str | None:
+    """The start timecode a file carries: a stream's (the tmcd track's) ``timecode`` tag, else the
+    container's; None when there is none."""
+    proc = _run([*QUIET, "-i", str(path), "-map", "0", "-c", "copy", "-f", "ffmetadata", "-"])
+    sections = parse_ffmetadata(proc.stdout.decode("utf-8", "replace")) if proc.returncode == 0 else [{}]
+    for tags in [*sections[1:], sections[0]]:
+        tc = tags.get("timecode", "").strip()
+        if tc:
+            return tc
+    return None
 
 
 def exact_rate(value: float) -> Fraction:
@@ -135,7 +182,8 @@ def probe(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> MediaInfo:
     duration = span if span > 0 else count / float(fps)
     return MediaInfo(path=path, width=width, height=height, fps=fps, duration=duration,
                      frames=max(1, int(round(duration * fps))), has_audio=audio is not None,
-                     audio_codec=audio.codec if audio else None, video_codec=video.codec, variable_rate=vfr)
+                     audio_codec=audio.codec if audio else None, video_codec=video.codec, variable_rate=vfr,
+                     timecode=read_timecode(path))
 
 
 def _decoded_facts(path: Path) -> tuple[int, int, Fraction]:

@@ -137,7 +137,7 @@ def test_bf16_autocast_keeps_the_look(net, small_photo):
 
 
 def test_per_sample_generators_make_a_sample_independent_of_its_batch(net, small_photo):
-    from pipeline.render.setup import frame_generator
+    from pipeline.rendering.setup import frame_generator
 
     p = params()
     alone, _ = ascent_step(small_photo, net, p, [frame_generator(0, 7)])

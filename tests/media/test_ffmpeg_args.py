@@ -5,7 +5,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from pipeline.media.encode import audio_plan
-from pipeline.media.ffmpeg import decode_args, encode_gif_args, encode_mp4_args, encode_webp_args, fps_arg
+from pipeline.media.ffmpeg import decode_args, encode_gif_args, encode_video_args, encode_webp_args, fps_arg
 from pipeline.media.probe import exact_rate, parse_framecrc
 
 
@@ -23,13 +23,13 @@ def test_decode_args_trim_by_frame_after_the_fps_filter():
 
 
 def test_mp4_args_h264_yuv420p_bt709_faststart_with_audio_cut():
-    args = encode_mp4_args("f/%06d.png", Fraction(24000, 1001), Path("o.mp4"), 18, "medium",
+    args = encode_video_args("f/%06d.png", Fraction(24000, 1001), Path("o.mp4"), 18, "medium",
                            (Path("in.mp4"), 2.5, False), duration=4.0)
     s = " ".join(args)
     assert "-c:v libx264" in s and "-crf 18" in s and "-pix_fmt yuv420p" in s and "-colorspace bt709" in s
     assert "-movflags +faststart" in s and "-framerate 24000/1001" in s
     assert "-ss 2.500000 -i in.mp4" in s and "-map 1:a:0?" in s and "-c:a aac" in s and "-t 4.000000" in s
-    silent = encode_mp4_args("f/%06d.png", Fraction(25), Path("o.mp4"), 23, "fast", None, duration=1.0)
+    silent = encode_video_args("f/%06d.png", Fraction(25), Path("o.mp4"), 23, "fast", None, duration=1.0)
     assert "-map 1:a:0?" not in silent and "-c:a" not in silent
 
 

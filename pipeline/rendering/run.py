@@ -5,9 +5,9 @@ import shutil
 import time
 
 from pipeline.config import Config
-from pipeline.errors import DreamreelError
-from pipeline.render.jobs import Job, job_dir, job_owns
-from pipeline.render.outputs import check_output, output_lock, remove_stale_temps, write_manifest
+from pipeline.errors import DreamreelError, OutputExistsError
+from pipeline.rendering.jobs import Job, job_dir, job_owns
+from pipeline.rendering.outputs import check_output, output_lock, remove_stale_temps, write_manifest
 
 
 def writes_folder(cfg: Config) -> bool:
@@ -29,17 +29,17 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None) -> 
     with output_lock(cfg.output):
         remove_stale_temps(cfg.output)  # left by a render that was killed mid-write
         if preview is not None:
-            from pipeline.render.preview import render_preview
+            from pipeline.rendering.preview import render_preview
 
             facts = render_preview(cfg, preview, force)
             facts["seconds"] = round(time.monotonic() - t0, 3)
             return facts
         if cfg.mode == "still":
-            from pipeline.render.still import render_still
+            from pipeline.rendering.still import render_still
 
             facts = render_still(cfg)
         elif cfg.mode == "atlas":
-            from pipeline.render.atlas import render_atlas
+            from pipeline.rendering.atlas import render_atlas
 
             facts = render_atlas(cfg)
         else:
@@ -54,16 +54,16 @@ def _render_animated(cfg: Config, force: bool) -> dict:
     had_job = job_dir(cfg.output).is_dir()
     try:
         if cfg.mode == "video":
-            from pipeline.render.video import render_video
+            from pipeline.rendering.video import render_video
 
             return render_video(cfg, force)
-        from pipeline.render.zoom import render_zoom
+        from pipeline.rendering.zoom import render_zoom
 
         return render_zoom(cfg, force)
     except DreamreelError as exc:
         root = job_dir(cfg.output)
-        if not root.is_dir():
-            raise
+        if not root.is_dir() or isinstance(exc, OutputExistsError):
+            raise  # refused before any work (another job's settings, a lock): nothing to report
         done = Job(cfg.output, {}).frames_done()
         if done == 0 and not had_job:
             shutil.rmtree(root, ignore_errors=True)  # nothing to resume from: leave no trace

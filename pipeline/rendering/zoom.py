@@ -1,6 +1,7 @@
 """Zoom mode, the infinite dream: each frame zooms (turns, drifts) into the last dream and dreams again."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from fractions import Fraction
@@ -12,14 +13,15 @@ from pipeline.config import IMAGE_EXTS, Config
 from pipeline.dream import dream
 from pipeline.media.encode import audio_plan, encode_frames
 from pipeline.media.images import float_to_tensor, read_image, to_rgb8
+from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
-from pipeline.render.jobs import FrameWriter, Job
-from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
-from pipeline.render.still import NOISE_SIDE, fit_image, noise_image
-from pipeline.render.timeline import Timeline, build_timeline
+from pipeline.rendering.jobs import FrameWriter, Job
+from pipeline.rendering.progress import bar
+from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
+from pipeline.rendering.still import NOISE_SIDE, fit_image, noise_image
+from pipeline.rendering.timeline import Timeline, build_timeline
 
 _ENCODE_ONLY = {"crf", "preset"}
 
@@ -67,6 +69,7 @@ def frame_matrix(cfg: Config, timeline: Timeline, t: int, h: int, w: int) -> np.
 def fingerprint(cfg: Config, first: np.ndarray) -> dict:
     conf = cfg.model_dump(mode="json")
     conf["zoom"] = {k: v for k, v in conf["zoom"].items() if k not in _ENCODE_ONLY}
+    conf["video"].pop("codec", None)
     conf.pop("output", None)
     return {"settings": hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest(),
             "start": hashlib.sha256(first.tobytes()).hexdigest(), "size": list(first.shape[:2])}
@@ -86,6 +89,11 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     total = z.frames + tail
     timeline = build_timeline(cfg, z.frames, float(fps))  # refuses audio schedules without audio first
     audio = audio_plan(str(cfg.audio), None, False, None, 0.0) if cfg.audio is not None else None
+    masks = open_mask(cfg.dream.mask, (h, w), fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                      cfg.limits.max_pixels)  # before the job: a bad mask leaves nothing behind
+    if masks is not None:
+        masks.at(0)
+        masks.close()
     job = Job(cfg.output, fingerprint(cfg, first))
     job.open(force)
     resume = job.resume_point(0, total)
@@ -93,17 +101,22 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(fps), "size": [w, h], "loop": z.loop,
                    "loop_tail_frames": tail, "resumed_at": resume if resume > 0 else None, "device": str(device)}
     if resume < total:
-        _dream_chain(cfg, job, first, timeline, tail, resume, device, facts)
+        with (masks or contextlib.nullcontext()):
+            _dream_chain(cfg, job, first, timeline, tail, resume, device, facts, masks)
+        if masks is not None and masks.held_from is not None:
+            facts["mask_held_from"] = masks.held_from
     order = output_order(z.frames, tail)
     facts["loop_seam"] = seam_report(cfg, job, timeline, order)
-    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, audio, claim=job.claim)
+    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, audio, claim=job.claim,
+                  codec=cfg.output_codec())
+    facts["codec"] = cfg.output_codec()
     facts["audio"] = str(cfg.audio) if cfg.audio else None
     job.remove()
     return facts
 
 
 def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, tail: int, resume: int,
-                 device: torch.device, facts: dict) -> None:
+                 device: torch.device, facts: dict, masks: MaskTrack | None = None) -> None:
     n = cfg.zoom.frames
     h, w = first.shape[:2]
     net, source = load_net(cfg.dream, device)
@@ -126,11 +139,20 @@ def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, t
                     a = loop_weight(t, tail)
                     target = _float(read_image(job.frame_path(t)))
                     init = (1 - a) * init + a * target
+                m = None
+                if masks is not None:
+                    # Screen space: the kept region shows the start frame, still, while the rest zooms.
+                    m = masks.at(t)[..., None]
+                    init = m * init + (1 - m) * _float(first)
+                    m = float_to_tensor(m, device)
                 x = float_to_tensor(init, device)
-                out = dream(x, net, dream_params(cfg.dream, device, t, env), frame_generator(cfg.dream.seed, i), guide)
+                out = dream(x, net, dream_params(cfg.dream, device, t, env), frame_generator(cfg.dream.seed, i), guide,
+                            mask=m)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
                     out = (1 - a) * out + a * float_to_tensor(target, device)
+                if m is not None:
+                    out = x + m * (out - x)
                 rgb = to_rgb8(out)
                 writer.put(i, rgb)
                 prev = rgb

@@ -5,6 +5,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -17,26 +18,28 @@ from pipeline.dream import DreamParams, dream
 from pipeline.errors import ConfigError
 from pipeline.media.encode import audio_plan, encode_frames
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
+from pipeline.media.mask import open_mask
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
+from pipeline.media.timecode import offset_timecode
 from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask
 from pipeline.motion.flow import FlowEstimator, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import blend_previous, carry_residual
 from pipeline.motion.warp import flow_to_tensor, warp
-from pipeline.render.jobs import FrameWriter, Job
-from pipeline.render.prefetch import prefetch
-from pipeline.render.progress import bar
-from pipeline.render.setup import (dream_params, fit_size, frame_generator, load_guide, load_net, resolve_batch,
+from pipeline.rendering.jobs import FrameWriter, Job
+from pipeline.rendering.prefetch import prefetch
+from pipeline.rendering.progress import bar
+from pipeline.rendering.setup import (dream_params, fit_size, frame_generator, load_guide, load_net, resolve_batch,
                                    resolve_device)
-from pipeline.render.streams import Stream, plan_streams
-from pipeline.render.timeline import Timeline, build_timeline
+from pipeline.rendering.streams import Stream, plan_streams
+from pipeline.rendering.timeline import Timeline, build_timeline
 
 __all__ = ["render_video", "plan_frames", "MotionItem", "motion_items"]
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
-_ENCODE_ONLY = {"crf", "preset", "audio", "damaged"}
+_ENCODE_ONLY = {"crf", "preset", "audio", "damaged", "codec"}
 
 
 @dataclass
@@ -105,13 +108,28 @@ def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], batch: int)
         # One stream: rendering more or fewer frames reuses the ones there. With more streams
         # the length moves the stream boundaries, so it stays in.
         conf["frames"].pop("count", None)
-    stat = Path(info.path).stat()
     return {
         "settings": hashlib.sha256(json.dumps(conf, sort_keys=True).encode()).hexdigest(),
-        "source": {"path": str(Path(info.path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+        "source": file_identity(info.path),
+        "mask": file_identity(cfg.dream.mask) if cfg.dream.mask else None,
         "size": list(size),
         "fps": str(info.fps),
     }
+
+
+def file_identity(path: Path) -> dict:
+    """Path, size and modification time of an input: a changed file invalidates the job's frames."""
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def check_mask(cfg: Config, size: tuple[int, int], fps: Fraction) -> None:
+    """Open ``dream.mask`` once before any job exists: a missing or unreadable mask fails now."""
+    track = open_mask(cfg.dream.mask, size, fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                      cfg.limits.max_pixels)
+    if track is not None:
+        with track:
+            track.at(0)
 
 
 def render_video(cfg: Config, force: bool) -> dict:
@@ -127,6 +145,7 @@ def render_video(cfg: Config, force: bool) -> dict:
     timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
     choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
     audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
+    check_mask(cfg, size, info.fps)
     job = Job(cfg.output, fingerprint(cfg, info, size, batch))
     job.open(force)
     cuts = detect_cuts(cfg, info, start, count) if batch > 1 else []
@@ -145,11 +164,24 @@ def render_video(cfg: Config, force: bool) -> dict:
     if any(r < s.own_to for r, s in zip(resumes, streams)):
         found = _dream_streams(cfg, info, job, streams, resumes, size, device, timeline, facts)
     facts["scene_cuts"] = sorted(set(found))
+    timecode = output_timecode(info, start)
     encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio,
-                  claim=job.claim)
+                  claim=job.claim, codec=cfg.output_codec(), timecode=timecode)
+    facts["codec"], facts["timecode"] = cfg.output_codec(), timecode
     facts["audio"] = str(audio[0]) if audio else None
     job.remove()
     return facts
+
+
+def output_timecode(info: MediaInfo, start: int) -> str | None:
+    """The source's start timecode moved on by the first frame rendered, so an editor can
+    conform the dream onto the original; None when the source has none (or an unreadable one)."""
+    if info.timecode is None:
+        return None
+    try:
+        return offset_timecode(info.timecode, start, info.fps)
+    except ValueError:
+        return None
 
 
 def output_frames(job: Job, streams: list[Stream]) -> list[Path]:
@@ -207,6 +239,7 @@ class _Work:
     blend: float = 0.0
     prev_out_w: torch.Tensor | None = None
     mask: torch.Tensor | None = None
+    dream_mask: torch.Tensor | None = None  # dream.mask of this frame, [1,1,H,W] in [0,1]
 
 
 def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream], resumes: list[int],
@@ -231,7 +264,13 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
 
         return make
 
-    chains = [_Chain(s, prefetch(items_of(s, r))) for s, r in zip(streams, resumes) if r < s.own_to]
+    # One mask track per stream: each reads its matte forward, in step with its own frames. The
+    # matte is aligned with the input by time, so source frame k takes matte frame k.
+    live = [(s, r) for s, r in zip(streams, resumes) if r < s.own_to]
+    tracks = [open_mask(cfg.dream.mask, size, info.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                        cfg.limits.max_pixels) for _ in live]
+    chains = [_Chain(s, prefetch(items_of(s, r))) for s, r in live]
+    masks = {id(ch): t for ch, t in zip(chains, tracks)}
     cuts: list[int] = []
     writer = FrameWriter(job)
     done = sum(min(r, s.own_to) - s.first for s, r in zip(streams, resumes))
@@ -250,18 +289,23 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                     raw = to_tensor(item.rgb, device)
                     t = item.index - start
                     env = timeline.env(t)
+                    track = masks[id(ch)]
+                    dmask = None if track is None else torch.from_numpy(track.at(item.index)).to(device)[None, None]
                     fresh = item.index == ch.stream.first or item.cut or ch.prev_out is None
                     if fresh:
                         if item.index != ch.stream.first and item.index >= ch.stream.own_from:
                             cuts.append(item.index)
-                        work.append(_Work(ch, item, raw, raw, dream_params(cfg.dream, device, t, env)))
+                        work.append(_Work(ch, item, raw, raw, dream_params(cfg.dream, device, t, env),
+                                          dream_mask=dmask))
                     else:
                         back = flow_to_tensor(item.flow_back, device)
                         mask = torch.from_numpy(item.mask).to(device)[None, None]
                         prev_out_w, prev_raw_w = warp(ch.prev_out, back), warp(ch.prev_raw, back)
+                        if dmask is not None:
+                            mask = mask * dmask  # no carried detail where the frame is kept clean
                         init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
                         params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
-                        work.append(_Work(ch, item, raw, init, params, v.blend.at(t, env), prev_out_w, mask))
+                        work.append(_Work(ch, item, raw, init, params, v.blend.at(t, env), prev_out_w, mask, dmask))
                 if not work:
                     break
                 # Frames whose settings agree are dreamed together; each keeps its own randomness.
@@ -273,7 +317,8 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                 for params, ks in groups.items():
                     x = torch.cat([work[k].init for k in ks])
                     gens = [frame_generator(cfg.dream.seed, work[k].item.index) for k in ks]
-                    y = dream(x, net, params, gens, guide)
+                    dm = [work[k].dream_mask for k in ks]
+                    y = dream(x, net, params, gens, guide, mask=None if dm[0] is None else torch.cat(dm))
                     outs.update({k: y[j : j + 1] for j, k in enumerate(ks)})
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
@@ -284,6 +329,9 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                         out = blend_previous(out, w.prev_out_w, w.mask, w.blend)
                     if v.color_lock:
                         out = color_lock(out, w.raw)
+                    if w.dream_mask is not None:
+                        # Colour lock is a low-pass over the whole frame: keep the clean region exact.
+                        out = w.raw + w.dream_mask * (out - w.raw)
                     rgb = to_rgb8(out)
                     writer.put(w.chain.stream.name(w.item.index), rgb)
                     # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
@@ -292,8 +340,14 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
     finally:
         for ch in chains:
             ch.items.close()  # stop decoder threads and their ffmpeg now, not when collected
+        held = [t.held_from for t in masks.values() if t is not None and t.held_from is not None]
+        for t in masks.values():
+            if t is not None:
+                t.close()
         writer.close()
     loop = time.perf_counter() - t_loop
+    if held:
+        facts["mask_held_from"] = min(held)
     facts.update(loop_seconds=round(loop, 3), dream_seconds=round(dream_seconds, 3),
                  outside_dream_share=round(1 - dream_seconds / loop, 4) if loop > 0 else None)
     return cuts

@@ -10,9 +10,9 @@ from pipeline.dream import Term, dream
 from pipeline.dream.engine import total_steps
 from pipeline.errors import ConfigError
 from pipeline.media.images import to_rgb8, write_image
-from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, frame_generator, load_net, resolve_device
-from pipeline.render.still import noise_image
+from pipeline.rendering.progress import bar
+from pipeline.rendering.setup import dream_params, frame_generator, load_net, resolve_device
+from pipeline.rendering.still import noise_image
 
 CHANNELS_PER_BATCH = 8
 LABEL_H = 22  # pixels of caption strip under each cell

@@ -9,7 +9,7 @@ import numpy as np
 from pipeline.cli import main
 from pipeline.media.images import read_image
 from pipeline.media.probe import probe
-from pipeline.render import zoom as zoom_mod
+from pipeline.rendering import zoom as zoom_mod
 from tests.conftest import SAMPLES
 
 TINY = """\

@@ -1,6 +1,8 @@
 """Still mode: one image (or noise) in, one dreamed image out."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import torch
@@ -9,8 +11,9 @@ from pipeline.config import Config, SizeConfig
 from pipeline.dream import dream
 from pipeline.dream.engine import total_steps
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
-from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
+from pipeline.media.mask import open_mask
+from pipeline.rendering.progress import bar
+from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
 
 NOISE_SIDE = 512  # pixels, when there is no input and no size
 
@@ -35,6 +38,17 @@ def fit_image(rgb: np.ndarray, size: SizeConfig, even: bool = False, max_pixels:
     return cv2.resize(rgb, (ow, oh), interpolation=interp)
 
 
+def still_mask(cfg: Config, h: int, w: int, device: torch.device) -> torch.Tensor | None:
+    """``dream.mask`` for a single picture, [1,1,h,w] in [0,1] (a matte video gives its first
+    frame); None without a mask."""
+    track = open_mask(cfg.dream.mask, (h, w), Fraction(1), 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                      cfg.limits.max_pixels)
+    if track is None:
+        return None
+    with track:
+        return torch.from_numpy(track.at(0)).to(device)[None, None]
+
+
 def noise_image(n: int, h: int, w: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """[n,3,h,w] grey noise around 0.5 with std about 0.05: no structure, so the network draws its own."""
     return (0.5 + 0.05 * torch.randn(n, 3, h, w, generator=generator)).clamp(0, 1).to(device)
@@ -45,12 +59,13 @@ def render_still(cfg: Config) -> dict:
     device = resolve_device(cfg.dream.device)
     generator = frame_generator(cfg.dream.seed, 0)
     x = start_image(cfg, device, generator)
+    mask = still_mask(cfg, x.shape[-2], x.shape[-1], device)
     net, source = load_net(cfg.dream, device)
     params = dream_params(cfg.dream, device)
     guide = load_guide(cfg.dream, net, device)
     progress = bar(total_steps(x.shape[-2], x.shape[-1], params), "step", "dreaming")
     with progress:
-        y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1))
+        y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1), mask=mask)
     write_image(cfg.output, to_rgb8(y))
     return {"mode": "still", "size": [int(y.shape[-1]), int(y.shape[-2])], "model": cfg.dream.model,
             "weights": source, "device": str(device), "precision": params.precision}

@@ -9,8 +9,8 @@ from pipeline.errors import DreamreelError
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.models.registry import get_spec
 from pipeline.models.weights import locate_weights
-from pipeline.render.outputs import manifest_path
-from pipeline.render.setup import fit_size, resolve_device, resolve_precision
+from pipeline.rendering.outputs import manifest_path
+from pipeline.rendering.setup import fit_size, resolve_device, resolve_precision
 
 
 def _frame_size(cfg: Config, info: MediaInfo | None) -> tuple[int, int]:
@@ -21,7 +21,7 @@ def _frame_size(cfg: Config, info: MediaInfo | None) -> tuple[int, int]:
     if info is not None:
         return fit_size(info.height, info.width, cfg.size, even=True)
     if cfg.mode == "zoom":
-        from pipeline.render.zoom import start_frame
+        from pipeline.rendering.zoom import start_frame
 
         return tuple(start_frame(cfg).shape[:2])
     from pipeline.media.images import read_image
@@ -66,8 +66,8 @@ def describe(cfg: Config) -> str:
 
 
 def _zoom_plan(cfg: Config) -> list[str]:
-    from pipeline.render.jobs import job_dir
-    from pipeline.render.zoom import loop_tail
+    from pipeline.rendering.jobs import job_dir
+    from pipeline.rendering.zoom import loop_tail
 
     z = cfg.zoom
     tail = loop_tail(cfg)
@@ -80,8 +80,8 @@ def _zoom_plan(cfg: Config) -> list[str]:
 
 
 def _video_plan(cfg: Config, info: MediaInfo) -> list[str]:
-    from pipeline.render.jobs import job_dir
-    from pipeline.render.video import plan_frames
+    from pipeline.rendering.jobs import job_dir
+    from pipeline.rendering.video import plan_frames
 
     start, count = plan_frames(cfg, info)
     return [

@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.cli import main
 from pipeline.media.images import read_image
-from pipeline.render.streams import plan_streams
+from pipeline.rendering.streams import plan_streams
 from tests.conftest import make_clip
 
 
@@ -59,7 +59,7 @@ def test_two_streams_meet_without_a_seam(tmp_path):
 
 
 def test_an_interrupted_batched_render_resumes(tmp_path, monkeypatch):
-    from pipeline.render import video as video_mod
+    from pipeline.rendering import video as video_mod
 
     clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="128x96", rate="12", audio=False)
     reference = render(tmp_path, clip, 2)

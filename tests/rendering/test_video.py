@@ -12,7 +12,7 @@ from pipeline.cli import main
 from pipeline.media.ffmpeg import ffmpeg_exe
 from pipeline.media.images import read_image
 from pipeline.media.probe import probe
-from pipeline.render import video as video_mod
+from pipeline.rendering import video as video_mod
 
 TINY = "dream: {{steps: 2, octaves: 1, jitter: 2}}\nvideo: {{steps_after_first: 1, preset: ultrafast}}\n"
 

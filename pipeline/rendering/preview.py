@@ -9,10 +9,10 @@ from pipeline.errors import ConfigError
 from pipeline.media.images import to_rgb8, to_tensor, write_image
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
-from pipeline.render.atlas import grid, label_cell
-from pipeline.render.outputs import check_output
-from pipeline.render.progress import bar
-from pipeline.render.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+from pipeline.rendering.atlas import grid, label_cell
+from pipeline.rendering.outputs import check_output
+from pipeline.rendering.progress import bar
+from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
 
 PREVIEW_WIDTH = 256  # pixels per cell: a look costs seconds, not minutes
 MAX_CELLS = 48
@@ -31,7 +31,7 @@ def render_preview(cfg: Config, every: int, force: bool) -> dict:
     out = preview_path(cfg.output)
     check_output(out, force)
     info = probe(cfg.input, cfg.limits.max_pixels)
-    from pipeline.render.video import plan_frames
+    from pipeline.rendering.video import plan_frames
 
     start, count = plan_frames(cfg, info)
     h, w = fit_size(info.height, info.width, cfg.size, even=True)

@@ -1,0 +1,138 @@
+"""dreamreel from Python: render a config, or dream one picture with a network kept loaded.
+
+The same validation and the same typed errors as the ``render`` command: a bad setting raises
+ConfigError with the message the CLI would print; a bad file raises MediaError.
+
+    import pipeline
+    manifest = pipeline.render("configs/clip.yaml", output="renders/take2.mp4", dream={"steps": 6})
+    dreamer = pipeline.Dreamer(layers={"features.13": 1.0})
+    out = dreamer.dream_image(rgb, steps=8)        # HxWx3 uint8 in, HxWx3 uint8 out
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import Config, DreamConfig, load_config
+from pipeline.errors import ConfigError
+
+
+def render(config: str | Path | dict | Config, *, force: bool = False, overrides: list[str] | tuple[str, ...] = (),
+           preview: int | None = None, **settings: Any) -> dict:
+    """Render ``config`` (a YAML path, a dict or a Config) and return its manifest as a dict.
+
+    ``settings`` are top-level config keys merged over it (``output="x.mp4"``,
+    ``dream={"steps": 3}`` keeps the other dream settings); ``overrides`` are dotted strings as
+    on the command line (``"dream.steps=3"``). ``force`` and ``preview`` are the CLI's
+    ``--force`` and ``--preview N`` (a preview returns its facts: it writes no manifest).
+    Raises ConfigError, MediaError or OutputExistsError (all DreamreelError); KeyboardInterrupt
+    stops cleanly and the same call resumes.
+    """
+    from pipeline.rendering.outputs import manifest_path
+    from pipeline.rendering.run import run_render
+
+    cfg = load_config(config, overrides, settings, name="render")
+    facts = run_render(cfg, force=force, preview=preview)
+    if preview is not None:
+        return facts
+    return json.loads(manifest_path(cfg.output).read_text())
+
+
+class Dreamer:
+    """Dreams single pictures with one network kept loaded across calls (a node in a host
+    application should not reload weights per frame).
+
+    ``settings`` are ``dream:`` keys (model, layers, steps, octaves, step_size, jitter, seed,
+    device, precision, guide, mask_feather, ...), validated as the config validates them; each
+    ``dream_image`` call may change any of them. Networks are cached per (model, layers, weights,
+    device), so switching back and forth costs nothing after the first time.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        self._base = dict(settings)
+        self._nets: dict[tuple, Any] = {}
+        self._guides: dict[tuple, Any] = {}
+        self._settings: dict[str, DreamConfig] = {}
+        self.settings(**settings)  # fail now on a bad setting, not at the first picture
+
+    def settings(self, **changes: Any) -> DreamConfig:
+        """The validated dream settings with ``changes`` applied (ConfigError naming the key)."""
+        merged = {**self._base, **changes}
+        key = json.dumps(merged, sort_keys=True, default=str)
+        if key not in self._settings:
+            cfg = load_config({"output": "dream_image.png", "dream": merged}, name="dream_image")
+            if len(self._settings) > 64:  # a host sweeping a setting: keep the cache small
+                self._settings.clear()
+            self._settings[key] = cfg.dream
+        return self._settings[key]
+
+    def dream_image(self, rgb: np.ndarray, mask: np.ndarray | None = None, frame: int = 0,
+                    **changes: Any) -> np.ndarray:
+        """Dream ``rgb`` (H x W x 3 uint8) and return the same shape and type.
+
+        ``mask`` (H x W, uint8 0-255 or float 0-1; white dreams, black keeps the source) weighs
+        every step, so black stays the source exactly. ``frame`` picks the random stream
+        (jitter): the same frame number and settings give the same picture. ``changes``
+        override settings for this call only.
+        """
+        import torch
+
+        from pipeline.dream import dream
+        from pipeline.media.images import to_rgb8, to_tensor
+        from pipeline.rendering.setup import dream_params, frame_generator, load_guide, load_net, resolve_device
+
+        rgb = _check_rgb(rgb)
+        d = self.settings(**changes)
+        device = resolve_device(d.device)
+        key = (d.model, tuple(sorted(d.layers)), d.weights, str(device), d.channels_last, d.compile)
+        if key not in self._nets:
+            self._nets[key] = load_net(d, device)[0]
+        net = self._nets[key]
+        gkey = (key, str(d.guide))
+        if gkey not in self._guides:
+            self._guides[gkey] = load_guide(d, net, device)
+        m = None
+        if mask is not None:
+            m = torch.from_numpy(_check_mask(mask, rgb.shape[:2], d.mask_feather)).to(device)[None, None]
+        y = dream(to_tensor(rgb, device), net, dream_params(d, device, frame), frame_generator(d.seed, frame),
+                  self._guides[gkey], mask=m)
+        return to_rgb8(y)
+
+
+_DEFAULT: Dreamer | None = None
+
+
+def dream_image(rgb: np.ndarray, mask: np.ndarray | None = None, frame: int = 0, **settings: Any) -> np.ndarray:
+    """Dream one H x W x 3 uint8 picture with ``settings`` (``dream:`` keys); returns the same.
+
+    Uses one shared Dreamer, so the network is loaded once per process and reused."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Dreamer()
+    return _DEFAULT.dream_image(rgb, mask=mask, frame=frame, **settings)
+
+
+def _check_rgb(rgb: Any) -> np.ndarray:
+    arr = np.asarray(rgb)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ConfigError(f"dream_image: expected an H x W x 3 uint8 array, got {arr.dtype} of shape {arr.shape}")
+    if min(arr.shape[:2]) < 8:
+        raise ConfigError(f"dream_image: the picture is {arr.shape[1]}x{arr.shape[0]}; each side needs 8 pixels or more")
+    return np.ascontiguousarray(arr)
+
+
+def _check_mask(mask: Any, size: tuple[int, int], feather: float) -> np.ndarray:
+    """An H x W mask as float32 [0,1] at ``size``, feathered like a config mask."""
+    from pipeline.media.mask import shape_mask
+
+    arr = np.asarray(mask)
+    if arr.ndim == 3 and arr.shape[2] in (1, 3):
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise ConfigError(f"dream_image: mask must be H x W, got shape {arr.shape}")
+    gray = arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0)
+    rgb = (np.clip(gray, 0, 1) * 255 + 0.5).astype(np.uint8)[..., None].repeat(3, axis=2)
+    return shape_mask(rgb, size, False, feather)

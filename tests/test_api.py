@@ -1,0 +1,90 @@
+"""The Python API: the same renders, validation and errors as the CLI, and a network kept loaded."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pipeline
+from pipeline.config import SizeConfig
+from pipeline.media.images import read_image
+from pipeline.media.probe import probe
+from pipeline.rendering.still import fit_image
+from tests.conftest import ROOT, SAMPLES, make_clip
+
+TINY = {"steps": 1, "octaves": 1, "jitter": 2}
+
+
+def test_the_surface_is_listed_and_importing_is_cheap():
+    assert {"render", "Dreamer", "dream_image", "load_config", "ConfigError", "MediaError"} <= set(pipeline.__all__)
+    code = "import sys, pipeline; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout.strip() == "False"
+
+
+def test_render_a_still_from_a_dict_returns_the_manifest(tmp_path):
+    out = tmp_path / "o.png"
+    manifest = pipeline.render({"input": str(SAMPLES / "astronaut.png"), "output": str(out)},
+                               size={"width": 48}, dream=TINY)
+    assert manifest["mode"] == "still" and manifest["output"] == str(out)
+    assert read_image(out).shape == (48, 48, 3)
+    assert manifest["config"]["dream"]["steps"] == 1 and manifest["config"]["dream"]["octaves"] == 1
+
+
+def test_render_a_short_clip_from_a_yaml_path_with_settings_and_overrides(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", seconds=0.5)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'o.mp4'}\ndream: {{steps: 4, octaves: 1}}\n")
+    manifest = pipeline.render(cfg, overrides=["video.preset=ultrafast"], dream={"steps": 1},
+                               video={"steps_after_first": 1})
+    assert manifest["frames"] == 6 and manifest["config"]["dream"]["steps"] == 1
+    assert manifest["config"]["dream"]["octaves"] == 1  # merged, not replaced
+    info = probe(tmp_path / "o.mp4")
+    assert info.frames == 6 and info.has_audio
+
+
+def test_errors_are_the_typed_errors_with_the_cli_message(tmp_path):
+    with pytest.raises(pipeline.ConfigError, match=r"render\(dream=.*\): dream.steps: -1 must be at least 0"):
+        pipeline.render({"output": str(tmp_path / "o.png")}, dream={"steps": -1})
+    with pytest.raises(pipeline.MediaError, match="nope.png: input file not found"):
+        pipeline.render({"input": str(tmp_path / "nope.png"), "output": str(tmp_path / "o.png")})
+    (tmp_path / "o.png").write_bytes(b"precious")
+    with pytest.raises(pipeline.OutputExistsError, match="pass --force"):
+        pipeline.render({"input": str(SAMPLES / "astronaut.png"), "output": str(tmp_path / "o.png")})
+    assert isinstance(pipeline.ConfigError("x"), ValueError)
+
+
+def test_dream_image_keeps_the_network_loaded_and_honours_masks(monkeypatch):
+    from pipeline.rendering import setup
+
+    loads = []
+    real = setup.load_net
+    monkeypatch.setattr(setup, "load_net", lambda *a, **k: (loads.append(1), real(*a, **k))[1])
+    img = fit_image(read_image(SAMPLES / "astronaut.png"), SizeConfig(width=64))
+    dreamer = pipeline.Dreamer(**TINY)
+    a = dreamer.dream_image(img)
+    b = dreamer.dream_image(img, steps=2)
+    assert len(loads) == 1  # one network for both calls
+    assert a.shape == img.shape and a.dtype == np.uint8
+    assert np.abs(a.astype(int) - img).mean() > 1 and not np.array_equal(a, b)
+    assert np.array_equal(a, dreamer.dream_image(img))  # same settings and frame: same picture
+    mask = np.zeros(img.shape[:2], np.uint8)
+    mask[:, 32:] = 255
+    c = dreamer.dream_image(img, mask=mask, mask_feather=0)
+    assert np.abs(c[:, :30].astype(int) - img[:, :30]).max() == 0 and np.abs(c[:, 34:].astype(int) - img[:, 34:]).mean() > 1
+    with pytest.raises(pipeline.ConfigError, match="dream_image: dream.layers: unknown layer"):
+        dreamer.dream_image(img, layers={"features.99": 1})
+    with pytest.raises(pipeline.ConfigError, match="H x W x 3 uint8"):
+        dreamer.dream_image(img.astype(np.float32))
+
+
+def test_module_level_dream_image_reuses_one_dreamer():
+    img = fit_image(read_image(SAMPLES / "astronaut.png"), SizeConfig(width=48))
+    out = pipeline.dream_image(img, **TINY)
+    assert out.shape == img.shape
+    from pipeline import api
+
+    first = api._DEFAULT
+    pipeline.dream_image(img, **TINY)
+    assert api._DEFAULT is first
