@@ -107,10 +107,11 @@ class VideoConfig(_Strict):
 
     flow: Literal["dis_fast", "dis_medium", "dis_fine", "farneback"] = "dis_medium"
     carry: Sched(0.0, 1.0) = 1.0
-    blend: Sched(0.0, 1.0) = 0.6
+    blend: Sched(0.0, 1.0) = 0.8
+    hold: Sched(0.0, 100.0) = 1.0
     occlusion: bool = Field(True, strict=True)
     scene_cut: Sched(0.0, 1.0) = 0.35
-    steps_after_first: Sched(0, 10000, integer=True) = 4
+    steps_after_first: Sched(0, 10000, integer=True) = 2
     color_lock: bool = Field(True, strict=True)
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"

@@ -1,17 +1,28 @@
-"""Temporal coherence of video dreams: E_warp (Lai et al. 2018) and dream strength, for four renders.
+"""Temporal coherence of video dreams over a suite of varied clips, at default settings.
 
-    python scripts/bench_coherence.py [CLIP] [--config configs/clip.yaml] [--width 320] [--frames 48]
-                                      [key=value ...] [--no-append]
+    python scripts/bench_coherence.py [--width 320] [--frames N] [--clips a,b] [--only-dreamreel]
+                                      [--no-append] [key=value ...]
 
-Renders, all with the same dream settings: the input itself; independent per-frame dreams; a plain
-50 % blend of the previous dream into each raw frame before dreaming (no flow); dreamreel's path
-(the real `render`). For each: E_warp = mean over consecutive pairs of the squared difference,
-over pixels the input flow trusts and RGB in [0,1], between output t-1 and output t warped back
-onto it; and strength = mean |output - input|. Pairs across a detected scene cut are left out.
+Each clip (scripts/coherence_clips.py: real footage from public packages, synthetic camera moves
+over real photos) is rendered by the real ``render`` with a config of only input and output (plus
+``key=value`` overrides, for tuning), and, unless --only-dreamreel, as independent per-frame
+dreams and as a plain 50 % blend of the previous dream into each raw frame (no flow). Reported:
+
+- E_warp (Lai et al. 2018): mean over consecutive pairs within a shot of the squared difference,
+  over pixels the input's own flow trusts (DIS fine, forward-backward check), between output t-1
+  and output t warped back onto it; RGB in [0,1]. Beside it the input's own E_warp, and the target
+  E_warp(out) <= 1.5 x E_warp(in) + 0.0002.
+- E_warp at a gap of 5 frames (flow from t-5 to t, the same test), against the input's.
+- strength: mean |output - input|, [0,1] RGB (target at least 0.06).
+- drift: per shot of 30 frames or more, mean strength of its last 15 frames over frames 5-20
+  (target 0.8-1.25; the worst shot is shown).
+- cut restarts: per cut, strength of the 5 frames after it over the 5 before (target 0.75-1.33).
+- seconds per frame: the frame loop's time from the manifest (no model load, no encode).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -22,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.cli import main as render_main  # noqa: E402
-from pipeline.config import load_config  # noqa: E402
+from pipeline.config import SizeConfig, load_config  # noqa: E402
 from pipeline.dream import dream  # noqa: E402
 from pipeline.media.images import read_image, to_rgb8, to_tensor  # noqa: E402
 from pipeline.media.probe import probe  # noqa: E402
@@ -33,41 +44,59 @@ from pipeline.motion.scene import cut_score  # noqa: E402
 from pipeline.motion.warp import flow_to_tensor, warp  # noqa: E402
 from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
 from scripts.benchlib import report  # noqa: E402
+from scripts.coherence_clips import Clip, suite  # noqa: E402
 
 CPU = torch.device("cpu")
+CUT = 0.35  # the default scene-cut threshold: shots are measured as the renderer splits them
 
 
 def as_t(rgb: np.ndarray) -> torch.Tensor:
     return to_tensor(rgb, CPU)
 
 
-def warp_pairs(frames: list[np.ndarray], cut: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """For each pair (t-1, t) within a shot: (t, forward flow t-1 -> t, its trust mask)."""
+def shots(frames: list[np.ndarray]) -> list[int]:
+    """Indexes where a new shot starts (0 and every cut)."""
+    return [0] + [t for t in range(1, len(frames)) if cut_score(frames[t - 1], frames[t]) > CUT]
+
+
+def warp_pairs(frames: list[np.ndarray], starts: list[int], gap: int) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(a, b, forward flow a -> b, its trust mask) for every pair b - a = gap within one shot."""
     est = FlowEstimator("dis_fine")
+    shot_of = np.searchsorted(starts, np.arange(len(frames)), side="right")
     out = []
-    for t in range(1, len(frames)):
-        if cut_score(frames[t - 1], frames[t]) > cut:
+    for b in range(gap, len(frames)):
+        a = b - gap
+        if shot_of[a] != shot_of[b]:
             continue
-        a, b = to_gray(frames[t - 1]), to_gray(frames[t])
-        fwd, back = est(a, b), est(b, a)
-        out.append((t, fwd, consistency_mask(fwd, back)))
+        ga, gb = to_gray(frames[a]), to_gray(frames[b])
+        fwd, back = est(ga, gb), est(gb, ga)
+        out.append((a, b, fwd, consistency_mask(fwd, back)))
     return out
 
 
 def e_warp(outputs: list[np.ndarray], pairs) -> float:
-    """Mean over pairs of the masked MSE between output t-1 and output t warped onto t-1."""
+    """Mean over pairs of the masked MSE between output a and output b warped onto a."""
     errs = []
-    for t, fwd, mask in pairs:
-        prev, cur = as_t(outputs[t - 1]), as_t(outputs[t])
-        moved = warp(cur, flow_to_tensor(fwd, CPU))
+    for a, b, fwd, mask in pairs:
+        moved = warp(as_t(outputs[b]), flow_to_tensor(fwd, CPU))
         m = torch.from_numpy(mask)[None, None]
-        sq = ((prev - moved) ** 2 * m).sum() / (m.sum() * 3 + 1e-8)
-        errs.append(float(sq))
-    return float(np.mean(errs))
+        errs.append(float(((as_t(outputs[a]) - moved) ** 2 * m).sum() / (m.sum() * 3 + 1e-8)))
+    return float(np.mean(errs)) if errs else float("nan")
 
 
-def strength(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> float:
-    return float(np.mean([np.abs(o.astype(np.float32) - i.astype(np.float32)).mean() / 255 for o, i in zip(outputs, inputs)]))
+def strengths(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> np.ndarray:
+    return np.array([np.abs(o.astype(np.float32) - i.astype(np.float32)).mean() / 255 for o, i in zip(outputs, inputs)])
+
+
+def drift(s: np.ndarray, starts: list[int]) -> list[float]:
+    """Per shot of 30 frames or more: mean strength of its last 15 frames over frames 5-20."""
+    ends = starts[1:] + [len(s)]
+    return [float(s[e - 15 : e].mean() / s[a + 5 : a + 20].mean()) for a, e in zip(starts, ends) if e - a >= 30]
+
+
+def restarts(s: np.ndarray, starts: list[int]) -> list[float]:
+    """Per cut with 5 frames on each side: strength of the 5 after over the 5 before."""
+    return [float(s[c : c + 5].mean() / s[c - 5 : c].mean()) for c in starts[1:] if c >= 5 and c + 5 <= len(s)]
 
 
 def naive(cfg, frames: list[np.ndarray], blend: float) -> list[np.ndarray]:
@@ -85,46 +114,87 @@ def naive(cfg, frames: list[np.ndarray], blend: float) -> list[np.ndarray]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("clip", nargs="?", default="samples/city.mp4")
-    ap.add_argument("--config", default="configs/clip.yaml")
-    ap.add_argument("--width", type=int, default=320)
-    ap.add_argument("--frames", type=int, default=48)
-    ap.add_argument("--only-dreamreel", action="store_true", help="skip the naive renders (for tuning)")
-    ap.add_argument("--no-append", action="store_true")
-    ap.add_argument("overrides", nargs="*", help="config overrides for all renders, e.g. video.blend=0.6")
-    args = ap.parse_intermixed_args()
-
+def measure(clip: Clip, width: int, overrides: list[str], baselines: bool) -> dict:
+    """Render ``clip`` every way asked and compute its metrics."""
+    info = probe(clip.path)
+    count = min(clip.count or info.frames, info.frames - clip.start)
+    size = fit_size(info.height, info.width, SizeConfig(width=min(width, info.width)), even=True)
+    with FrameReader(info.path, info.fps, size, clip.start, count) as r:
+        inputs = [f.copy() for _, f in r]
+    starts = shots(inputs)
+    pairs1, pairs5 = warp_pairs(inputs, starts, 1), warp_pairs(inputs, starts, 5)
+    row = {"clip": clip, "frames": len(inputs), "size": size, "cuts": len(starts) - 1,
+           "in1": e_warp(inputs, pairs1), "in5": e_warp(inputs, pairs5), "renders": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        over = [f"input={args.clip}", f"output={tmp}/frames", f"size.width={args.width}", "size.height=null",
-                f"frames.count={args.frames}", "frames.start=0", *args.overrides]
-        cfg = load_config(Path(args.config), over)
-        info = probe(cfg.input)
-        size = fit_size(info.height, info.width, cfg.size, even=True)
-        with FrameReader(info.path, info.fps, size, 0, args.frames) as r:
-            inputs = [f for _, f in r]
-        pairs = warp_pairs(inputs, cfg.video.scene_cut.at(0))
-        rows = [("input", inputs, 0.0)]
-        if not args.only_dreamreel:
-            t = time.perf_counter()
-            rows.append(("independent dreams", naive(cfg, inputs, 0.0), time.perf_counter() - t))
-            t = time.perf_counter()
-            rows.append(("50 % blend, no flow", naive(cfg, inputs, 0.5), time.perf_counter() - t))
-        t = time.perf_counter()
-        code = render_main([args.config, *over])
+        base = Path(tmp) / "c.yaml"
+        base.write_text(f"input: {clip.path}\noutput: {tmp}/frames\nsize: {{width: {size[1]}}}\n"
+                        f"frames: {{start: {clip.start}, count: {count}}}\n")
+        renders = {}
+        if baselines:
+            cfg = load_config(base, overrides)
+            for name, blend in (("independent", 0.0), ("50 % blend", 0.5)):
+                t = time.perf_counter()
+                renders[name] = (naive(cfg, inputs, blend), (time.perf_counter() - t) / len(inputs))
+        code = render_main([str(base), *overrides])
         assert code == 0, f"render failed with exit code {code}"
         ours = [read_image(p) for p in sorted(Path(tmp, "frames").glob("*.png"))]
-        rows.append(("dreamreel", ours, time.perf_counter() - t))
+        facts = json.loads((Path(tmp) / "frames.manifest.json").read_text())
+        renders["dreamreel"] = (ours, facts["loop_seconds"] / len(ours))
+    for name, (outs, spf) in renders.items():
+        s = strengths(outs, inputs)
+        row["renders"][name] = {"e1": e_warp(outs, pairs1), "e5": e_warp(outs, pairs5), "strength": float(s.mean()),
+                                "drift": drift(s, starts), "restart": restarts(s, starts), "spf": spf}
+    return row
 
-    base = e_warp(inputs, pairs)
-    lines = [f"clip `{args.clip}`, {len(inputs)} frames at {size[1]}x{size[0]}, {len(pairs)} pairs within shots; "
-             f"settings `{args.config}` + `{' '.join(args.overrides) or 'no overrides'}`.", "",
-             "| render | E_warp | x input | strength | seconds |", "|---|---|---|---|---|"]
-    for name, outs, sec in rows:
-        e = e_warp(outs, pairs)
-        lines.append(f"| {name} | {e:.5f} | {e / base:.2f} | {strength(outs, inputs):.4f} | {sec:.0f} |")
-    report("bench_coherence: E_warp and dream strength", lines, save=not args.no_append)
+
+def verdict(row: dict, r: dict) -> str:
+    ok = r["e1"] <= 1.5 * row["in1"] + 0.0002 and r["strength"] >= 0.06
+    ok &= all(0.8 <= d <= 1.25 for d in r["drift"]) and all(0.75 <= c <= 1.33 for c in r["restart"])
+    return "yes" if ok else "**no**"
+
+
+def span(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{min(values):.2f}" if len(values) == 1 else f"{min(values):.2f}-{max(values):.2f}"
+
+
+def table(rows: list[dict], overrides: list[str]) -> list[str]:
+    lines = [f"Default settings (a config of only input and output{', plus ' + ' '.join(overrides) if overrides else ''})"
+             f", width {rows[0]['size'][1]} px. Targets: E_warp(out) <= 1.5 x E_warp(in) + 0.0002 at strength >= 0.06; "
+             "drift 0.8-1.25 (worst shot shown); cut restarts 0.75-1.33.", "",
+             "| clip | kind | frames, cuts | render | E_warp out / in (x in) | E_warp gap 5 out / in | strength | "
+             "drift | cut restarts | s/frame | targets met |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        c = row["clip"]
+        for name, r in row["renders"].items():
+            lines.append(
+                f"| {c.name} | {c.kind} | {row['frames']}, {row['cuts']} | {name} | {r['e1']:.5f} / {row['in1']:.5f} "
+                f"({r['e1'] / row['in1']:.2f}x) | {r['e5']:.5f} / {row['in5']:.5f} | {r['strength']:.3f} | "
+                f"{span(r['drift'])} | {span(r['restart'])} | {r['spf']:.2f} | "
+                f"{verdict(row, r) if name == 'dreamreel' else '-'} |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--width", type=int, default=320)
+    ap.add_argument("--frames", type=int, default=None, help="cap each clip's length (quick tuning runs)")
+    ap.add_argument("--clips", default=None, help="comma-separated words that pick clips by name")
+    ap.add_argument("--only-dreamreel", action="store_true", help="skip the naive renders (for tuning)")
+    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("overrides", nargs="*", help="config overrides for every render, e.g. video.blend=0.6")
+    args = ap.parse_intermixed_args()
+    clips = suite(args.frames)
+    if args.clips:
+        words = args.clips.split(",")
+        clips = [c for c in clips if any(w in c.name for w in words)]
+    rows = []
+    for clip in clips:
+        rows.append(measure(clip, args.width, args.overrides, not args.only_dreamreel))
+        print("\n".join(table(rows[-1:], args.overrides)[-1 - len(rows[-1]["renders"]) + 1:]), flush=True)
+    report("bench_coherence: the suite at default settings", table(rows, args.overrides), save=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ class Job:
             return out
         for line in text.splitlines():
             parts = line.split()
-            if len(parts) == 2 and len(parts[1]) == 64:
+            if len(parts) >= 2 and len(parts[1]) == 64:
                 name = FRAME_NAME.format(int(parts[0])) if parts[0].isdigit() else parts[0]
                 out[name] = parts[1]
         return out
@@ -151,11 +151,27 @@ class Job:
                 return k
         return len(names)
 
-    def record(self, index: int | str, png: bytes) -> None:
-        """Checkpoint one finished frame: the PNG atomically, then its checksum line, durably."""
+    def state(self, index: int | str) -> str | None:
+        """What was recorded with a finished frame beside its checksum (the chain's state a resumed
+        run needs to continue exactly), or None."""
+        name = self.frame_path(index).name
+        try:
+            text = self._sums.read_text()
+        except FileNotFoundError:
+            return None
+        found = None
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == name:
+                found = parts[2]
+        return found
+
+    def record(self, index: int | str, png: bytes, state: str = "") -> None:
+        """Checkpoint one finished frame: the PNG atomically, then its checksum line (with
+        ``state``, one word, when given), durably."""
         path = self.frame_path(index)
         atomic_write_bytes(path, png)
-        line = f"{path.name} {hashlib.sha256(png).hexdigest()}\n".encode()
+        line = f"{path.name} {hashlib.sha256(png).hexdigest()}{' ' + state if state else ''}\n".encode()
         self._append(self._sums, line, f"record frame {index}")
 
     def remove(self) -> None:
@@ -183,16 +199,16 @@ class FrameWriter:
                 return
             if self._error is not None:
                 continue
-            index, rgb = item
+            index, rgb, state = item
             try:
-                self.job.record(index, encode_image(rgb, ".png"))
+                self.job.record(index, encode_image(rgb, ".png"), state)
             except BaseException as exc:  # handed to the main thread
                 self._error = exc
 
-    def put(self, index: int | str, rgb: np.ndarray) -> None:
+    def put(self, index: int | str, rgb: np.ndarray, state: str = "") -> None:
         if self._error is not None:
             raise self._error
-        self._q.put((index, rgb))
+        self._q.put((index, rgb, state))
 
     def close(self) -> None:
         """Wait for every queued frame to be on disk; re-raise a writer error."""

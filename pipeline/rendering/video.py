@@ -26,7 +26,7 @@ from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask
 from pipeline.motion.flow import FlowEstimator, to_gray
 from pipeline.motion.scene import cut_score
-from pipeline.motion.temporal import blend_previous, carry_residual
+from pipeline.motion.temporal import blend_previous, carry_residual, hold_gain, residual_strength
 from pipeline.motion.warp import flow_to_tensor, warp
 from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.prefetch import prefetch
@@ -223,6 +223,7 @@ class _Chain:
     items: Iterator[MotionItem]
     prev_raw: torch.Tensor | None = None
     prev_out: torch.Tensor | None = None
+    target: float = 0.0  # strength the shot's fresh frame was dreamed to (see hold_gain)
     done: bool = False
 
 
@@ -303,6 +304,10 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                         prev_out_w, prev_raw_w = warp(ch.prev_out, back), warp(ch.prev_raw, back)
                         if dmask is not None:
                             mask = mask * dmask  # no carried detail where the frame is kept clean
+                        # Hold the carried detail at the shot's strength, both as the start of
+                        # the dream and as what the blend pulls toward, so it cannot pile up.
+                        gain = hold_gain(prev_out_w - prev_raw_w, mask, ch.target, v.hold.at(t, env))
+                        prev_out_w = prev_raw_w + gain * (prev_out_w - prev_raw_w)
                         init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
                         params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
                         work.append(_Work(ch, item, raw, init, params, v.blend.at(t, env), prev_out_w, mask, dmask))
@@ -332,8 +337,10 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                     if w.dream_mask is not None:
                         # Colour lock is a low-pass over the whole frame: keep the clean region exact.
                         out = w.raw + w.dream_mask * (out - w.raw)
+                    if w.blend == 0.0 and w.prev_out_w is None:  # a fresh frame sets the shot's target
+                        w.chain.target = float(residual_strength(out - w.raw, torch.ones_like(out[:, :1]))[0])
                     rgb = to_rgb8(out)
-                    writer.put(w.chain.stream.name(w.item.index), rgb)
+                    writer.put(w.chain.stream.name(w.item.index), rgb, repr(w.chain.target))
                     # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
                     w.chain.prev_raw, w.chain.prev_out = w.raw, to_tensor(rgb, device)
                     progress.update(1)
@@ -359,8 +366,12 @@ def _next_dreamable(ch: _Chain, job: Job, device: torch.device) -> MotionItem | 
         return None
     for item in ch.items:
         if item.context:
+            name = ch.stream.name(item.index)
             ch.prev_raw = to_tensor(item.rgb, device)
-            ch.prev_out = to_tensor(read_image(job.frame_path(ch.stream.name(item.index))), device)
+            ch.prev_out = to_tensor(read_image(job.frame_path(name)), device)
+            state = job.state(name)
+            ch.target = float(state) if state else float(
+                residual_strength(ch.prev_out - ch.prev_raw, torch.ones_like(ch.prev_raw[:, :1]))[0])
             continue
         return item
     ch.done = True

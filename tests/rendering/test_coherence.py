@@ -1,0 +1,124 @@
+"""Coherence properties of video dreams on generated clips of real pixels: the dream holds its
+strength along a shot, restarts at the same strength after a cut, and does not ghost."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.media.images import read_image
+from tests.conftest import ROOT, SAMPLES, ffmpeg
+
+W, H = 128, 72
+# Small, fast settings; the video keys stay at their defaults, which is what is under test.
+DREAM = "dream: {steps: 6, octaves: 2, jitter: 8}\nsize: {width: 128}\n"
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = 12) -> Path:
+    d = path.parent / f"{path.stem}_png"
+    d.mkdir()
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(d / f"{i:04d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    ffmpeg("-framerate", str(fps), "-i", str(d / "%04d.png"), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "8",
+           "-pix_fmt", "yuv444p", str(path))
+    return path
+
+
+def pan(photo: np.ndarray, n: int, x0: int, y0: int, dx: float) -> list[np.ndarray]:
+    """``n`` frames of W x H panning across ``photo`` at ``dx`` pixels a frame."""
+    out = []
+    for i in range(n):
+        m = np.float32([[1, 0, -(x0 + dx * i)], [0, 1, -y0]])
+        out.append(cv2.warpAffine(photo, m, (W, H), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT))
+    return out
+
+
+def photo() -> np.ndarray:
+    return cv2.cvtColor(cv2.resize(cv2.imread(str(SAMPLES / "astronaut.png")), (256, 256)), cv2.COLOR_BGR2RGB)
+
+
+def render(tmp_path: Path, clip: Path, name: str, *overrides: str) -> list[np.ndarray]:
+    out = tmp_path / name
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {out}\n{DREAM}")
+    proc = subprocess.run([sys.executable, "-m", "pipeline", str(cfg), *overrides], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return [read_image(p) for p in sorted(out.glob("*.png"))]
+
+
+def strength(outs: list[np.ndarray], ins: list[np.ndarray]) -> np.ndarray:
+    return np.array([np.abs(o.astype(np.float32) - i.astype(np.float32)).mean() / 255 for o, i in zip(outs, ins)])
+
+
+@pytest.fixture(scope="module")
+def long_shot(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    d = tmp_path_factory.mktemp("shot")
+    frames = pan(photo(), 36, 40, 60, 1.5)
+    return write_clip(d / "pan.mp4", frames), frames
+
+
+def test_the_dream_holds_its_strength_along_a_shot(tmp_path, long_shot):
+    clip, ins = long_shot
+    held = strength(render(tmp_path, clip, "held"), ins)
+    drift = held[-10:].mean() / held[3:13].mean()
+    assert 0.8 <= drift <= 1.25, drift
+    assert held.mean() > 0.03  # and the dream is still there
+
+
+def test_the_hold_is_what_stops_a_growing_dream(tmp_path, long_shot):
+    """With carried frames that add a lot each time (the old 4 steps, blend 0.6) the dream grows
+    along the shot unless the hold caps it."""
+    clip, ins = long_shot
+    grow = ("video.steps_after_first=4", "video.blend=0.6")
+    free = strength(render(tmp_path, clip, "free", *grow, "video.hold=100"), ins)
+    held = strength(render(tmp_path, clip, "held", *grow), ins)
+    free_drift, held_drift = free[-10:].mean() / free[3:13].mean(), held[-10:].mean() / held[3:13].mean()
+    assert free_drift > 1.25 and held_drift < free_drift - 0.15, (free_drift, held_drift)
+
+
+def test_a_cut_restarts_at_the_strength_of_the_shot_before(tmp_path):
+    p = photo()
+    a = pan(p, 20, 30, 40, 1.5)
+    b = pan(cv2.flip(p, 1)[::-1].copy(), 14, 60, 80, -1.5)  # another picture: a hard cut at frame 20
+    clip = write_clip(tmp_path / "cut.mp4", a + b)
+    ins = a + b
+    s = strength(render(tmp_path, clip, "cut"), ins)
+    restart = s[20:25].mean() / s[15:20].mean()
+    assert 0.75 <= restart <= 1.33, (restart, s.round(3))
+
+
+def test_a_moving_object_does_not_leave_a_ghost(tmp_path):
+    """A textured object crossing a textured background: the output's edges follow the current
+    frame clearly better than the previous one (no trail of the object's last position)."""
+    back = cv2.resize(cv2.cvtColor(cv2.imread(str(SAMPLES / "astronaut.png")), cv2.COLOR_BGR2RGB)[300:, :], (W, H))
+    obj = cv2.cvtColor(cv2.resize(cv2.imread(str(SAMPLES / "astronaut.png"))[40:300, 120:330], (34, 42)),
+                       cv2.COLOR_BGR2RGB)
+    frames = []
+    for i in range(20):
+        f = back.copy()
+        x = 4 + 5 * i
+        f[15:57, x : x + 34] = obj[:, : max(0, min(34, W - x))]
+        frames.append(f)
+    clip = write_clip(tmp_path / "obj.mp4", frames)
+    outs = render(tmp_path, clip, "obj")
+
+    def edges(rgb: np.ndarray) -> np.ndarray:
+        g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    now, before = [], []
+    for t in range(5, 18):
+        x = 4 + 5 * t
+        band = (slice(10, 62), slice(max(0, x - 12), min(W, x + 46)))  # the object and where it just was
+        e = edges(outs[t])[band]
+        now.append(corr(e, edges(frames[t])[band]))
+        before.append(corr(e, edges(frames[t - 1])[band]))
+    assert np.mean(now) > np.mean(before) + 0.1, (np.mean(now), np.mean(before))
