@@ -66,11 +66,11 @@ def test_an_interrupted_batched_render_resumes(tmp_path, monkeypatch):
     real = video_mod.FrameWriter.put
     count = {"n": 0}
 
-    def put(self, name, rgb):
+    def put(self, name, rgb, *state):
         if count["n"] == 9:
             raise KeyboardInterrupt
         count["n"] += 1
-        real(self, name, rgb)
+        real(self, name, rgb, *state)
 
     monkeypatch.setattr(video_mod.FrameWriter, "put", put)
     cfg = tmp_path / "b2.yaml"

@@ -95,11 +95,11 @@ def test_interrupted_render_resumes_with_identical_frames(tmp_path, clips, monke
     real_put = video_mod.FrameWriter.put
     calls = {"n": 0}
 
-    def put(self, index, rgb):
+    def put(self, index, rgb, *state):
         if calls["n"] == 3:
             raise KeyboardInterrupt
         calls["n"] += 1
-        real_put(self, index, rgb)
+        real_put(self, index, rgb, *state)
 
     monkeypatch.setattr(video_mod.FrameWriter, "put", put)
     assert main([str(cfg), "--force"]) == 130
