@@ -9,7 +9,6 @@ twice in one mapping.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.media.atomic import open_regular
 
 Path_ = tuple[str | int, ...]
 
@@ -59,26 +59,18 @@ def read_config_text(path: Path) -> str:
     """The text of the config file at ``path``; ConfigError (one line) when it is missing, not a
     regular file (a FIFO, a device, a folder), larger than MAX_CONFIG_BYTES or not UTF-8."""
     path = Path(path)
+    fd, problem = open_regular(path)
+    if fd is None:
+        raise ConfigError({"missing": f"{path}: config file not found",
+                           "folder": f"{path}: config is a folder; give a YAML file",
+                           "special": f"{path}: config is not a regular file (a pipe or device?); give a YAML file"}
+                          .get(problem, f"{path}: cannot read config: {problem}"))
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        data = os.read(fd, MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe or device?)"
-        raise ConfigError(f"{path}: config is {kind}; give a YAML file")
-    try:
-        # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open must not wait.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ConfigError(f"{path}: config is not a regular file; give a YAML file")
-            data = os.read(fd, MAX_CONFIG_BYTES + 1)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path}: config is larger than {MAX_CONFIG_BYTES // 1024} KiB; is this the right file?")
     try:

@@ -25,6 +25,15 @@ def temp_prefix(name: str) -> str:
     return f".{cut}~{hashlib.sha256(name.encode()).hexdigest()[:12]}."
 
 
+_TEMP = re.compile(r"\..+\.[0-9a-f]{8}\.part(\.[^.]+)?")
+
+
+def is_temp_name(candidate: str) -> bool:
+    """True when ``candidate`` has the form of any atomic write's temp file (``.X.<hex>.part.ext``);
+    for folders whose every file is ours, such as a job folder."""
+    return _TEMP.fullmatch(candidate) is not None
+
+
 def is_temp_of(candidate: str, name: str) -> bool:
     """True when the file name ``candidate`` is a temporary file of the file called ``name``:
     compared literally, so ``out/city`` never claims ``.city.v2.mp4.<hex>.part.mp4``."""
@@ -69,29 +78,39 @@ def atomic_path(path: Path, before_replace: Callable[[Path], None] | None = None
         raise
 
 
+def open_regular(path: Path) -> tuple[int | None, str | None]:
+    """Open ``path`` for reading if it is a regular file: (fd, None), or (None, problem) with
+    problem "missing", "folder", "special" (a FIFO or device) or an OS error text.
+
+    A FIFO would block the reader forever and a device never ends, so only files are read. The
+    open is non-blocking, so a path swapped for a FIFO after the stat cannot make it wait."""
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            return None, "folder"
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None, "special"
+    return fd, None
+
+
 def require_readable(path: Path, kind: str) -> Path:
     """``path`` as a Path once it is known to be a readable file; MediaError naming why not.
 
     kind names what was expected ("an image", "a video") for the folder case.
     """
     path = Path(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise MediaError(f"{path}: input file not found") from None
-    except OSError as exc:
-        raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise MediaError(f"{path}: is a folder, not {kind}")
-    if not stat.S_ISREG(st.st_mode):
-        # A FIFO would block the reader forever, a device never ends: only files are media here.
-        raise MediaError(f"{path}: is not a regular file (a pipe or device?), not {kind}")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    fd, problem = open_regular(path)
+    if fd is not None:
         os.close(fd)
-    except OSError as exc:
-        raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
-    return path
+        return path
+    raise MediaError({"missing": f"{path}: input file not found", "folder": f"{path}: is a folder, not {kind}",
+                      "special": f"{path}: is not a regular file (a pipe or device?), not {kind}"}
+                     .get(problem, f"{path}: cannot read: {problem}"))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from pipeline.errors import MediaError, OutputExistsError
-from pipeline.media.atomic import atomic_write_bytes, is_temp_of
+from pipeline.media.atomic import atomic_write_bytes, is_temp_name, is_temp_of
 from pipeline.media.encode import foreign_files
 
 
@@ -121,7 +121,7 @@ def remove_stale_temps(output: Path) -> int:
     job = parent / f"{output.name}.work"
     for folder in (job, job / "frames"):
         if folder.is_dir():  # inside our own job folder every temp file is ours
-            stale += [folder / n for n in os.listdir(folder) if any(is_temp_of(n, n2) for n2 in _owner_names(n))]
+            stale += [folder / n for n in os.listdir(folder) if is_temp_name(n)]
     removed = 0
     for path in stale:
         if path.is_dir():
@@ -132,10 +132,3 @@ def remove_stale_temps(output: Path) -> int:
             removed += 1
     return removed
 
-
-def _owner_names(temp: str) -> list[str]:
-    """The file names ``temp`` could be a temporary of (``.000005.png.1a2b3c4d.part.png`` ->
-    ``000005.png``), for sweeping a job folder whose files are all ours."""
-    if not temp.startswith(".") or ".part" not in temp:
-        return []
-    return [temp[1: temp.rfind(".", 0, temp.rfind(".part"))]]

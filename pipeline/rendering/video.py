@@ -337,7 +337,7 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                     if w.dream_mask is not None:
                         # Colour lock is a low-pass over the whole frame: keep the clean region exact.
                         out = w.raw + w.dream_mask * (out - w.raw)
-                    if w.blend == 0.0 and w.prev_out_w is None:  # a fresh frame sets the shot's target
+                    if w.prev_out_w is None:  # a fresh frame sets the shot's target
                         w.chain.target = float(residual_strength(out - w.raw, torch.ones_like(out[:, :1]))[0])
                     rgb = to_rgb8(out)
                     writer.put(w.chain.stream.name(w.item.index), rgb, repr(w.chain.target))
