@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
             print(describe(cfg))
             return EXIT_OK
-        _set_threads()
+        from pipeline.runtime import tune_process
+
+        tune_process(retain_memory=cfg.render.retain_memory)
         from pipeline.rendering.run import run_render
 
         facts = run_render(cfg, force=args.force, preview=args.preview)
@@ -106,13 +108,6 @@ def one_line(message: str, limit: int = 380) -> str:
     message that quotes a huge or multi-line value (the messages themselves cut values short)."""
     text = " ".join(message.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _set_threads() -> None:
-    import torch
-
-    # One intra-op thread per core: oversubscription (torch + OpenCV + ffmpeg) costs more than it gives.
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,13 @@ def Sched(lo: float = -math.inf, hi: float = math.inf, integer: bool = False, lo
     return Annotated[Schedule, BeforeValidator(parse), PlainSerializer(lambda s: s.source, return_type=Any)]
 
 
+def auto_or_whole(v: object, lo: int, hi: int, unit: str = "") -> object:
+    """Checks a key that takes ``auto`` or a whole number in [lo, hi], with one message for both."""
+    if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
+        return v
+    raise ValueError(f"must be auto or a whole number{unit} from {lo} to {hi}")
+
+
 class SizeConfig(_Strict):
     """Resize of the input before dreaming; aspect kept when only one side is given."""
 
@@ -63,7 +70,8 @@ class DreamConfig(_Strict):
     jitter: Sched(0, 1024, integer=True) = 32
     seed: int = Field(0, ge=0, strict=True)
     guide: Path | None = None
-    tile: int = Field(512, ge=64, le=8192, strict=True)
+    # auto: whole frames up to 1920 px a side where memory allows (rendering/setup.resolve_tile).
+    tile: Annotated[int, Strict()] | Literal["auto"] = "auto"
     tile_overlap: int = Field(64, ge=0, le=1024, strict=True)
     grad_norm: Literal["mean", "laplacian"] = "mean"
     laplacian_levels: int = Field(4, ge=1, le=8, strict=True)
@@ -76,6 +84,11 @@ class DreamConfig(_Strict):
     mask: Path | None = None
     mask_invert: bool = Field(False, strict=True)
     mask_feather: float = Field(3.0, ge=0.0, le=256.0, strict=True)
+
+    @field_validator("tile", mode="before")
+    @classmethod
+    def _tile_range(cls, v: object) -> object:
+        return auto_or_whole(v, 64, 8192, " of pixels")
 
     @field_validator("layers")
     @classmethod
@@ -142,13 +155,14 @@ class RenderConfig(_Strict):
     batch: Annotated[int, Strict()] | Literal["auto"] = "auto"
     preroll: int = Field(8, ge=0, le=1000, strict=True)
     crossover: int = Field(8, ge=0, le=1000, strict=True)
+    # Keep freed memory in the process (glibc): a step no longer page-faults its activations back
+    # in. 1.6-2x faster steps on a VM for ~12 % more peak memory (pipeline/runtime.py).
+    retain_memory: bool = Field(True, strict=True)
 
-    @field_validator("batch")
+    @field_validator("batch", mode="before")
     @classmethod
-    def _batch_positive(cls, v: int | str) -> int | str:
-        if isinstance(v, int) and not 1 <= v <= 64:
-            raise ValueError("must be auto or a whole number from 1 to 64")
-        return v
+    def _batch_positive(cls, v: object) -> object:
+        return auto_or_whole(v, 1, 64)
 
 
 class LimitsConfig(_Strict):

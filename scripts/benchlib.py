@@ -1,9 +1,11 @@
 """Shared by the benchmark scripts: machine description, timing, and appending to BENCHMARKS.md."""
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,8 +29,37 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    isa = torch.backends.cpu.get_cpu_capability()
+    forced = " (forced by ATEN_CPU_CAPABILITY)" if os.environ.get("ATEN_CPU_CAPABILITY") else ""
     return (f"{model}, {len(os.sched_getaffinity(0))} cores, {mem:.0f} GiB, {gpu}; torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")
+            f"{torch.get_num_threads()} threads; CPU kernels {isa}{forced}")
+
+
+# Forcing the AVX2 kernels on an AVX-512 machine shows what an AVX2-only user gets: ATen's
+# dispatch and oneDNN's JIT each have their own switch.
+AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def add_isa_argument(ap: argparse.ArgumentParser) -> None:
+    """``--isa native|avx2|both``: the instruction set(s) to measure with."""
+    ap.add_argument("--isa", choices=["native", "avx2", "both"], default="native",
+                    help="native kernels, the AVX2 kernels forced, or both runs one after the other")
+
+
+def run_per_isa(isa: str) -> bool:
+    """Carry out ``--isa``: for ``avx2`` or ``both``, run this script again in a child with the
+    kernels set (the environment must be set before torch loads), and return True when the
+    caller has nothing left to do; False when this process itself is the run to make."""
+    if isa == "native" or os.environ.get("DREAMREEL_BENCH_ISA"):
+        return False
+    argv = [a for a in sys.argv[1:] if not a.startswith("--isa")]
+    if "--isa" in sys.argv[1:]:
+        i = sys.argv[1:].index("--isa")
+        argv = sys.argv[1:][:i] + sys.argv[1:][i + 2:]
+    for which in (["native", "avx2"] if isa == "both" else ["avx2"]):
+        env = {**os.environ, "DREAMREEL_BENCH_ISA": which, **(AVX2_ENV if which == "avx2" else {})}
+        subprocess.run([sys.executable, sys.argv[0], *argv, "--isa", which], env=env, check=True)
+    return True
 
 
 def command() -> str:

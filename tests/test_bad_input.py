@@ -195,7 +195,7 @@ def test_huge_image_renders_in_tiles_within_4_gb(tmp_path):
 CONFIG_CASES = [
     ("output: [unclosed\n", "YAML does not parse: expected ',' or ']'"),
     ("output: o.png\ndream:\n  stepz: 3\n", ":3: dream.stepz: unknown key; did you mean 'steps'?"),
-    ("output: o.png\ndream:\n  tile: large\n", ":3: dream.tile: input should be a valid integer"),
+    ("output: o.png\ndream:\n  tile: large\n", ":3: dream.tile: must be auto or a whole number of pixels from 64 to 8192"),
     ("output: o.png\ndream:\n  steps: -3\n", ":3: dream.steps: -3 must be at least 0"),
     ("output: o.png\ndream:\n  octave_scale: 1.0\n", ":3: dream.octave_scale: 1 must be greater than 1"),
     ("mode: zoom\noutput: o.mp4\nzoom:\n  frames: 0\n", ":4: zoom.frames: input should be greater than or equal to 1"),

@@ -46,6 +46,9 @@ def test_still_render_writes_a_dreamed_png_and_a_manifest(tmp_path):
     assert manifest["config"]["dream"]["steps"] == 2 and manifest["model"] == "mobilenet_v2"
     assert manifest["weights"].endswith("mobilenet_v2-b0353104.pth") and manifest["seconds"] > 0
     assert "torch" in manifest["versions"]
+    cpu = manifest["machine"]["cpu"]  # how the CPU was used, for comparing renders across machines
+    assert cpu["isa"] in {"DEFAULT", "AVX2", "AVX512", "ZVECTOR", "VSX", "NEON", "SVE256"} and cpu["threads"] >= 1
+    assert cpu["retain_memory"] is (sys.platform == "linux")
     assert not list((tmp_path / "out").glob(".*"))  # no temp or lock files left
 
 

@@ -50,7 +50,7 @@ def test_unknown_top_level_key(tmp_path):
 
 def test_wrong_type(tmp_path):
     msg = error_of(cfg_file(tmp_path, GOOD + "  tile: big\n"))
-    assert ":7: dream.tile:" in msg and "integer" in msg
+    assert ":7: dream.tile: must be auto or a whole number of pixels from 64 to 8192" in msg
     msg = error_of(cfg_file(tmp_path, GOOD.replace("steps: 3", "steps: [1, 2]")))
     assert ":6: dream.steps:" in msg and "expected a number or a schedule" in msg
     # A word where a number goes is read as an expression, and named as such.

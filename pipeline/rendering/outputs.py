@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from pipeline.errors import MediaError, OutputExistsError
 from pipeline.media.atomic import atomic_write_bytes, is_temp_name, is_temp_of
 from pipeline.media.encode import foreign_files
+from pipeline.runtime import cpu_facts_dict
 
 
 def manifest_path(output: Path) -> Path:
@@ -99,7 +100,8 @@ def write_manifest(output: Path, config: dict[str, Any], extra: dict[str, Any]) 
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": config,
         "versions": _versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
+                    "cpu": cpu_facts_dict()},
         **extra,
     }
     path = manifest_path(output)

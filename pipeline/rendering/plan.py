@@ -10,7 +10,7 @@ from pipeline.media.probe import MediaInfo, probe
 from pipeline.models.registry import get_spec
 from pipeline.models.weights import locate_weights
 from pipeline.rendering.outputs import manifest_path
-from pipeline.rendering.setup import fit_size, resolve_device, resolve_precision
+from pipeline.rendering.setup import fit_size, resolve_device, resolve_precision, resolve_tile
 
 
 def _frame_size(cfg: Config, info: MediaInfo | None) -> tuple[int, int]:
@@ -41,6 +41,7 @@ def describe(cfg: Config) -> str:
         wsrc = f"MISSING ({exc})"
     info = probe(cfg.input, cfg.limits.max_pixels) if cfg.mode == "video" else None  # one probe serves size and plan
     h, w = _frame_size(cfg, info)
+    tile = resolve_tile(cfg.dream.tile, device)
     octs = octave_sizes(h, w, int(cfg.dream.octaves.at(0)), cfg.dream.octave_scale.at(0))
     lines += [
         f"mode: {cfg.mode}",
@@ -49,7 +50,7 @@ def describe(cfg: Config) -> str:
         f"octaves: {', '.join(f'{ow}x{oh}' for oh, ow in octs)}",
         f"steps per frame: {int(cfg.dream.steps.at(0)) * len(octs)}"
         + (" (at frame 0; some settings are scheduled)" if any(not s.constant for s in cfg.schedules().values()) else ""),
-        f"tiles: {'yes' if max(h, w) > cfg.dream.tile else 'no'} (tile {cfg.dream.tile})",
+        f"tiles: {'yes' if max(h, w) > tile else 'no'} (tile {tile}{' = auto' if cfg.dream.tile == 'auto' else ''})",
         f"device: {device}, precision: {resolve_precision(cfg.dream.precision, device)}",
         f"model: {cfg.dream.model}, weights: {wsrc}",
         f"output: {cfg.output}",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from functools import lru_cache
 
@@ -36,6 +37,31 @@ def resolve_batch(batch: int | str, device: torch.device) -> int:
     if batch != "auto":
         return int(batch)
     return 4 if device.type == "cuda" else 1
+
+
+# Whole-frame dreaming needs about 1.6 KB per input pixel (mobilenet_v2 to features.13, forward
+# and backward: 3.3 GB peak at 1920x1080 with the model). Below 12 GiB tiles stay smaller.
+WHOLE_TILE, SMALL_TILE, TILE_MEMORY = 1920, 1024, 12 * 2**30
+
+
+def resolve_tile(tile: int | str, device: torch.device) -> int:
+    """'auto' -> the tile side in pixels: 1920 (frames up to 1080p dream whole) where the CPU's
+    RAM or the GPU's memory is at least 12 GiB, else 1024.
+
+    Tiling is for memory only: a tiled 640x360 frame (the old fixed 512) cost 1.8x the steps of
+    the whole frame (258 against 140 ms here), and the whole frame is the unapproximated dream."""
+    if tile != "auto":
+        return int(tile)
+    if device.type == "cuda":
+        memory = torch.cuda.get_device_properties(device).total_memory
+    else:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return WHOLE_TILE if memory >= TILE_MEMORY else SMALL_TILE
+
+
+def tile_batch(tile: int) -> int:
+    """Tiles dreamed side by side: about 2 megapixels at once (4 of 512, 1 of 1920)."""
+    return max(1, min(4, 2_100_000 // (tile * tile)))
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -91,8 +117,9 @@ def dream_params(dream: DreamConfig, device: torch.device, t: int = 0, env: dict
         steps=int(dream.steps.at(t, env)) if steps is None else steps,
         step_size=dream.step_size.at(t, env),
         jitter=int(dream.jitter.at(t, env)),
-        tile=dream.tile,
+        tile=resolve_tile(dream.tile, device),
         tile_overlap=dream.tile_overlap,
+        tile_batch=tile_batch(resolve_tile(dream.tile, device)),
         grad_norm=dream.grad_norm,
         laplacian_levels=dream.laplacian_levels,
         smooth=dream.smooth.at(t, env),
