@@ -9,6 +9,7 @@ from typing import Callable
 
 from pipeline.errors import MediaError
 from pipeline.media.atomic import atomic_path
+from pipeline.media.audio import check_audio
 from pipeline.media.ffmpeg import (
     MP4_AUDIO_COPY,
     encode_gif_args,
@@ -53,10 +54,10 @@ def audio_plan(choice: str, source: Path | None, source_has_audio: bool, source_
         if source is None or not source_has_audio:
             return None
         return source, start_seconds, start_seconds == 0 and source_codec in MP4_AUDIO_COPY
-    path = Path(choice)
-    if not path.is_file():
-        raise MediaError(f"video.audio: audio file not found: {path}")
-    return path, 0.0, False
+    try:
+        return check_audio(Path(choice)), 0.0, False
+    except MediaError as exc:
+        raise MediaError(f"video.audio: {exc}") from None
 
 
 def encode_frames(frames: list[Path], fps: Fraction, out: Path, crf: int = 18,

@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from pipeline.config import Config, SizeConfig
 from pipeline.dream import dream
 from pipeline.errors import ConfigError
 from pipeline.media.images import to_rgb8, to_tensor, write_image
+from pipeline.media.mask import open_mask
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.rendering.atlas import grid, label_cell
 from pipeline.rendering.outputs import check_output
 from pipeline.rendering.progress import bar
-from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net, resolve_device
+from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
+from pipeline.rendering.timeline import build_timeline
 
 PREVIEW_WIDTH = 256  # pixels per cell: a look costs seconds, not minutes
 MAX_CELLS = 48
@@ -31,25 +35,39 @@ def render_preview(cfg: Config, every: int, force: bool) -> dict:
     out = preview_path(cfg.output)
     check_output(out, force)
     info = probe(cfg.input, cfg.limits.max_pixels)
-    from pipeline.rendering.video import plan_frames
+    from pipeline.rendering.video import finish_frame, plan_frames
 
     start, count = plan_frames(cfg, info)
     h, w = fit_size(info.height, info.width, cfg.size, even=True)
     size = fit_size(h, w, SizeConfig(width=min(PREVIEW_WIDTH, w)), even=True)
     wanted = set(range(start, start + count, every)[:MAX_CELLS])
     device = resolve_device(cfg.dream.device)
+    fallback = cfg.input if info.has_audio else None
+    timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
     net, _ = load_net(cfg.dream, device)
-    params = dream_params(cfg.dream, device)
+    guide = load_guide(cfg.dream, net, device)
+    masks = open_mask(cfg.dream.mask, size, info.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                      cfg.limits.max_pixels)
     cells = []
+    # Each cell is a fresh frame of the render: same settings at its time, guide, mask and colour lock.
     with FrameReader(info.path, info.fps, size, start, count) as reader, bar(len(wanted), "frame", "preview") as pb:
-        for index, rgb in reader:
-            if index not in wanted:
-                continue
-            y = dream(to_tensor(rgb, device), net, params, frame_generator(cfg.dream.seed, index))
-            cells.append(label_cell(to_rgb8(y), f"frame {index}"))
-            pb.update(1)
-            if len(cells) == len(wanted):
-                break
+        try:
+            for index, rgb in reader:
+                if index not in wanted:
+                    continue
+                t = index - start
+                raw = to_tensor(rgb, device)
+                dmask = None if masks is None else torch.from_numpy(masks.at(index)).to(device)[None, None]
+                params = dream_params(cfg.dream, device, t, timeline.env(t))
+                y = dream(raw, net, params, frame_generator(cfg.dream.seed, index), guide, mask=dmask)
+                y = finish_frame(y, raw, cfg.video.color_lock, dmask)
+                cells.append(label_cell(to_rgb8(y), f"frame {index}"))
+                pb.update(1)
+                if len(cells) == len(wanted):
+                    break
+        finally:
+            if masks is not None:
+                masks.close()
     columns = min(6, len(cells))
     write_image(out, grid(cells, columns))
     return {"preview": str(out), "frames": sorted(wanted)}

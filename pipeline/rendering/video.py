@@ -36,7 +36,7 @@ from pipeline.rendering.setup import (dream_params, fit_size, frame_generator, l
 from pipeline.rendering.streams import Stream, plan_streams
 from pipeline.rendering.timeline import Timeline, build_timeline
 
-__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items"]
+__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items", "finish_frame"]
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
 _ENCODE_ONLY = {"crf", "preset", "audio", "damaged", "codec"}
@@ -148,7 +148,7 @@ def render_video(cfg: Config, force: bool) -> dict:
     check_mask(cfg, size, info.fps)
     job = Job(cfg.output, fingerprint(cfg, info, size, batch))
     job.open(force)
-    cuts = detect_cuts(cfg, info, start, count) if batch > 1 else []
+    cuts = detect_cuts(cfg, info, start, count, timeline) if batch > 1 else []
     streams = plan_streams(start, count, batch, cuts, cfg.render.preroll, cfg.render.crossover)
     resumes = [s.first + job.first_missing(s.names()) for s in streams]
     first_resume = resumes[0] if len(streams) == 1 else min(resumes)
@@ -163,7 +163,8 @@ def render_video(cfg: Config, force: bool) -> dict:
     found: list[int] = []
     if any(r < s.own_to for r, s in zip(resumes, streams)):
         found = _dream_streams(cfg, info, job, streams, resumes, size, device, timeline, facts)
-    facts["scene_cuts"] = sorted(set(found))
+    # A stream that starts at a cut dreams it as its first frame: still a cut of the clip.
+    facts["scene_cuts"] = sorted(set(found) | {s.first for s in streams if s.fresh and s.first != start})
     timecode = output_timecode(info, start)
     encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio,
                   claim=job.claim, codec=cfg.output_codec(), timecode=timecode)
@@ -202,14 +203,16 @@ def output_frames(job: Job, streams: list[Stream]) -> list[Path]:
     return out
 
 
-def detect_cuts(cfg: Config, info: MediaInfo, start: int, count: int) -> list[int]:
-    """Scene cuts of the range, from a quick pass at 160 px (to split streams at them)."""
+def detect_cuts(cfg: Config, info: MediaInfo, start: int, count: int, timeline: Timeline) -> list[int]:
+    """Scene cuts of the range, from a quick pass at 160 px (to split streams at them). The
+    threshold is evaluated with the same variables as in the frame loop (``t``, ``s``, ``T``,
+    the audio envelopes), so a scheduled threshold splits where the chain restarts."""
     small = fit_size(info.height, info.width, SizeConfig(width=160), even=True)
     cuts, prev = [], None
     with FrameReader(info.path, info.fps, small, start, count, conceal=True) as reader:
         for index, rgb in reader:
             t = index - start
-            if prev is not None and cut_score(prev, rgb) > cfg.video.scene_cut.at(t, {"t": t}):
+            if prev is not None and cut_score(prev, rgb) > cfg.video.scene_cut.at(t, timeline.env(t)):
                 cuts.append(index)
             prev = rgb
     return cuts
@@ -329,14 +332,7 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                     torch.cuda.synchronize(device)
                 dream_seconds += time.perf_counter() - t0
                 for k, w in enumerate(work):
-                    out = outs[k]
-                    if w.blend > 0:
-                        out = blend_previous(out, w.prev_out_w, w.mask, w.blend)
-                    if v.color_lock:
-                        out = color_lock(out, w.raw)
-                    if w.dream_mask is not None:
-                        # Colour lock is a low-pass over the whole frame: keep the clean region exact.
-                        out = w.raw + w.dream_mask * (out - w.raw)
+                    out = finish_frame(outs[k], w.raw, v.color_lock, w.dream_mask, w.prev_out_w, w.mask, w.blend)
                     if w.prev_out_w is None:  # a fresh frame sets the shot's target
                         w.chain.target = float(residual_strength(out - w.raw, torch.ones_like(out[:, :1]))[0])
                     rgb = to_rgb8(out)
@@ -358,6 +354,22 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
     facts.update(loop_seconds=round(loop, 3), dream_seconds=round(dream_seconds, 3),
                  outside_dream_share=round(1 - dream_seconds / loop, 4) if loop > 0 else None)
     return cuts
+
+
+def finish_frame(out: torch.Tensor, raw: torch.Tensor, lock: bool, dream_mask: torch.Tensor | None = None,
+                 prev_out_w: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                 blend: float = 0.0) -> torch.Tensor:
+    """A dreamed frame [1,3,H,W] in [0,1] made final: blended with the warped previous dream
+    (``blend`` where ``mask`` trusts the flow), colour-locked to ``raw``, and kept exactly ``raw``
+    where ``dream_mask`` is 0. The preview finishes its frames here too, so it shows the render."""
+    if blend > 0 and prev_out_w is not None:
+        out = blend_previous(out, prev_out_w, mask, blend)
+    if lock:
+        out = color_lock(out, raw)
+    if dream_mask is not None:
+        # Colour lock is a low-pass over the whole frame: keep the clean region exact.
+        out = raw + dream_mask * (out - raw)
+    return out
 
 
 def _next_dreamable(ch: _Chain, job: Job, device: torch.device) -> MotionItem | None:
