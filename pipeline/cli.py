@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over")
     p.add_argument("--preview", type=int, metavar="N",
                    help="video: dream every Nth frame small into one contact-sheet PNG")
+    p.add_argument("--segment", type=int, metavar="I",
+                   help="video: dream segment I of the plan into the job folder and stop (a farm task); "
+                        "a plain run then assembles")
     p.add_argument("--list-layers", metavar="MODEL", help="print MODEL's layer names with their output shapes")
     p.add_argument("--version", action="version", version=f"dreamreel {__version__}")
     return p
@@ -70,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             _parser().print_usage(sys.stderr)
             print("render: error: a CONFIG file is needed (or --list-layers MODEL)", file=sys.stderr)
             return EXIT_CONFIG
+        if args.segment is not None and args.segment < 0:
+            print("render: error: --segment takes a segment number, 0 or more", file=sys.stderr)
+            return EXIT_CONFIG
         if args.preview is not None and args.preview < 1:
             print("render: error: --preview takes a whole number of frames, 1 or more", file=sys.stderr)
             return EXIT_CONFIG
@@ -86,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         tune_process(retain_memory=cfg.render.retain_memory)
         from pipeline.rendering.run import run_render
 
-        facts = run_render(cfg, force=args.force, preview=args.preview)
+        facts = run_render(cfg, force=args.force, preview=args.preview, segment=args.segment)
+        if args.segment is not None:
+            a, b = facts["segment_frames"]
+            print(f"render: dreamed segment {args.segment} (frames {a}-{b - 1}: {facts['frames_dreamed']} dreamed "
+                  f"now) in {facts.get('seconds', 0):.1f} s; run without --segment to assemble", file=sys.stderr)
+            return EXIT_OK
         out = facts.get("preview", cfg.output)
         print(f"render: wrote {out} in {facts.get('seconds', 0):.1f} s", file=sys.stderr)
         return EXIT_OK

@@ -150,9 +150,11 @@ class ZoomConfig(_Strict):
 
 
 class RenderConfig(_Strict):
-    """How the work is scheduled: independent streams dreamed together in one batch."""
+    """How the work is scheduled: the clip's segments, and how many one worker dreams side by side."""
 
     batch: Annotated[int, Strict()] | Literal["auto"] = "auto"
+    # How many segments the clip is split into (farm tasks: `render --segment I`); auto = batch.
+    segments: Annotated[int, Strict()] | Literal["auto"] = "auto"
     preroll: int = Field(8, ge=0, le=1000, strict=True)
     crossover: int = Field(8, ge=0, le=1000, strict=True)
     # Keep freed memory in the process (glibc): a step no longer page-faults its activations back
@@ -163,6 +165,11 @@ class RenderConfig(_Strict):
     @classmethod
     def _batch_positive(cls, v: object) -> object:
         return auto_or_whole(v, 1, 64)
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _segments_positive(cls, v: object) -> object:
+        return auto_or_whole(v, 1, 100_000)
 
 
 class LimitsConfig(_Strict):

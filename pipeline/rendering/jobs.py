@@ -2,21 +2,27 @@
 
 ``renders/city.mp4.work/`` holds ``job.json`` (the settings that shape the pixels),
 ``frames/000123.png`` (one lossless PNG per finished frame, named by source frame number) and
-``checksums.txt`` (one "index sha256" line per frame, appended after the PNG is in place) and
+``checksums.txt`` (one "index sha256" line per frame, appended after the PNG is in place; a farm
+task appends to its own ``checksums.sNNNNN.txt``), ``plan.json`` (the segments), ``locks/`` and
+``segments/`` (per-segment locks, and the seconds and hosts each took), and
 ``owns.txt`` (the identity of each output file the job may replace: one that ``--force`` allowed
 it to overwrite, and the one it wrote itself just before putting it in place).
 A render resumes from the first frame that is missing or fails its checksum.
 """
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import hashlib
 import json
 import os
 import queue
 import shutil
+import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -24,6 +30,7 @@ from pipeline.errors import MediaError, OutputExistsError
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.encode import FRAME_NAME
 from pipeline.media.images import encode_image
+from pipeline.rendering.streams import Stream
 
 
 def job_dir(output: Path) -> Path:
@@ -58,12 +65,15 @@ def job_owns(output: Path) -> bool:
 class Job:
     """A job folder: where frames are checkpointed and how far a previous run got."""
 
-    def __init__(self, output: Path, fingerprint: dict[str, Any]) -> None:
+    def __init__(self, output: Path, fingerprint: dict[str, Any], writer: str = "") -> None:
+        """``writer`` names this process's checksum file (``checksums.<writer>.txt``): farm
+        tasks each append to their own, so no two processes append to one file (which shared
+        filesystems such as NFS do not make atomic). Every run reads them all."""
         self.output = Path(output)
         self.root = job_dir(output)
         self.frames = self.root / "frames"
         self.fingerprint = fingerprint
-        self._sums = self.root / "checksums.txt"
+        self._sums = self.root / (f"checksums.{writer}.txt" if writer else "checksums.txt")
 
     def open(self, force: bool) -> None:
         """Create the folder, or reuse it when it was made by the same settings.
@@ -124,11 +134,7 @@ class Job:
     def checksums(self) -> dict[str, str]:
         """checkpoint name -> sha256 of every frame recorded as finished (a torn last line is ignored)."""
         out: dict[str, str] = {}
-        try:
-            text = self._sums.read_text()
-        except FileNotFoundError:
-            return out
-        for line in text.splitlines():
+        for line in self._sum_lines():
             parts = line.split()
             if len(parts) >= 2 and len(parts[1]) == 64:
                 name = FRAME_NAME.format(int(parts[0])) if parts[0].isdigit() else parts[0]
@@ -155,16 +161,83 @@ class Job:
         """What was recorded with a finished frame beside its checksum (the chain's state a resumed
         run needs to continue exactly), or None."""
         name = self.frame_path(index).name
-        try:
-            text = self._sums.read_text()
-        except FileNotFoundError:
-            return None
         found = None
-        for line in text.splitlines():
+        for line in self._sum_lines():
             parts = line.split()
             if len(parts) == 3 and parts[0] == name:
                 found = parts[2]
         return found
+
+    def _sum_lines(self) -> list[str]:
+        lines: list[str] = []
+        for path in sorted(self.root.glob("checksums*.txt")):
+            try:
+                lines += path.read_text().splitlines()
+            except OSError:
+                continue
+        return lines
+
+    def plan(self, make: Callable[[], list[Stream]]) -> list[Stream]:
+        """The job's segments: read from ``plan.json`` when a run (or a farm task) already made
+        them, else ``make()`` and written there, so every task of a job works to one plan and
+        the scene-cut pass runs once."""
+        path = self.root / "plan.json"
+        try:
+            return [Stream(**d) for d in json.loads(path.read_text())["segments"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        segments = make()
+        doc = {"segments": [dataclasses.asdict(s) for s in segments]}
+        atomic_write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())
+        return segments
+
+    @contextmanager
+    def segment_lock(self, index: int) -> Iterator[bool]:
+        """Hold segment ``index``'s lock while dreaming it: yields True, or False at once when
+        another process holds it (its host and pid are in the lock file). The kernel drops the
+        lock when the process dies."""
+        path = self.root / "locks" / f"segment-{index:05d}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise MediaError(f"{path.parent}: cannot create the segment locks: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+            yield True
+        finally:
+            os.close(fd)
+
+    def holder(self, index: int) -> str:
+        """Who holds segment ``index``'s lock, as "host pid" (best effort)."""
+        try:
+            return (self.root / "locks" / f"segment-{index:05d}.lock").read_text().strip() or "another process"
+        except OSError:
+            return "another process"
+
+    def add_segment_time(self, index: int, seconds: float, frames: int) -> None:
+        """Add a run's work on segment ``index`` to ``segments/NNNNN.json`` (seconds, frames
+        dreamed, and the hosts that dreamed it), for the manifest."""
+        path = self.root / "segments" / f"{index:05d}.json"
+        info = self.segment_info(index)
+        host = socket.gethostname()
+        info = {"seconds": round(info.get("seconds", 0.0) + seconds, 3),
+                "frames_dreamed": info.get("frames_dreamed", 0) + frames,
+                "hosts": sorted(set(info.get("hosts", [])) | {host})}
+        path.parent.mkdir(exist_ok=True)
+        atomic_write_bytes(path, (json.dumps(info) + "\n").encode())
+
+    def segment_info(self, index: int) -> dict[str, Any]:
+        try:
+            return json.loads((self.root / "segments" / f"{index:05d}.json").read_text())
+        except (OSError, ValueError):
+            return {}
 
     def record(self, index: int | str, png: bytes, state: str = "") -> None:
         """Checkpoint one finished frame: the PNG atomically, then its checksum line (with

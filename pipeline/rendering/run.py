@@ -5,7 +5,7 @@ import shutil
 import time
 
 from pipeline.config import Config
-from pipeline.errors import DreamreelError, OutputExistsError
+from pipeline.errors import ConfigError, DreamreelError, OutputExistsError
 from pipeline.rendering.jobs import Job, job_dir, job_owns
 from pipeline.rendering.outputs import check_output, output_lock, remove_stale_temps, write_manifest
 
@@ -15,15 +15,29 @@ def writes_folder(cfg: Config) -> bool:
     return cfg.mode in ("video", "zoom") and cfg.output.suffix == ""
 
 
-def run_render(cfg: Config, force: bool = False, preview: int | None = None) -> dict:
+def run_render(cfg: Config, force: bool = False, preview: int | None = None, segment: int | None = None) -> dict:
     """Render ``cfg`` to ``cfg.output``; returns the manifest's extra facts.
 
     Modes that resume (video, zoom) keep their work beside the output and only replace the
     output when they finish. The output check runs on every run, resumed ones included: an
     existing output is replaced only with ``force`` or when the unfinished job owns it.
+    ``segment`` (video): a farm task that dreams that segment into the job folder and writes
+    no output or manifest; tasks of one job run at once, each under its segment's lock.
     """
     t0 = time.monotonic()
     animated = cfg.mode in ("video", "zoom")
+    if segment is not None:
+        if cfg.mode != "video":
+            raise ConfigError(f"--segment works on video renders (a {cfg.mode} render is one piece)")
+        if force:
+            raise ConfigError("--segment cannot be combined with --force: a farm task never starts the "
+                              "job over; run the plain render with --force once instead")
+        check_output(cfg.output, False, folder=writes_folder(cfg), owned=job_owns(cfg.output))
+        from pipeline.rendering.video import render_video
+
+        facts = render_video(cfg, False, segment=segment)
+        facts["seconds"] = round(time.monotonic() - t0, 3)
+        return facts
     if preview is None:
         check_output(cfg.output, force, folder=writes_folder(cfg), owned=animated and job_owns(cfg.output))
     with output_lock(cfg.output):

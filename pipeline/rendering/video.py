@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 
 from pipeline.config import Config, SizeConfig
 from pipeline.dream import DreamParams, dream
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, OutputExistsError
 from pipeline.media.encode import audio_plan, encode_frames
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
 from pipeline.media.mask import open_mask
@@ -97,16 +98,18 @@ def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusio
         prev_rgb, prev_gray = rgb, gray
 
 
-def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], batch: int) -> dict:
-    """What shapes the pixels of a video job: settings (not encoding ones), source identity, size,
-    and the number of streams actually used (``batch: auto`` differs between machines)."""
+def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], segments: int) -> dict:
+    """What shapes the pixels of a video job: settings (not encoding or scheduling ones), source
+    identity, size, and the number of segments actually used (``segments: auto`` follows
+    ``batch: auto``, which differs between machines). The plan itself is stored beside it
+    (``Job.plan``)."""
     conf = cfg.model_dump(mode="json")
     conf["video"] = {k: v for k, v in conf["video"].items() if k not in _ENCODE_ONLY}
     conf.pop("output", None)
-    conf["render"]["batch"] = batch
-    if batch == 1:
-        # One stream: rendering more or fewer frames reuses the ones there. With more streams
-        # the length moves the stream boundaries, so it stays in.
+    conf["render"] = {"segments": segments, "preroll": cfg.render.preroll, "crossover": cfg.render.crossover}
+    if segments == 1:
+        # One segment: rendering more or fewer frames reuses the ones there. With more, the
+        # length moves the segment boundaries, so it stays in.
         conf["frames"].pop("count", None)
     return {
         "settings": hashlib.sha256(json.dumps(conf, sort_keys=True).encode()).hexdigest(),
@@ -115,6 +118,11 @@ def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], batch: int)
         "size": list(size),
         "fps": str(info.fps),
     }
+
+
+def resolve_segments(segments: int | str, batch: int) -> int:
+    """'auto' -> one segment per stream of a batch (the split batching has always used)."""
+    return batch if segments == "auto" else int(segments)
 
 
 def file_identity(path: Path) -> dict:
@@ -132,38 +140,69 @@ def check_mask(cfg: Config, size: tuple[int, int], fps: Fraction) -> None:
             track.at(0)
 
 
-def render_video(cfg: Config, force: bool) -> dict:
-    """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job."""
+def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
+    """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job.
+
+    With ``segment`` (a farm task), dream only that segment of the plan into the job folder,
+    under its lock, and return without encoding; a plain run dreams whatever is still missing
+    (skipping, then reporting, segments another process is dreaming) and assembles the output.
+    """
     assert cfg.input is not None
     info = probe(cfg.input, cfg.limits.max_pixels)  # also reads every packet: truncation shows here
     start, count = plan_frames(cfg, info)
     size = fit_size(info.height, info.width, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
     device = resolve_device(cfg.dream.device)
     batch = resolve_batch(cfg.render.batch, device)
+    nseg = resolve_segments(cfg.render.segments, batch)
     # Audio is read (and a schedule that needs it but has none refused) before the job exists.
     fallback = cfg.input if info.has_audio else None
     timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
     choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
     audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
     check_mask(cfg, size, info.fps)
-    job = Job(cfg.output, fingerprint(cfg, info, size, batch))
+    job = Job(cfg.output, fingerprint(cfg, info, size, nseg), writer="" if segment is None else f"s{segment:05d}")
     job.open(force)
-    cuts = detect_cuts(cfg, info, start, count, timeline) if batch > 1 else []
-    streams = plan_streams(start, count, batch, cuts, cfg.render.preroll, cfg.render.crossover)
+    make = lambda: plan_segments(cfg, info, start, count, nseg, timeline)  # noqa: E731
+    # One segment is the whole range, which frames.count may change between runs: never stored.
+    streams = job.plan(make) if nseg > 1 else make()
+    if segment is not None and not 0 <= segment < len(streams):
+        raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {len(streams)} "
+                          f"(0 to {len(streams) - 1})")
     resumes = [s.first + job.first_missing(s.names()) for s in streams]
     first_resume = resumes[0] if len(streams) == 1 else min(resumes)
     facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps), "size": [size[1], size[0]],
-             "first_frame": start, "frames": count, "batch": len(streams),
+             "first_frame": start, "frames": count, "batch": min(batch, len(streams)),
              "resumed_at": first_resume if any(r > s.first for r, s in zip(resumes, streams)) else None,
              "variable_rate_source": info.variable_rate, "device": str(device)}
-    if len(streams) > 1:
-        facts["streams"] = [{"frames": [s.own_from, s.own_to], "from": s.first, "fresh": s.fresh} for s in streams]
     if info.variable_rate:
         facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
-    found: list[int] = []
-    if any(r < s.own_to for r, s in zip(resumes, streams)):
-        found = _dream_streams(cfg, info, job, streams, resumes, size, device, timeline, facts)
-    # A stream that starts at a cut dreams it as its first frame: still a cut of the clip.
+    wanted = [s for s in streams if segment is None or s.index == segment]
+    with ExitStack() as held:
+        todo, busy = [], []
+        for s in wanted:
+            if not held.enter_context(job.segment_lock(s.index)):
+                busy.append(s.index)
+                continue
+            resume = s.first + job.first_missing(s.names())  # under the lock: a task may just have ended
+            if resume < s.own_to:
+                todo.append((s, resume))
+        if segment is not None and busy:
+            raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by {job.holder(segment)} "
+                                    "right now")
+        found, dreamed = _dream_streams(cfg, info, job, todo, batch, size, device, timeline, facts) if todo else ([], 0)
+    facts["frames_dreamed"] = dreamed
+    if segment is not None:
+        s = streams[segment]
+        facts.update(segment=segment, segment_frames=[s.first, s.own_to])
+        return facts
+    if busy:
+        who = ", ".join(f"{i} ({job.holder(i)})" for i in busy)
+        raise OutputExistsError(f"segment{'s' if len(busy) > 1 else ''} {who} of {cfg.output} "
+                                f"{'are' if len(busy) > 1 else 'is'} being dreamed by another process; run the same "
+                                "command again to assemble once they finish")
+    facts["segments"] = [{"index": s.index, "frames": [s.own_from, s.own_to], "from": s.first, "fresh": s.fresh,
+                          **job.segment_info(s.index)} for s in streams]
+    # A segment that starts at a cut dreams it as its first frame: still a cut of the clip.
     facts["scene_cuts"] = sorted(set(found) | {s.first for s in streams if s.fresh and s.first != start})
     timecode = output_timecode(info, start)
     encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio,
@@ -172,6 +211,13 @@ def render_video(cfg: Config, force: bool) -> dict:
     facts["audio"] = str(audio[0]) if audio else None
     job.remove()
     return facts
+
+
+def plan_segments(cfg: Config, info: MediaInfo, start: int, count: int, segments: int,
+                  timeline: Timeline) -> list[Stream]:
+    """The job's segments: equal parts, with boundaries moved onto nearby scene cuts."""
+    cuts = detect_cuts(cfg, info, start, count, timeline) if segments > 1 else []
+    return plan_streams(start, count, segments, cuts, cfg.render.preroll, cfg.render.crossover)
 
 
 def output_timecode(info: MediaInfo, start: int) -> str | None:
@@ -246,12 +292,14 @@ class _Work:
     dream_mask: torch.Tensor | None = None  # dream.mask of this frame, [1,1,H,W] in [0,1]
 
 
-def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream], resumes: list[int],
-                   size: tuple[int, int], device: torch.device, timeline: Timeline, facts: dict) -> list[int]:
-    """Dream every stream from its resume point, all streams advancing together in one batch."""
+def _dream_streams(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stream, int]], batch: int,
+                   size: tuple[int, int], device: torch.device, timeline: Timeline,
+                   facts: dict) -> tuple[list[int], int]:
+    """Dream the segments ``todo`` ((segment, resume frame) pairs), ``batch`` of them advancing
+    together in one batch, the next starting as one ends. Returns (scene cuts met, frames dreamed)."""
     net, source = load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
-    start = streams[0].first
+    start = cfg.frames.start
     guide = load_guide(cfg.dream, net, device)
     v = cfg.video
 
@@ -268,27 +316,51 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
 
         return make
 
-    # One mask track per stream: each reads its matte forward, in step with its own frames. The
+    # One mask track per chain: each reads its matte forward, in step with its own frames. The
     # matte is aligned with the input by time, so source frame k takes matte frame k.
-    live = [(s, r) for s, r in zip(streams, resumes) if r < s.own_to]
-    tracks = [open_mask(cfg.dream.mask, size, info.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
-                        cfg.limits.max_pixels) for _ in live]
-    chains = [_Chain(s, prefetch(items_of(s, r))) for s, r in live]
-    masks = {id(ch): t for ch, t in zip(chains, tracks)}
+    pending = list(todo)
+    chains: list[_Chain] = []
+    masks: dict[int, object] = {}
+    started: dict[int, tuple[float, int]] = {}  # chain id -> (start time, frames dreamed)
+    held: list[int] = []
+
+    def refill() -> None:
+        while len(chains) < batch and pending:
+            s, r = pending.pop(0)
+            ch = _Chain(s, prefetch(items_of(s, r)))
+            masks[id(ch)] = open_mask(cfg.dream.mask, size, info.fps, 0, cfg.dream.mask_invert,
+                                      cfg.dream.mask_feather, cfg.limits.max_pixels)
+            started[id(ch)] = (time.perf_counter(), 0)
+            chains.append(ch)
+
+    def retire(ch: _Chain) -> None:
+        ch.items.close()  # stop decoder threads and their ffmpeg now, not when collected
+        track = masks.pop(id(ch), None)
+        if track is not None:
+            if track.held_from is not None:
+                held.append(track.held_from)
+            track.close()
+        t0, n = started.pop(id(ch))
+        job.add_segment_time(ch.stream.index, time.perf_counter() - t0, n)
+        chains.remove(ch)
+
+    refill()
     cuts: list[int] = []
     writer = FrameWriter(job)
-    done = sum(min(r, s.own_to) - s.first for s, r in zip(streams, resumes))
-    total = sum(s.own_to - s.first for s in streams)
-    progress = bar(total, "frame", "dreaming", initial=done)
+    total = sum(s.own_to - r for s, r in todo)
+    progress = bar(total, "frame", "dreaming")
+    dreamed = 0
     dream_seconds = 0.0
     t_loop = time.perf_counter()
     try:
         with progress:
             while True:
                 work: list[_Work] = []
-                for ch in chains:
+                for ch in list(chains):
                     item = _next_dreamable(ch, job, device)
                     if item is None:
+                        retire(ch)
+                        refill()
                         continue
                     raw = to_tensor(item.rgb, device)
                     t = item.index - start
@@ -315,6 +387,9 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                         params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
                         work.append(_Work(ch, item, raw, init, params, v.blend.at(t, env), prev_out_w, mask, dmask))
                 if not work:
+                    if chains or pending:
+                        refill()
+                        continue
                     break
                 # Frames whose settings agree are dreamed together; each keeps its own randomness.
                 groups: dict[DreamParams, list[int]] = {}
@@ -339,13 +414,16 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
                     writer.put(w.chain.stream.name(w.item.index), rgb, repr(w.chain.target))
                     # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
                     w.chain.prev_raw, w.chain.prev_out = w.raw, to_tensor(rgb, device)
+                    t0, n = started[id(w.chain)]
+                    started[id(w.chain)] = (t0, n + 1)
+                    dreamed += 1
                     progress.update(1)
     finally:
         for ch in chains:
-            ch.items.close()  # stop decoder threads and their ffmpeg now, not when collected
-        held = [t.held_from for t in masks.values() if t is not None and t.held_from is not None]
+            ch.items.close()
         for t in masks.values():
             if t is not None:
+                held.extend([t.held_from] if t.held_from is not None else [])
                 t.close()
         writer.close()
     loop = time.perf_counter() - t_loop
@@ -353,7 +431,7 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, streams: list[Stream]
         facts["mask_held_from"] = min(held)
     facts.update(loop_seconds=round(loop, 3), dream_seconds=round(dream_seconds, 3),
                  outside_dream_share=round(1 - dream_seconds / loop, 4) if loop > 0 else None)
-    return cuts
+    return cuts, dreamed
 
 
 def finish_frame(out: torch.Tensor, raw: torch.Tensor, lock: bool, dream_mask: torch.Tensor | None = None,

@@ -44,7 +44,7 @@ def test_two_streams_meet_without_a_seam(tmp_path):
     clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="128x96", rate="12", audio=False)
     one, two = render(tmp_path, clip, 1), render(tmp_path, clip, 2)
     manifest = json.loads((tmp_path / "out2.manifest.json").read_text())
-    assert manifest["batch"] == 2 and manifest["streams"][1]["frames"] == [18, 36]
+    assert manifest["batch"] == 2 and manifest["segments"][1]["frames"] == [18, 36]
     assert len(one) == len(two) == 36
     steps = [np.abs(one[i] - one[i - 1]).mean() for i in range(1, len(one))]
     seam = range(18 - 4, 18 + 2)

@@ -27,7 +27,8 @@ def test_a_scene_cut_threshold_reading_seconds_splits_streams_where_the_chain_re
     assert main([str(cfg)]) == 0
     manifest = json.loads((tmp_path / "c.mp4.manifest.json").read_text())
     assert manifest["scene_cuts"] == [3]
-    assert manifest["streams"][1] == {"frames": [3, 12], "from": 3, "fresh": True}
+    seg = manifest["segments"][1]
+    assert (seg["frames"], seg["from"], seg["fresh"]) == ([3, 12], 3, True)
 
 
 def test_preview_uses_the_guide_and_the_colour_lock_like_the_render(tmp_path, clips):

@@ -1,0 +1,114 @@
+"""Segments as farm tasks: `render --segment I` dreams one segment into the job folder; tasks
+run out of order and at once; a plain run assembles what they made."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.cli import main
+from pipeline.media.images import read_image
+from pipeline.rendering.jobs import job_dir
+from tests.conftest import ROOT, make_clip
+
+CONFIG = """\
+input: {clip}
+output: {out}
+dream: {{steps: 2, octaves: 1, jitter: 4}}
+video: {{steps_after_first: 1, preset: ultrafast}}
+render: {{segments: 3, batch: 1, preroll: 2, crossover: 2}}
+"""
+
+
+def config(tmp_path: Path, clip: Path, name: str) -> Path:
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(CONFIG.format(clip=clip, out=tmp_path / name))
+    return cfg
+
+
+def task(cfg: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline", str(cfg), *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err
+
+
+def frames(folder: Path) -> list[np.ndarray]:
+    return [read_image(p) for p in sorted(folder.glob("*.png"))]
+
+
+def hold_lock(output: Path, index: int) -> int:
+    path = job_dir(output) / "locks" / f"segment-{index:05d}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, b"testhost 4242\n")
+    return fd
+
+
+def test_farm_tasks_out_of_order_and_at_once_then_assembly_match_one_render(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
+    assert main([str(config(tmp_path, clip, "ref"))]) == 0
+    ref = json.loads((tmp_path / "ref.manifest.json").read_text())
+    assert [s["frames"] for s in ref["segments"]] == [[0, 12], [12, 24], [24, 36]]
+    assert ref["frames_dreamed"] == 36 + 2 * 4  # each later segment dreams 4 frames of pre-roll
+
+    cfg = config(tmp_path, clip, "farm")
+    a, b = task(cfg, "--segment", "2"), task(cfg, "--segment", "0")  # two at once, out of order
+    for proc in (a, b):
+        code, err = finish(proc)
+        assert code == 0, err
+        assert err.strip().splitlines()[-1].startswith("render: dreamed segment")
+    assert not (tmp_path / "farm").exists()  # a task writes no output
+    code, err = finish(task(cfg, "--segment", "1"))
+    assert code == 0, err
+    assert main([str(cfg)]) == 0  # assembly only
+    farm = json.loads((tmp_path / "farm.manifest.json").read_text())
+    assert farm["frames_dreamed"] == 0
+    assert all(s["seconds"] > 0 and s["hosts"] and s["frames_dreamed"] > 0 for s in farm["segments"])
+    got, want = frames(tmp_path / "farm"), frames(tmp_path / "ref")
+    assert len(got) == len(want) == 36
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    assert not job_dir(tmp_path / "farm").exists()
+
+
+def test_a_segment_being_dreamed_is_refused_at_once_and_assembly_waits_for_it(tmp_path, capsys):
+    clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
+    cfg = config(tmp_path, clip, "out")
+    fd = hold_lock(tmp_path / "out", 1)  # as if another machine were dreaming segment 1
+    try:
+        code, err = finish(task(cfg, "--segment", "1"))
+        assert code == 2 and err.strip().splitlines() == [
+            f"render: error: segment 1 of {tmp_path / 'out'} is being dreamed by testhost 4242 right now"]
+        capsys.readouterr()
+        assert main([str(cfg)]) == 2  # dreams segments 0 and 2, then says what it waits for
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "segment 1 (testhost 4242)" in err[0] and "run the same command again" in err[0]
+        assert not (tmp_path / "out").exists()
+    finally:
+        os.close(fd)
+    assert main([str(cfg)]) == 0
+    manifest = json.loads((tmp_path / "out.manifest.json").read_text())
+    assert manifest["frames_dreamed"] == 12 + 4  # only segment 1 (its pre-roll and own frames) was left
+    assert len(frames(tmp_path / "out")) == 36
+
+
+def test_segment_numbers_and_modes_are_checked(tmp_path, capsys):
+    clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
+    cfg = config(tmp_path, clip, "out")
+    assert main([str(cfg), "--segment", "3"]) == 2
+    assert "--segment: 3 is not a segment of this job; it has 3 (0 to 2)" in capsys.readouterr().err
+    assert main([str(cfg), "--segment", "0", "--force"]) == 2
+    assert "--segment cannot be combined with --force" in capsys.readouterr().err
+    still = tmp_path / "still.yaml"
+    still.write_text(f"input: {ROOT / 'samples/astronaut.png'}\noutput: {tmp_path / 's.png'}\n")
+    assert main([str(still), "--segment", "0"]) == 2
+    assert "--segment works on video renders" in capsys.readouterr().err
