@@ -62,6 +62,14 @@ def job_owns(output: Path) -> bool:
     return ident is not None and ident in owned
 
 
+def read_plan(root: Path) -> list[Stream]:
+    """The segments stored in job folder ``root`` (``plan.json``), or [] when there is none."""
+    try:
+        return [Stream(**d) for d in json.loads((Path(root) / "plan.json").read_text())["segments"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 class Job:
     """A job folder: where frames are checkpointed and how far a previous run got."""
 
@@ -182,10 +190,9 @@ class Job:
         them, else ``make()`` and written there, so every task of a job works to one plan and
         the scene-cut pass runs once."""
         path = self.root / "plan.json"
-        try:
-            return [Stream(**d) for d in json.loads(path.read_text())["segments"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        stored = read_plan(self.root)
+        if stored:
+            return stored
         segments = make()
         doc = {"segments": [dataclasses.asdict(s) for s in segments]}
         atomic_write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())

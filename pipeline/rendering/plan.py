@@ -85,9 +85,32 @@ def _video_plan(cfg: Config, info: MediaInfo) -> list[str]:
     from pipeline.rendering.video import plan_frames
 
     start, count = plan_frames(cfg, info)
-    return [
+    lines = [
         f"source: {info.width}x{info.height} at {info.fps} fps ({float(info.fps):.3f}), "
         f"{info.frames} frames, audio: {'yes' if info.has_audio else 'no'}",
         f"frames to render: {count} (from {start})",
         f"job folder: {job_dir(cfg.output)}",
     ]
+    return lines + _segments_plan(cfg, info, start, count)
+
+
+def _segments_plan(cfg: Config, info: MediaInfo, start: int, count: int) -> list[str]:
+    """The segments a render or its farm tasks (``--segment I``) would dream: the job's stored
+    plan when there is one, else a fresh one (with the scene-cut pass when there are several)."""
+    from pipeline.rendering.jobs import job_dir, read_plan
+    from pipeline.rendering.setup import resolve_batch
+    from pipeline.rendering.timeline import build_timeline
+    from pipeline.rendering.video import plan_segments, resolve_segments
+
+    n = resolve_segments(cfg.render.segments, resolve_batch(cfg.render.batch, resolve_device(cfg.dream.device)))
+    segments = read_plan(job_dir(cfg.output)) if n > 1 else []
+    if not segments:
+        fallback = cfg.input if info.has_audio else None
+        timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
+        segments = plan_segments(cfg, info, start, count, n, timeline)
+    lines = [f"segments: {len(segments)} (render --segment 0 .. {len(segments) - 1} as farm tasks)"]
+    for s in segments:
+        lead = f", dreams from {s.first}" if s.first < s.own_from else ""
+        lines.append(f"  segment {s.index}: frames {s.own_from}-{s.own_to - 1}{lead}"
+                     f"{' (starts fresh)' if s.fresh else f', crossover {s.crossover}'}")
+    return lines

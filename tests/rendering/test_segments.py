@@ -112,3 +112,12 @@ def test_segment_numbers_and_modes_are_checked(tmp_path, capsys):
     still.write_text(f"input: {ROOT / 'samples/astronaut.png'}\noutput: {tmp_path / 's.png'}\n")
     assert main([str(still), "--segment", "0"]) == 2
     assert "--segment works on video renders" in capsys.readouterr().err
+
+
+def test_dry_run_prints_the_segments(tmp_path, capsys):
+    clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
+    assert main([str(config(tmp_path, clip, "out")), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "segments: 3 (render --segment 0 .. 2 as farm tasks)" in out
+    assert "  segment 1: frames 12-23, dreams from 8, crossover 2" in out
+    assert not job_dir(tmp_path / "out").exists()
