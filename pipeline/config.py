@@ -160,11 +160,30 @@ class RenderConfig(_Strict):
     # Keep freed memory in the process (glibc): a step no longer page-faults its activations back
     # in. 1.6-2x faster steps on a VM for ~12 % more peak memory (pipeline/runtime.py).
     retain_memory: bool = Field(True, strict=True)
+    # Where segments are dreamed: this process, or Ray workers (pip install -e '.[ray]').
+    backend: Literal["local", "ray"] = "local"
+    # ray: null starts a local Ray with this machine's cores and GPUs; auto joins the running
+    # cluster; ray://host:port connects a client.
+    address: str | None = None
+    # ray: cores per CPU worker (its torch threads); auto = every core of the smallest node.
+    worker_cpus: Annotated[int, Strict()] | Literal["auto"] = "auto"
 
     @field_validator("batch", mode="before")
     @classmethod
     def _batch_positive(cls, v: object) -> object:
         return auto_or_whole(v, 1, 64)
+
+    @field_validator("address")
+    @classmethod
+    def _address_form(cls, v: str | None) -> str | None:
+        if v is None or v == "auto" or (v.startswith("ray://") and len(v) > len("ray://")):
+            return v
+        raise ValueError("must be null (start Ray here), auto (join the running cluster) or ray://host:port")
+
+    @field_validator("worker_cpus", mode="before")
+    @classmethod
+    def _worker_cpus(cls, v: object) -> object:
+        return auto_or_whole(v, 1, 4096)
 
     @field_validator("segments", mode="before")
     @classmethod

@@ -22,14 +22,14 @@ import socket
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
 from pipeline.errors import MediaError, OutputExistsError
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.encode import FRAME_NAME
-from pipeline.media.images import encode_image
+from pipeline.media.images import encode_image, read_image
 from pipeline.rendering.streams import Stream
 
 
@@ -228,12 +228,12 @@ class Job:
         except OSError:
             return "another process"
 
-    def add_segment_time(self, index: int, seconds: float, frames: int) -> None:
+    def add_segment_time(self, index: int, seconds: float, frames: int, host: str | None = None) -> None:
         """Add a run's work on segment ``index`` to ``segments/NNNNN.json`` (seconds, frames
         dreamed, and the hosts that dreamed it), for the manifest."""
         path = self.root / "segments" / f"{index:05d}.json"
         info = self.segment_info(index)
-        host = socket.gethostname()
+        host = host or socket.gethostname()
         info = {"seconds": round(info.get("seconds", 0.0) + seconds, 3),
                 "frames_dreamed": info.get("frames_dreamed", 0) + frames,
                 "hosts": sorted(set(info.get("hosts", [])) | {host})}
@@ -296,3 +296,39 @@ class FrameWriter:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+class FrameStore(Protocol):
+    """Where a dream loop gets the frame a resumed chain continues from and puts finished frames."""
+
+    def context(self, name: str) -> tuple[np.ndarray, str | None]:
+        """The finished frame ``name`` (RGB uint8 [H,W,3]) and the state recorded with it."""
+
+    def put(self, name: str, rgb: np.ndarray, state: str) -> None:
+        """Hand over finished frame ``name``."""
+
+    def segment_done(self, index: int, seconds: float, frames: int) -> None:
+        """Segment ``index`` ended in this run after ``seconds``, having dreamed ``frames``."""
+
+    def close(self) -> None:
+        """Everything put is stored (or raise what went wrong)."""
+
+
+class JobStore:
+    """The job folder as a FrameStore: checkpoints written by a FrameWriter thread."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.writer = FrameWriter(job)
+
+    def context(self, name: str) -> tuple[np.ndarray, str | None]:
+        return read_image(self.job.frame_path(name)), self.job.state(name)
+
+    def put(self, name: str, rgb: np.ndarray, state: str) -> None:
+        self.writer.put(name, rgb, state)
+
+    def segment_done(self, index: int, seconds: float, frames: int) -> None:
+        self.job.add_segment_time(index, seconds, frames)
+
+    def close(self) -> None:
+        self.writer.close()

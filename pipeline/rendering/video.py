@@ -29,7 +29,7 @@ from pipeline.motion.flow import FlowEstimator, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import blend_previous, carry_residual, hold_gain, residual_strength
 from pipeline.motion.warp import flow_to_tensor, warp
-from pipeline.rendering.jobs import FrameWriter, Job
+from pipeline.rendering.jobs import FrameStore, Job, JobStore
 from pipeline.rendering.prefetch import prefetch
 from pipeline.rendering.progress import bar
 from pipeline.rendering.setup import (dream_params, fit_size, frame_generator, load_guide, load_net, resolve_batch,
@@ -37,7 +37,7 @@ from pipeline.rendering.setup import (dream_params, fit_size, frame_generator, l
 from pipeline.rendering.streams import Stream, plan_streams
 from pipeline.rendering.timeline import Timeline, build_timeline
 
-__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items", "finish_frame"]
+__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items", "finish_frame", "dream_segments"]
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
 _ENCODE_ONLY = {"crf", "preset", "audio", "damaged", "codec"}
@@ -189,7 +189,13 @@ def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
         if segment is not None and busy:
             raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by {job.holder(segment)} "
                                     "right now")
-        found, dreamed = _dream_streams(cfg, info, job, todo, batch, size, device, timeline, facts) if todo else ([], 0)
+        found, dreamed = [], 0
+        if todo and cfg.render.backend == "ray":
+            from pipeline.rendering.ray_backend import dream_on_ray
+
+            found, dreamed = dream_on_ray(cfg, info, job, todo, size, timeline, facts)
+        elif todo:
+            found, dreamed = dream_segments(cfg, info, JobStore(job), todo, batch, size, device, timeline, facts)
     facts["frames_dreamed"] = dreamed
     if segment is not None:
         s = streams[segment]
@@ -292,11 +298,13 @@ class _Work:
     dream_mask: torch.Tensor | None = None  # dream.mask of this frame, [1,1,H,W] in [0,1]
 
 
-def _dream_streams(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stream, int]], batch: int,
+def dream_segments(cfg: Config, info: MediaInfo, store: FrameStore, todo: list[tuple[Stream, int]], batch: int,
                    size: tuple[int, int], device: torch.device, timeline: Timeline,
                    facts: dict) -> tuple[list[int], int]:
     """Dream the segments ``todo`` ((segment, resume frame) pairs), ``batch`` of them advancing
-    together in one batch, the next starting as one ends. Returns (scene cuts met, frames dreamed)."""
+    together in one batch, the next starting as one ends. Finished frames, and the frame a
+    resumed chain continues from, go through ``store`` (the job folder, or a Ray worker's stream
+    back to the driver). Returns (scene cuts met, frames dreamed)."""
     net, source = load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
     start = cfg.frames.start
@@ -341,12 +349,11 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stre
                 held.append(track.held_from)
             track.close()
         t0, n = started.pop(id(ch))
-        job.add_segment_time(ch.stream.index, time.perf_counter() - t0, n)
+        store.segment_done(ch.stream.index, time.perf_counter() - t0, n)
         chains.remove(ch)
 
     refill()
     cuts: list[int] = []
-    writer = FrameWriter(job)
     total = sum(s.own_to - r for s, r in todo)
     progress = bar(total, "frame", "dreaming")
     dreamed = 0
@@ -357,7 +364,7 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stre
             while True:
                 work: list[_Work] = []
                 for ch in list(chains):
-                    item = _next_dreamable(ch, job, device)
+                    item = _next_dreamable(ch, store, device)
                     if item is None:
                         retire(ch)
                         refill()
@@ -411,7 +418,7 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stre
                     if w.prev_out_w is None:  # a fresh frame sets the shot's target
                         w.chain.target = float(residual_strength(out - w.raw, torch.ones_like(out[:, :1]))[0])
                     rgb = to_rgb8(out)
-                    writer.put(w.chain.stream.name(w.item.index), rgb, repr(w.chain.target))
+                    store.put(w.chain.stream.name(w.item.index), rgb, repr(w.chain.target))
                     # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
                     w.chain.prev_raw, w.chain.prev_out = w.raw, to_tensor(rgb, device)
                     t0, n = started[id(w.chain)]
@@ -425,7 +432,7 @@ def _dream_streams(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stre
             if t is not None:
                 held.extend([t.held_from] if t.held_from is not None else [])
                 t.close()
-        writer.close()
+        store.close()
     loop = time.perf_counter() - t_loop
     if held:
         facts["mask_held_from"] = min(held)
@@ -450,16 +457,15 @@ def finish_frame(out: torch.Tensor, raw: torch.Tensor, lock: bool, dream_mask: t
     return out
 
 
-def _next_dreamable(ch: _Chain, job: Job, device: torch.device) -> MotionItem | None:
+def _next_dreamable(ch: _Chain, store: FrameStore, device: torch.device) -> MotionItem | None:
     """The chain's next frame to dream; context frames (after a resume) only set its state."""
     if ch.done:
         return None
     for item in ch.items:
         if item.context:
-            name = ch.stream.name(item.index)
+            rgb, state = store.context(ch.stream.name(item.index))
             ch.prev_raw = to_tensor(item.rgb, device)
-            ch.prev_out = to_tensor(read_image(job.frame_path(name)), device)
-            state = job.state(name)
+            ch.prev_out = to_tensor(rgb, device)
             ch.target = float(state) if state else float(
                 residual_strength(ch.prev_out - ch.prev_raw, torch.ones_like(ch.prev_raw[:, :1]))[0])
             continue

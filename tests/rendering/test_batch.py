@@ -63,7 +63,7 @@ def test_an_interrupted_batched_render_resumes(tmp_path, monkeypatch):
 
     clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="128x96", rate="12", audio=False)
     reference = render(tmp_path, clip, 2)
-    real = video_mod.FrameWriter.put
+    real = video_mod.JobStore.put
     count = {"n": 0}
 
     def put(self, name, rgb, *state):
@@ -72,10 +72,10 @@ def test_an_interrupted_batched_render_resumes(tmp_path, monkeypatch):
         count["n"] += 1
         real(self, name, rgb, *state)
 
-    monkeypatch.setattr(video_mod.FrameWriter, "put", put)
+    monkeypatch.setattr(video_mod.JobStore, "put", put)
     cfg = tmp_path / "b2.yaml"
     assert main([str(cfg), "--force"]) == 130
-    monkeypatch.setattr(video_mod.FrameWriter, "put", real)
+    monkeypatch.setattr(video_mod.JobStore, "put", real)
     assert main([str(cfg)]) == 0
     again = [read_image(p).astype(np.float32) / 255 for p in sorted((tmp_path / "out2").glob("*.png"))]
     assert json.loads((tmp_path / "out2.manifest.json").read_text())["resumed_at"] is not None

@@ -92,7 +92,7 @@ def test_interrupted_render_resumes_with_identical_frames(tmp_path, clips, monke
     reference = frames_of(tmp_path / "frames")
 
     # Interrupt the same render after 3 frames are on disk, like Ctrl-C would.
-    real_put = video_mod.FrameWriter.put
+    real_put = video_mod.JobStore.put
     calls = {"n": 0}
 
     def put(self, index, rgb, *state):
@@ -101,13 +101,13 @@ def test_interrupted_render_resumes_with_identical_frames(tmp_path, clips, monke
         calls["n"] += 1
         real_put(self, index, rgb, *state)
 
-    monkeypatch.setattr(video_mod.FrameWriter, "put", put)
+    monkeypatch.setattr(video_mod.JobStore, "put", put)
     assert main([str(cfg), "--force"]) == 130
     # The previous output stays whole until a new one replaces it.
     assert len(frames_of(tmp_path / "frames")) == 8
     done = sorted((tmp_path / "frames.work" / "frames").glob("*.png"))
     assert [p.name for p in done] == ["000000.png", "000001.png", "000002.png"]
-    monkeypatch.setattr(video_mod.FrameWriter, "put", real_put)
+    monkeypatch.setattr(video_mod.JobStore, "put", real_put)
 
     assert main([str(cfg)]) == 0  # no --force needed: the job folder is this output's
     manifest = json.loads((tmp_path / "frames.manifest.json").read_text())
