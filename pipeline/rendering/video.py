@@ -160,6 +160,10 @@ def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
     choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
     audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
     check_mask(cfg, size, info.fps)
+    if cfg.render.backend == "ray" and segment is None:
+        from pipeline.rendering.ray_backend import import_ray
+
+        import_ray()  # a missing extra fails before the job exists
     job = Job(cfg.output, fingerprint(cfg, info, size, nseg), writer="" if segment is None else f"s{segment:05d}")
     job.open(force)
     make = lambda: plan_segments(cfg, info, start, count, nseg, timeline)  # noqa: E731
@@ -300,12 +304,13 @@ class _Work:
 
 def dream_segments(cfg: Config, info: MediaInfo, store: FrameStore, todo: list[tuple[Stream, int]], batch: int,
                    size: tuple[int, int], device: torch.device, timeline: Timeline,
-                   facts: dict) -> tuple[list[int], int]:
+                   facts: dict, loaded: tuple[torch.nn.Module, str] | None = None) -> tuple[list[int], int]:
     """Dream the segments ``todo`` ((segment, resume frame) pairs), ``batch`` of them advancing
     together in one batch, the next starting as one ends. Finished frames, and the frame a
     resumed chain continues from, go through ``store`` (the job folder, or a Ray worker's stream
-    back to the driver). Returns (scene cuts met, frames dreamed)."""
-    net, source = load_net(cfg.dream, device)
+    back to the driver). ``loaded``: (network, weights source) already on ``device`` (a worker
+    keeps it across calls). Returns (scene cuts met, frames dreamed)."""
+    net, source = loaded or load_net(cfg.dream, device)
     facts.update(model=cfg.dream.model, weights=source)
     start = cfg.frames.start
     guide = load_guide(cfg.dream, net, device)

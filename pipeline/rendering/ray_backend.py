@@ -1,0 +1,274 @@
+"""The Ray backend: segments dreamed by Ray actors that keep the network loaded.
+
+Finished frames come back as PNG bytes through Ray's object store and the driver checkpoints
+them into the job folder exactly as a local render does, so resume, Ctrl-C and the manifest
+behave the same and no shared filesystem is needed. A worker (or node) that dies costs only the
+frames it had not handed back: its segments go to the other workers from the last checkpoint.
+Ray is optional (``pip install -e '.[ray]'``) and imported only here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import queue
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.config import Config
+from pipeline.errors import ConfigError, DreamreelError, MediaError
+from pipeline.media.images import encode_image
+from pipeline.media.probe import MediaInfo
+from pipeline.rendering.jobs import Job
+from pipeline.rendering.progress import bar
+from pipeline.rendering.streams import Stream
+from pipeline.rendering.timeline import Timeline
+
+# Times a segment may lose its worker before the render gives up on it.
+MAX_LOSSES = 3
+
+
+def import_ray() -> Any:
+    """The ray module, or a ConfigError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("render.backend: ray needs the ray package; install the extra with "
+                          "pip install -e '.[ray]' (or pip install 'dreamreel[ray]')") from None
+    return ray
+
+
+def connect(ray: Any, address: str | None) -> bool:
+    """Join or start Ray (``address`` null: a local Ray with this machine's cores and GPUs;
+    ``auto``: the running cluster; ``ray://host:port``: a client). True when this call started
+    it (and so should shut it down); an already initialised Ray is used as it is."""
+    if ray.is_initialized():
+        return False
+    kwargs = {"include_dashboard": False, "log_to_driver": False}
+    try:
+        ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise MediaError(f"render.address: cannot reach Ray at {address or 'a new local instance'}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    return True
+
+
+def worker_shape(ray: Any, worker_cpus: int | str, wanted: int) -> tuple[int, int, int]:
+    """(workers, cores each, GPUs each) for ``wanted`` units of work on this cluster: one worker
+    per GPU on a GPU cluster; else workers of ``worker_cpus`` cores (auto: every core of the
+    smallest node), as many as the cluster holds."""
+    total = ray.cluster_resources()
+    gpus = int(total.get("GPU", 0))
+    if gpus:
+        return max(1, min(gpus, wanted)), 1, 1
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    smallest = min((int(n["Resources"].get("CPU", 1)) for n in nodes), default=1)
+    cpus = smallest if worker_cpus == "auto" else int(worker_cpus)
+    cpus = max(1, cpus)
+    return max(1, min(int(total.get("CPU", 1)) // cpus, wanted)), cpus, 0
+
+
+class _StreamStore:
+    """A worker's FrameStore: context frames came with the call; finished frames go to a queue
+    that the actor's generator hands back to the driver."""
+
+    def __init__(self, contexts: dict[str, tuple[bytes, str | None]], out: queue.Queue) -> None:
+        self.contexts, self.out, self.host = contexts, out, socket.gethostname()
+
+    def context(self, name: str) -> tuple[np.ndarray, str | None]:
+        png, state = self.contexts[name]
+        bgr = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), state
+
+    def put(self, name: str, rgb: np.ndarray, state: str) -> None:
+        self.out.put(("frame", name, encode_image(rgb, ".png"), state))
+
+    def segment_done(self, index: int, seconds: float, frames: int) -> None:
+        self.out.put(("segment", index, seconds, frames, self.host))
+
+    def close(self) -> None:
+        pass
+
+
+class SegmentWorker:
+    """A Ray actor: dreams segments with its network kept loaded, ``threads`` torch threads."""
+
+    def __init__(self, threads: int) -> None:
+        from pipeline.runtime import tune_process
+
+        tune_process(retain_memory=True, threads=threads)
+        self._net: dict[tuple, tuple] = {}
+        self._tmp = Path(tempfile.mkdtemp(prefix="dreamreel-ray-"))
+
+    def _local(self, path: str, identity: dict, ref: Any) -> Path:
+        """``path`` itself when this node sees the same file; else a copy from the object store."""
+        import ray
+
+        from pipeline.rendering.video import file_identity
+
+        try:
+            if file_identity(Path(path)) == identity:
+                return Path(path)
+        except OSError:
+            pass
+        key = hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()[:16]
+        local = self._tmp / f"{key}{Path(path).suffix}"
+        if not local.exists():
+            part = local.with_suffix(".part")
+            part.write_bytes(ray.get(ref))
+            os.replace(part, local)
+        return local
+
+    def dream(self, cfg: Config, info: MediaInfo, files: dict[str, tuple[str, dict, Any]],
+              todo: list[tuple[Stream, int]], batch: int, size: tuple[int, int], timeline: Timeline,
+              contexts: dict[str, tuple[bytes, str | None]]):
+        """Dream ``todo``; yields ("frame", name, png, state), ("segment", index, seconds, frames,
+        host) as segments end, and finally ("end", cuts)."""
+        from pipeline.rendering.setup import load_net, resolve_device
+        from pipeline.rendering.video import dream_segments
+
+        local = {k: self._local(*v) for k, v in files.items()}
+        dream = cfg.dream.model_copy(update={k: local[k] for k in ("mask", "guide") if k in local})
+        cfg = cfg.model_copy(update={"input": local["input"], "dream": dream})
+        info = dataclasses.replace(info, path=local["input"])
+        device = resolve_device(cfg.dream.device)
+        key = (cfg.dream.model, tuple(sorted(cfg.dream.layers)), cfg.dream.weights, str(device))
+        if key not in self._net:
+            self._net = {key: load_net(cfg.dream, device)}
+        out: queue.Queue = queue.Queue(maxsize=8)
+
+        def run() -> None:
+            try:
+                cuts, _ = dream_segments(cfg, info, _StreamStore(contexts, out), todo, batch, size, device,
+                                         timeline, {}, loaded=self._net[key])
+                out.put(("end", cuts))
+            except BaseException as exc:  # handed to the generator, so Ray reports it to the driver
+                out.put(("error", exc))
+
+        thread = threading.Thread(target=run, name="dream", daemon=True)
+        thread.start()
+        while True:
+            item = out.get()
+            if item[0] == "error":
+                raise item[1]
+            yield item
+            if item[0] == "end":
+                break
+        thread.join()
+
+
+def dream_on_ray(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stream, int]], size: tuple[int, int],
+                 timeline: Timeline, facts: dict) -> tuple[list[int], int]:
+    """Dream the segments ``todo`` on Ray workers, checkpointing every frame into ``job`` here.
+    Returns (scene cuts met, frames dreamed); the job's segment records get each worker's host."""
+    ray = import_ray()
+    from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
+
+    lost_errors = (RayActorError, WorkerCrashedError, getattr(ray.exceptions, "NodeDiedError", RayActorError),
+                   getattr(ray.exceptions, "ObjectLostError", RayActorError),
+                   getattr(ray.exceptions, "OwnerDiedError", RayActorError))
+    started = connect(ray, cfg.render.address)
+    actors: list[Any] = []
+    active: dict[Any, tuple[Any, list[Stream]]] = {}
+    try:
+        files = {"input": (str(cfg.input), _identity(cfg.input), ray.put(Path(cfg.input).read_bytes()))}
+        for key in ("mask", "guide"):
+            path = getattr(cfg.dream, key)
+            if path is not None:
+                files[key] = (str(path), _identity(path), ray.put(Path(path).read_bytes()))
+        batch = 1
+        workers, cpus, gpus = worker_shape(ray, cfg.render.worker_cpus, len(todo))
+        if gpus:
+            from pipeline.rendering.setup import resolve_batch
+
+            batch = resolve_batch(cfg.render.batch, _cuda())
+        actor_cls = ray.remote(SegmentWorker).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0)
+        actors = [actor_cls.remote(cpus) for _ in range(workers)]
+        idle = list(actors)
+        queue_: list[Stream] = [s for s, _ in todo]
+        losses: dict[int, int] = {}
+        cuts: list[int] = []
+        dreamed = lost = 0
+        facts.update(backend="ray", workers=workers, worker_cpus=cpus, worker_gpus=gpus)
+        progress = bar(sum(s.own_to - r for s, r in todo), "frame", "dreaming")
+        t_loop = time.perf_counter()
+        with progress:
+            while queue_ or active:
+                while queue_ and idle:
+                    actor, part = idle.pop(0), queue_[:batch]
+                    del queue_[:batch]
+                    work = [(s, s.first + job.first_missing(s.names())) for s in part]
+                    contexts = {s.name(r - 1): (job.frame_path(s.name(r - 1)).read_bytes(), job.state(s.name(r - 1)))
+                                for s, r in work if r > s.first}
+                    gen = actor.dream.remote(cfg, info, files, work, batch, size, timeline, contexts)
+                    active[gen] = (actor, part)
+                ready, _ = ray.wait(list(active), num_returns=1, timeout=1.0)
+                for gen in ready:
+                    actor, part = active[gen]
+                    try:
+                        item = ray.get(next(gen))
+                    except StopIteration:
+                        del active[gen]
+                        idle.append(actor)
+                        continue
+                    except lost_errors:
+                        # The worker or its node is gone: its segments go back in the queue and
+                        # resume from their last checkpoint (finished frames are never redone).
+                        del active[gen]
+                        actors.remove(actor)
+                        lost += 1
+                        for s in part:
+                            losses[s.index] = losses.get(s.index, 0) + 1
+                            if losses[s.index] > MAX_LOSSES:
+                                raise MediaError(f"segment {s.index}: lost its Ray worker {losses[s.index]} times; "
+                                                 "the frames finished so far are kept") from None
+                        queue_[:0] = part
+                        if not actors:
+                            actors.append(actor_cls.remote(cpus))
+                            idle.append(actors[-1])
+                        continue
+                    except RayTaskError as exc:
+                        cause = getattr(exc, "cause", None)
+                        if isinstance(cause, DreamreelError):
+                            raise cause from None
+                        raise
+                    if item[0] == "frame":
+                        _, name, png, state = item
+                        job.record(name, png, state)
+                        dreamed += 1
+                        progress.update(1)
+                    elif item[0] == "segment":
+                        _, index, seconds, frames, host = item
+                        job.add_segment_time(index, seconds, frames, host=host)
+                    elif item[0] == "end":
+                        cuts.extend(item[1])
+        loop = time.perf_counter() - t_loop
+        facts.update(loop_seconds=round(loop, 3), model=cfg.dream.model, workers_lost=lost)
+        return cuts, dreamed
+    finally:
+        for actor in actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # already gone: nothing to stop
+                pass
+        if started:
+            ray.shutdown()
+
+
+def _identity(path: Path) -> dict:
+    from pipeline.rendering.video import file_identity
+
+    return file_identity(Path(path))
+
+
+def _cuda():
+    import torch
+
+    return torch.device("cuda")
