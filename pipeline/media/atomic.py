@@ -1,6 +1,7 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never half of one."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -123,3 +124,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
                 os.fsync(f.fileno())
         except OSError as exc:
             raise MediaError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def held_flock(path: Path, owner: str, unwritable: str) -> Iterator[bool]:
+    """Try an exclusive flock on ``path`` (created with its folder): yields True holding it, with
+    ``owner`` written inside for whoever is refused, or False at once when another process holds
+    it. The kernel drops the lock when the process dies, so a killed holder leaves none behind.
+    MediaError "``unwritable``: <reason>" when the file cannot be created."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise MediaError(f"{unwritable}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, owner.encode())
+        yield True
+    finally:
+        os.close(fd)

@@ -12,7 +12,6 @@ A render resumes from the first frame that is missing or fails its checksum.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -27,7 +26,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from pipeline.errors import MediaError, OutputExistsError
-from pipeline.media.atomic import atomic_write_bytes
+from pipeline.media.atomic import atomic_write_bytes, held_flock
 from pipeline.media.encode import FRAME_NAME
 from pipeline.media.images import encode_image, read_image
 from pipeline.rendering.streams import Stream
@@ -204,22 +203,9 @@ class Job:
         another process holds it (its host and pid are in the lock file). The kernel drops the
         lock when the process dies."""
         path = self.root / "locks" / f"segment-{index:05d}.lock"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise MediaError(f"{path.parent}: cannot create the segment locks: {exc.strerror}") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
-            yield True
-        finally:
-            os.close(fd)
+        with held_flock(path, f"{socket.gethostname()} {os.getpid()}\n",
+                        f"{path.parent}: cannot create the segment locks") as mine:
+            yield mine
 
     def holder(self, index: int) -> str:
         """Who holds segment ``index``'s lock, as "host pid" (best effort)."""

@@ -1,7 +1,6 @@
 """Guarding and describing outputs: no silent overwrite, one writer at a time, a manifest beside."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from pipeline.errors import MediaError, OutputExistsError
-from pipeline.media.atomic import atomic_write_bytes, is_temp_name, is_temp_of
+from pipeline.media.atomic import atomic_write_bytes, held_flock, is_temp_name, is_temp_of
 from pipeline.media.encode import foreign_files
 from pipeline.runtime import cpu_facts_dict
 
@@ -57,30 +56,16 @@ def check_output(output: Path, force: bool, folder: bool = False, owned: bool = 
 
 @contextmanager
 def output_lock(output: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``output`` for the whole render; a second render fails at once.
-
-    flock is released by the kernel when the process dies, so a killed render leaves no stale lock.
-    """
+    """Hold an exclusive lock on ``output`` for the whole render; a second render fails at once."""
     output = Path(output)
     lock = output.parent / f".{output.name}.lock"
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise MediaError(f"{lock.parent}: output folder is not writable: {exc.strerror}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputExistsError(f"{output}: another render is writing this output right now") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+    with held_flock(lock, str(os.getpid()), f"{lock.parent}: output folder is not writable") as mine:
+        if not mine:
+            raise OutputExistsError(f"{output}: another render is writing this output right now")
         try:
             yield
         finally:
             lock.unlink(missing_ok=True)
-    finally:
-        os.close(fd)
 
 
 def _versions() -> dict[str, str]:
