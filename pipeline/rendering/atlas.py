@@ -43,7 +43,7 @@ def render_atlas(cfg: Config) -> dict:
     """Dream channels ``first .. first+channels-1`` of ``atlas.layer`` and write the labelled grid."""
     a = cfg.atlas
     device = resolve_device(cfg.dream.device)
-    net, source = load_net(cfg.dream.model_copy(update={"layers": {a.layer: 1.0}}), device)
+    net, source = load_net(cfg.dream, device, layers=(a.layer,))
     with torch.no_grad():
         n_channels = net(torch.zeros(1, 3, 64, 64, device=device))[a.layer].shape[1]
     if a.first + a.channels > n_channels:

@@ -15,8 +15,8 @@ from pipeline.media.reader import FrameReader
 from pipeline.rendering.atlas import grid, label_cell
 from pipeline.rendering.outputs import check_output
 from pipeline.rendering.progress import bar
-from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
-from pipeline.rendering.timeline import build_timeline
+from pipeline.rendering.context import build_context
+from pipeline.rendering.setup import fit_size, frame_generator
 
 PREVIEW_WIDTH = 256  # pixels per cell: a look costs seconds, not minutes
 MAX_CELLS = 48
@@ -41,11 +41,10 @@ def render_preview(cfg: Config, every: int, force: bool) -> dict:
     h, w = fit_size(info.height, info.width, cfg.size, even=True)
     size = fit_size(h, w, SizeConfig(width=min(PREVIEW_WIDTH, w)), even=True)
     wanted = set(range(start, start + count, every)[:MAX_CELLS])
-    device = resolve_device(cfg.dream.device)
-    fallback = cfg.input if info.has_audio else None
-    timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
-    net, _ = load_net(cfg.dream, device)
-    guide = load_guide(cfg.dream, net, device)
+    # The render's own context: the same settings, schedules, audio and guide as the render.
+    ctx = build_context(cfg, count, float(info.fps), offset=float(start / info.fps), source=info)
+    device = ctx.device
+    net, guide = ctx.net()[0], ctx.guide()
     masks = open_mask(cfg.dream.mask, size, info.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
                       cfg.limits.max_pixels)
     cells = []
@@ -58,8 +57,7 @@ def render_preview(cfg: Config, every: int, force: bool) -> dict:
                 t = index - start
                 raw = to_tensor(rgb, device)
                 dmask = None if masks is None else torch.from_numpy(masks.at(index)).to(device)[None, None]
-                params = dream_params(cfg.dream, device, t, timeline.env(t))
-                y = dream(raw, net, params, frame_generator(cfg.dream.seed, index), guide, mask=dmask)
+                y = dream(raw, net, ctx.params(t), frame_generator(cfg.dream.seed, index), guide, mask=dmask)
                 y = finish_frame(y, raw, cfg.video.color_lock, dmask)
                 cells.append(label_cell(to_rgb8(y), f"frame {index}"))
                 pb.update(1)

@@ -26,10 +26,12 @@ from pipeline.config import Config
 from pipeline.errors import ConfigError, DreamreelError, MediaError
 from pipeline.media.images import encode_image
 from pipeline.media.probe import MediaInfo
+from pipeline.rendering.context import RenderContext
 from pipeline.rendering.jobs import Job
 from pipeline.rendering.progress import bar
 from pipeline.rendering.streams import Stream
 from pipeline.rendering.timeline import Timeline
+from pipeline.rendering.video import LoopFacts
 
 # Times a segment may lose its worker before the render gives up on it.
 MAX_LOSSES = 3
@@ -131,6 +133,7 @@ class SegmentWorker:
               contexts: dict[str, tuple[bytes, str | None]]):
         """Dream ``todo``; yields ("frame", name, png, state), ("segment", index, seconds, frames,
         host) as segments end, and finally ("end", cuts)."""
+        from pipeline.rendering.context import RenderContext
         from pipeline.rendering.setup import load_net, resolve_device
         from pipeline.rendering.video import dream_segments
 
@@ -146,9 +149,9 @@ class SegmentWorker:
 
         def run() -> None:
             try:
-                cuts, _ = dream_segments(cfg, info, _StreamStore(contexts, out), todo, batch, size, device,
-                                         timeline, {}, loaded=self._net[key])
-                out.put(("end", cuts))
+                ctx = RenderContext(cfg, device, timeline, loaded=self._net[key])
+                loop = dream_segments(ctx, info, _StreamStore(contexts, out), todo, batch, size)
+                out.put(("end", loop.cuts))
             except BaseException as exc:  # handed to the generator, so Ray reports it to the driver
                 out.put(("error", exc))
 
@@ -164,10 +167,11 @@ class SegmentWorker:
         thread.join()
 
 
-def dream_on_ray(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stream, int]], size: tuple[int, int],
-                 timeline: Timeline, facts: dict) -> tuple[list[int], int]:
+def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple[Stream, int]],
+                 size: tuple[int, int]) -> LoopFacts:
     """Dream the segments ``todo`` on Ray workers, checkpointing every frame into ``job`` here.
-    Returns (scene cuts met, frames dreamed); the job's segment records get each worker's host."""
+    The job's segment records get each worker's host."""
+    cfg, timeline = ctx.cfg, ctx.timeline
     ray = import_ray()
     from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
@@ -196,7 +200,6 @@ def dream_on_ray(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stream
         losses: dict[int, int] = {}
         cuts: list[int] = []
         dreamed = lost = 0
-        facts.update(backend="ray", workers=workers, worker_cpus=cpus, worker_gpus=gpus)
         progress = bar(sum(s.own_to - r for s, r in todo), "frame", "dreaming")
         t_loop = time.perf_counter()
         with progress:
@@ -249,9 +252,9 @@ def dream_on_ray(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stream
                         job.add_segment_time(index, seconds, frames, host=host)
                     elif item[0] == "end":
                         cuts.extend(item[1])
-        loop = time.perf_counter() - t_loop
-        facts.update(loop_seconds=round(loop, 3), model=cfg.dream.model, workers_lost=lost)
-        return cuts, dreamed
+        extra = {"backend": "ray", "workers": workers, "worker_cpus": cpus, "worker_gpus": gpus, "workers_lost": lost}
+        return LoopFacts(cuts, dreamed, weights=_weights_source(cfg), loop_seconds=time.perf_counter() - t_loop,
+                         extra=extra)
     finally:
         for actor in actors:
             try:
@@ -260,6 +263,15 @@ def dream_on_ray(cfg: Config, info: MediaInfo, job: Job, todo: list[tuple[Stream
                 pass
         if started:
             ray.shutdown()
+
+
+def _weights_source(cfg: Config) -> str:
+    """The weights the workers load, as the driver finds them (each node resolves its own)."""
+    from pipeline.models.registry import get_spec
+    from pipeline.models.weights import locate_weights
+
+    path = locate_weights(get_spec(cfg.dream.model), cfg.dream.weights)
+    return str(path) if path is not None else "random"
 
 
 def _identity(path: Path) -> dict:

@@ -127,10 +127,11 @@ def dream_params(dream: DreamConfig, device: torch.device, t: int = 0, env: dict
     )
 
 
-def load_net(dream: DreamConfig, device: torch.device, extra_layers: tuple[str, ...] = ()) -> tuple[DreamNet, str]:
-    """The network cut after the deepest layer the config uses; returns (net, weights source)."""
-    layers = [parse_layer_key(k)[0] for k in dream.layers] + list(extra_layers)
-    net, source = load_dream_net(dream.model, layers, dream.weights, device, channels_last=dream.channels_last)
+def load_net(dream: DreamConfig, device: torch.device, layers: tuple[str, ...] | None = None) -> tuple[DreamNet, str]:
+    """The network cut after the deepest layer the config uses (or of ``layers``, when given:
+    the atlas dreams its own layer); returns (net, weights source)."""
+    names = list(layers) if layers is not None else [parse_layer_key(k)[0] for k in dream.layers]
+    net, source = load_dream_net(dream.model, names, dream.weights, device, channels_last=dream.channels_last)
     if dream.compile:
         # Optional: pays a compile on the first frame of each size; needs a C++ compiler on the CPU.
         net.body = torch.compile(net.body, dynamic=False)

@@ -5,7 +5,7 @@ import hashlib
 import json
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,7 +17,7 @@ import torch
 from pipeline.config import Config, SizeConfig
 from pipeline.dream import DreamParams, dream
 from pipeline.errors import ConfigError, OutputExistsError
-from pipeline.media.encode import audio_plan, encode_frames
+from pipeline.media.encode import encode_frames
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
 from pipeline.media.mask import open_mask
 from pipeline.media.probe import MediaInfo, probe
@@ -32,12 +32,12 @@ from pipeline.motion.warp import flow_to_tensor, warp
 from pipeline.rendering.jobs import FrameStore, Job, JobStore
 from pipeline.rendering.prefetch import prefetch
 from pipeline.rendering.progress import bar
-from pipeline.rendering.setup import (dream_params, fit_size, frame_generator, load_guide, load_net, resolve_batch,
-                                   resolve_device)
+from pipeline.rendering.context import RenderContext, build_context
+from pipeline.rendering.setup import fit_size, frame_generator, resolve_batch
 from pipeline.rendering.streams import Stream, plan_streams
-from pipeline.rendering.timeline import Timeline, build_timeline
+from pipeline.rendering.timeline import Timeline
 
-__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items", "finish_frame", "dream_segments"]
+__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items", "finish_frame", "dream_segments", "LoopFacts"]
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
 _ENCODE_ONLY = {"crf", "preset", "audio", "damaged", "codec"}
@@ -151,14 +151,11 @@ def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
     info = probe(cfg.input, cfg.limits.max_pixels)  # also reads every packet: truncation shows here
     start, count = plan_frames(cfg, info)
     size = fit_size(info.height, info.width, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
-    device = resolve_device(cfg.dream.device)
+    # Audio is read (and a schedule that needs it but has none refused) before the job exists.
+    ctx = build_context(cfg, count, float(info.fps), offset=float(start / info.fps), source=info)
+    device = ctx.device
     batch = resolve_batch(cfg.render.batch, device)
     nseg = resolve_segments(cfg.render.segments, batch)
-    # Audio is read (and a schedule that needs it but has none refused) before the job exists.
-    fallback = cfg.input if info.has_audio else None
-    timeline = build_timeline(cfg, count, float(info.fps), offset=float(start / info.fps), fallback_audio=fallback)
-    choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
-    audio = audio_plan(choice, cfg.input, info.has_audio, info.audio_codec, float(start / info.fps))
     check_mask(cfg, size, info.fps)
     if cfg.render.backend == "ray" and segment is None:
         from pipeline.rendering.ray_backend import import_ray
@@ -166,7 +163,7 @@ def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
         import_ray()  # a missing extra fails before the job exists
     job = Job(cfg.output, fingerprint(cfg, info, size, nseg), writer="" if segment is None else f"s{segment:05d}")
     job.open(force)
-    make = lambda: plan_segments(cfg, info, start, count, nseg, timeline)  # noqa: E731
+    make = lambda: plan_segments(cfg, info, start, count, nseg, ctx.timeline)  # noqa: E731
     # One segment is the whole range, which frames.count may change between runs: never stored.
     streams = job.plan(make) if nseg > 1 else make()
     if segment is not None and not 0 <= segment < len(streams):
@@ -193,14 +190,15 @@ def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
         if segment is not None and busy:
             raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by {job.holder(segment)} "
                                     "right now")
-        found, dreamed = [], 0
+        loop = LoopFacts()
         if todo and cfg.render.backend == "ray":
             from pipeline.rendering.ray_backend import dream_on_ray
 
-            found, dreamed = dream_on_ray(cfg, info, job, todo, size, timeline, facts)
+            loop = dream_on_ray(ctx, info, job, todo, size)
         elif todo:
-            found, dreamed = dream_segments(cfg, info, JobStore(job), todo, batch, size, device, timeline, facts)
-    facts["frames_dreamed"] = dreamed
+            loop = dream_segments(ctx, info, JobStore(job), todo, batch, size)
+    found = loop.cuts
+    facts.update(loop.facts(cfg))
     if segment is not None:
         s = streams[segment]
         facts.update(segment=segment, segment_frames=[s.first, s.own_to])
@@ -215,10 +213,10 @@ def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
     # A segment that starts at a cut dreams it as its first frame: still a cut of the clip.
     facts["scene_cuts"] = sorted(set(found) | {s.first for s in streams if s.fresh and s.first != start})
     timecode = output_timecode(info, start)
-    encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, audio,
+    encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, ctx.audio,
                   claim=job.claim, codec=cfg.output_codec(), timecode=timecode)
     facts["codec"], facts["timecode"] = cfg.output_codec(), timecode
-    facts["audio"] = str(audio[0]) if audio else None
+    facts["audio"] = str(ctx.audio[0]) if ctx.audio else None
     job.remove()
     return facts
 
@@ -302,22 +300,46 @@ class _Work:
     dream_mask: torch.Tensor | None = None  # dream.mask of this frame, [1,1,H,W] in [0,1]
 
 
-def dream_segments(cfg: Config, info: MediaInfo, store: FrameStore, todo: list[tuple[Stream, int]], batch: int,
-                   size: tuple[int, int], device: torch.device, timeline: Timeline,
-                   facts: dict, loaded: tuple[torch.nn.Module, str] | None = None) -> tuple[list[int], int]:
+@dataclass
+class LoopFacts:
+    """What a run of the frame loop measured, for the manifest."""
+
+    cuts: list[int] = field(default_factory=list)
+    dreamed: int = 0
+    weights: str | None = None
+    loop_seconds: float | None = None
+    dream_seconds: float | None = None
+    mask_held_from: int | None = None
+    extra: dict = field(default_factory=dict)  # backend facts (workers, losses)
+
+    def facts(self, cfg: Config) -> dict:
+        out: dict = {"frames_dreamed": self.dreamed, **self.extra}
+        if self.weights is not None:
+            out.update(model=cfg.dream.model, weights=self.weights)
+        if self.loop_seconds is not None:
+            out["loop_seconds"] = round(self.loop_seconds, 3)
+        if self.dream_seconds is not None and self.loop_seconds:
+            out.update(dream_seconds=round(self.dream_seconds, 3),
+                       outside_dream_share=round(1 - self.dream_seconds / self.loop_seconds, 4))
+        if self.mask_held_from is not None:
+            out["mask_held_from"] = self.mask_held_from
+        return out
+
+
+def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo: list[tuple[Stream, int]],
+                   batch: int, size: tuple[int, int]) -> LoopFacts:
     """Dream the segments ``todo`` ((segment, resume frame) pairs), ``batch`` of them advancing
     together in one batch, the next starting as one ends. Finished frames, and the frame a
     resumed chain continues from, go through ``store`` (the job folder, or a Ray worker's stream
-    back to the driver). ``loaded``: (network, weights source) already on ``device`` (a worker
-    keeps it across calls). Returns (scene cuts met, frames dreamed)."""
-    net, source = loaded or load_net(cfg.dream, device)
-    facts.update(model=cfg.dream.model, weights=source)
+    back to the driver). The network comes from ``ctx`` (a worker keeps it across calls)."""
+    cfg, device = ctx.cfg, ctx.device
+    net, source = ctx.net()
     start = cfg.frames.start
-    guide = load_guide(cfg.dream, net, device)
+    guide = ctx.guide()
     v = cfg.video
 
     def cut_threshold(index: int) -> float:
-        return v.scene_cut.at(index - start, timeline.env(index - start))
+        return v.scene_cut.at(index - start, ctx.env(index - start))
 
     def items_of(s: Stream, resume: int) -> Callable[[], Iterator[MotionItem]]:
         seed_from = resume - 1 if resume > s.first else resume  # re-read one frame for context
@@ -374,58 +396,25 @@ def dream_segments(cfg: Config, info: MediaInfo, store: FrameStore, todo: list[t
                         retire(ch)
                         refill()
                         continue
-                    raw = to_tensor(item.rgb, device)
-                    t = item.index - start
-                    env = timeline.env(t)
                     track = masks[id(ch)]
                     dmask = None if track is None else torch.from_numpy(track.at(item.index)).to(device)[None, None]
-                    fresh = item.index == ch.stream.first or item.cut or ch.prev_out is None
-                    if fresh:
-                        if item.index != ch.stream.first and item.index >= ch.stream.own_from:
-                            cuts.append(item.index)
-                        work.append(_Work(ch, item, raw, raw, dream_params(cfg.dream, device, t, env),
-                                          dream_mask=dmask))
-                    else:
-                        back = flow_to_tensor(item.flow_back, device)
-                        mask = torch.from_numpy(item.mask).to(device)[None, None]
-                        prev_out_w, prev_raw_w = warp(ch.prev_out, back), warp(ch.prev_raw, back)
-                        if dmask is not None:
-                            mask = mask * dmask  # no carried detail where the frame is kept clean
-                        # Hold the carried detail at the shot's strength, both as the start of
-                        # the dream and as what the blend pulls toward, so it cannot pile up.
-                        gain = hold_gain(prev_out_w - prev_raw_w, mask, ch.target, v.hold.at(t, env))
-                        prev_out_w = prev_raw_w + gain * (prev_out_w - prev_raw_w)
-                        init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
-                        params = dream_params(cfg.dream, device, t, env, steps=int(v.steps_after_first.at(t, env)))
-                        work.append(_Work(ch, item, raw, init, params, v.blend.at(t, env), prev_out_w, mask, dmask))
+                    w = prepare_frame(ctx, ch, item, item.index - start, dmask)
+                    if w.prev_out_w is None and item.index != ch.stream.first and item.index >= ch.stream.own_from:
+                        cuts.append(item.index)
+                    work.append(w)
                 if not work:
                     if chains or pending:
                         refill()
                         continue
                     break
-                # Frames whose settings agree are dreamed together; each keeps its own randomness.
-                groups: dict[DreamParams, list[int]] = {}
-                for k, w in enumerate(work):
-                    groups.setdefault(w.params, []).append(k)
-                outs: dict[int, torch.Tensor] = {}
                 t0 = time.perf_counter()
-                for params, ks in groups.items():
-                    x = torch.cat([work[k].init for k in ks])
-                    gens = [frame_generator(cfg.dream.seed, work[k].item.index) for k in ks]
-                    dm = [work[k].dream_mask for k in ks]
-                    y = dream(x, net, params, gens, guide, mask=None if dm[0] is None else torch.cat(dm))
-                    outs.update({k: y[j : j + 1] for j, k in enumerate(ks)})
+                outs = dream_batch(work, net, guide, cfg.dream.seed)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 dream_seconds += time.perf_counter() - t0
-                for k, w in enumerate(work):
-                    out = finish_frame(outs[k], w.raw, v.color_lock, w.dream_mask, w.prev_out_w, w.mask, w.blend)
-                    if w.prev_out_w is None:  # a fresh frame sets the shot's target
-                        w.chain.target = float(residual_strength(out - w.raw, torch.ones_like(out[:, :1]))[0])
-                    rgb = to_rgb8(out)
-                    store.put(w.chain.stream.name(w.item.index), rgb, repr(w.chain.target))
-                    # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
-                    w.chain.prev_raw, w.chain.prev_out = w.raw, to_tensor(rgb, device)
+                for w, out in zip(work, outs):
+                    name, rgb, state = commit_frame(w, out, v.color_lock)
+                    store.put(name, rgb, state)
                     t0, n = started[id(w.chain)]
                     started[id(w.chain)] = (t0, n + 1)
                     dreamed += 1
@@ -438,12 +427,59 @@ def dream_segments(cfg: Config, info: MediaInfo, store: FrameStore, todo: list[t
                 held.extend([t.held_from] if t.held_from is not None else [])
                 t.close()
         store.close()
-    loop = time.perf_counter() - t_loop
-    if held:
-        facts["mask_held_from"] = min(held)
-    facts.update(loop_seconds=round(loop, 3), dream_seconds=round(dream_seconds, 3),
-                 outside_dream_share=round(1 - dream_seconds / loop, 4) if loop > 0 else None)
-    return cuts, dreamed
+    return LoopFacts(cuts, dreamed, source, time.perf_counter() - t_loop, dream_seconds,
+                     min(held) if held else None)
+
+
+def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
+                  dream_mask: torch.Tensor | None) -> _Work:
+    """A frame's start image and settings: the raw frame when its chain starts fresh (first
+    frame, cut), else the raw frame plus the previous dream's detail warped along the flow,
+    held at the shot's strength. ``t``: frame time for the schedules."""
+    device, v, env = ctx.device, ctx.cfg.video, ctx.env(t)
+    raw = to_tensor(item.rgb, device)
+    if item.index == ch.stream.first or item.cut or ch.prev_out is None:
+        return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask)
+    back = flow_to_tensor(item.flow_back, device)
+    mask = torch.from_numpy(item.mask).to(device)[None, None]
+    prev_out_w, prev_raw_w = warp(ch.prev_out, back), warp(ch.prev_raw, back)
+    if dream_mask is not None:
+        mask = mask * dream_mask  # no carried detail where the frame is kept clean
+    # Hold the carried detail at the shot's strength, both as the start of the dream and as
+    # what the blend pulls toward, so it cannot pile up.
+    gain = hold_gain(prev_out_w - prev_raw_w, mask, ch.target, v.hold.at(t, env))
+    prev_out_w = prev_raw_w + gain * (prev_out_w - prev_raw_w)
+    init = carry_residual(raw, prev_out_w, prev_raw_w, mask, v.carry.at(t, env))
+    params = ctx.params(t, steps=int(v.steps_after_first.at(t, env)))
+    return _Work(ch, item, raw, init, params, v.blend.at(t, env), prev_out_w, mask, dream_mask)
+
+
+def dream_batch(work: list[_Work], net: torch.nn.Module, guide: dict[str, torch.Tensor] | None,
+                seed: int) -> list[torch.Tensor]:
+    """Dream every prepared frame; frames whose settings agree go through together, each with
+    its own randomness. Returns one [1,3,H,W] dream per frame, in order."""
+    groups: dict[DreamParams, list[int]] = {}
+    for k, w in enumerate(work):
+        groups.setdefault(w.params, []).append(k)
+    outs: dict[int, torch.Tensor] = {}
+    for params, ks in groups.items():
+        x = torch.cat([work[k].init for k in ks])
+        gens = [frame_generator(seed, work[k].item.index) for k in ks]
+        dm = [work[k].dream_mask for k in ks]
+        y = dream(x, net, params, gens, guide, mask=None if dm[0] is None else torch.cat(dm))
+        outs.update({k: y[j : j + 1] for j, k in enumerate(ks)})
+    return [outs[k] for k in range(len(work))]
+
+
+def commit_frame(w: _Work, out: torch.Tensor, lock: bool) -> tuple[str, np.ndarray, str]:
+    """Finish a dreamed frame and move its chain on; returns (checkpoint name, RGB uint8, state)."""
+    out = finish_frame(out, w.raw, lock, w.dream_mask, w.prev_out_w, w.mask, w.blend)
+    if w.prev_out_w is None:  # a fresh frame sets the shot's target
+        w.chain.target = float(residual_strength(out - w.raw, torch.ones_like(out[:, :1]))[0])
+    rgb = to_rgb8(out)
+    # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
+    w.chain.prev_raw, w.chain.prev_out = w.raw, to_tensor(rgb, w.raw.device)
+    return w.chain.stream.name(w.item.index), rgb, repr(w.chain.target)
 
 
 def finish_frame(out: torch.Tensor, raw: torch.Tensor, lock: bool, dream_mask: torch.Tensor | None = None,

@@ -11,7 +11,7 @@ import torch
 
 from pipeline.config import IMAGE_EXTS, Config
 from pipeline.dream import dream
-from pipeline.media.encode import audio_plan, encode_frames
+from pipeline.media.encode import encode_frames
 from pipeline.media.images import float_to_tensor, read_image, to_rgb8
 from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import probe
@@ -19,9 +19,10 @@ from pipeline.media.reader import FrameReader
 from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
 from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
-from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
+from pipeline.rendering.context import RenderContext, build_context
+from pipeline.rendering.setup import fit_size, frame_generator
 from pipeline.rendering.still import NOISE_SIDE, fit_image, noise_image
-from pipeline.rendering.timeline import Timeline, build_timeline
+from pipeline.rendering.timeline import Timeline
 
 _ENCODE_ONLY = {"crf", "preset"}
 
@@ -87,8 +88,8 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     h, w = first.shape[:2]
     tail = loop_tail(cfg)
     total = z.frames + tail
-    timeline = build_timeline(cfg, z.frames, float(fps))  # refuses audio schedules without audio first
-    audio = audio_plan(str(cfg.audio), None, False, None, 0.0) if cfg.audio is not None else None
+    ctx = build_context(cfg, z.frames, float(fps))  # refuses audio schedules without audio first
+    timeline = ctx.timeline
     masks = open_mask(cfg.dream.mask, (h, w), fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
                       cfg.limits.max_pixels)  # before the job: a bad mask leaves nothing behind
     if masks is not None:
@@ -97,17 +98,17 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     job = Job(cfg.output, fingerprint(cfg, first))
     job.open(force)
     resume = job.resume_point(0, total)
-    device = resolve_device(cfg.dream.device)
+    device = ctx.device
     facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(fps), "size": [w, h], "loop": z.loop,
                    "loop_tail_frames": tail, "resumed_at": resume if resume > 0 else None, "device": str(device)}
     if resume < total:
         with (masks or contextlib.nullcontext()):
-            _dream_chain(cfg, job, first, timeline, tail, resume, device, facts, masks)
+            facts.update(model=cfg.dream.model, weights=_dream_chain(ctx, job, first, tail, resume, masks))
         if masks is not None and masks.held_from is not None:
             facts["mask_held_from"] = masks.held_from
     order = output_order(z.frames, tail)
     facts["loop_seam"] = seam_report(cfg, job, timeline, order)
-    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, audio, claim=job.claim,
+    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, ctx.audio, claim=job.claim,
                   codec=cfg.output_codec())
     facts["codec"] = cfg.output_codec()
     facts["audio"] = str(cfg.audio) if cfg.audio else None
@@ -115,13 +116,14 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     return facts
 
 
-def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, tail: int, resume: int,
-                 device: torch.device, facts: dict, masks: MaskTrack | None = None) -> None:
+def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, resume: int,
+                 masks: MaskTrack | None = None) -> str:
+    """Dream zoom frames ``resume`` .. the end into ``job``; returns the weights source."""
+    cfg, timeline, device = ctx.cfg, ctx.timeline, ctx.device
     n = cfg.zoom.frames
     h, w = first.shape[:2]
-    net, source = load_net(cfg.dream, device)
-    facts.update(model=cfg.dream.model, weights=source)
-    guide = load_guide(cfg.dream, net, device)
+    net, source = ctx.net()
+    guide = ctx.guide()
     prev = read_image(job.frame_path(resume - 1)) if resume > 0 else None
     writer = FrameWriter(job)
     progress = bar(n + tail, "frame", "zooming", initial=resume)
@@ -129,7 +131,6 @@ def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, t
         with progress:
             for i in range(resume, n + tail):
                 t = i if i < n else i - n  # a tail frame takes the place (and the motion) of frame t
-                env = timeline.env(t)
                 if prev is None:
                     init = _float(first)
                 else:
@@ -146,8 +147,7 @@ def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, t
                     init = m * init + (1 - m) * _float(first)
                     m = float_to_tensor(m, device)
                 x = float_to_tensor(init, device)
-                out = dream(x, net, dream_params(cfg.dream, device, t, env), frame_generator(cfg.dream.seed, i), guide,
-                            mask=m)
+                out = dream(x, net, ctx.params(t), frame_generator(cfg.dream.seed, i), guide, mask=m)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
                     out = (1 - a) * out + a * float_to_tensor(target, device)
@@ -159,6 +159,7 @@ def _dream_chain(cfg: Config, job: Job, first: np.ndarray, timeline: Timeline, t
                 progress.update(1)
     finally:
         writer.close()
+    return source
 
 
 def seam_report(cfg: Config, job: Job, timeline: Timeline, order: list[int]) -> dict:

@@ -1,0 +1,76 @@
+"""One render's shared state, built once from the validated Config before any job folder exists."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from pipeline.config import Config
+from pipeline.dream import DreamParams, Term
+from pipeline.media.encode import audio_plan
+from pipeline.media.probe import MediaInfo
+from pipeline.models.net import DreamNet
+from pipeline.rendering.setup import dream_params, load_guide, load_net, resolve_device
+from pipeline.rendering.timeline import Timeline, build_timeline
+
+AudioPlan = tuple[Path, float, bool]  # (file, start seconds, copy the codec?)
+
+
+@dataclass
+class RenderContext:
+    """Device, timeline (schedules' variables and audio envelopes), the audio to mux, and the
+    network and guide (loaded on first use, once). Every frame of a render, and its preview,
+    takes its settings from ``params(t)``."""
+
+    cfg: Config
+    device: torch.device
+    timeline: Timeline
+    audio: AudioPlan | None = None
+    loaded: tuple[DreamNet, str] | None = None
+    _guide: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    _guide_done: bool = field(default=False, repr=False)
+
+    def env(self, t: int) -> dict[str, float]:
+        """The variables a schedule reads at frame ``t`` (0 = the render's first frame)."""
+        return self.timeline.env(t)
+
+    def params(self, t: int, steps: int | None = None, terms: tuple[Term, ...] | None = None) -> DreamParams:
+        """The dream's parameters at frame ``t``; ``steps`` overrides the steps per octave."""
+        return dream_params(self.cfg.dream, self.device, t, self.env(t), terms=terms, steps=steps)
+
+    def net(self) -> tuple[DreamNet, str]:
+        """(network on the device, weights source), loaded once."""
+        if self.loaded is None:
+            self.loaded = load_net(self.cfg.dream, self.device)
+        return self.loaded
+
+    def guide(self) -> dict[str, torch.Tensor] | None:
+        """The guide image's features (or None), computed once."""
+        if not self._guide_done:
+            self._guide, self._guide_done = load_guide(self.cfg.dream, self.net()[0], self.device), True
+        return self._guide
+
+
+def mux_audio(cfg: Config, source: MediaInfo | None, offset: float) -> AudioPlan | None:
+    """The one decision of what audio goes into an animated output: for video ``audio`` (when
+    ``video.audio`` is ``source``) or ``video.audio``, cut from ``offset`` seconds; for zoom
+    ``audio``. A missing or undecodable file is a MediaError now, before anything is dreamed."""
+    if cfg.mode == "video":
+        assert source is not None
+        choice = str(cfg.audio) if cfg.audio is not None and cfg.video.audio == "source" else cfg.video.audio
+        return audio_plan(choice, cfg.input, source.has_audio, source.audio_codec, offset)
+    if cfg.mode == "zoom" and cfg.audio is not None:
+        return audio_plan(str(cfg.audio), None, False, None, 0.0)
+    return None
+
+
+def build_context(cfg: Config, frames: int, fps: float, offset: float = 0.0,
+                  source: MediaInfo | None = None) -> RenderContext:
+    """The context of a render of ``frames`` frames at ``fps``, frame 0 at ``offset`` seconds of
+    ``source`` (a video's own audio drives schedules when ``audio`` is not set). Schedules are
+    evaluated at every frame and audio files read here, so a bad one fails before any job."""
+    device = resolve_device(cfg.dream.device)
+    fallback = source.path if source is not None and source.has_audio else None
+    timeline = build_timeline(cfg, frames, fps, offset=offset, fallback_audio=fallback)
+    return RenderContext(cfg, device, timeline, mux_audio(cfg, source, offset))
