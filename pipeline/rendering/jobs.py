@@ -38,6 +38,12 @@ def job_dir(output: Path) -> Path:
     return output.parent / f"{output.name}.work"
 
 
+def removing_dir(output: Path) -> Path:
+    """Where a finished job folder is moved to be deleted: ``renders/.city.mp4.work.removing``."""
+    output = Path(output)
+    return output.parent / f".{output.name}.work.removing"
+
+
 def _identity(path: Path) -> str | None:
     """What tells one file from another at the same path: device and inode, plus size and
     modification time for a file (a folder of frames is the same folder while frames change)."""
@@ -241,7 +247,18 @@ class Job:
         self._append(self._sums, line, f"record frame {index}")
 
     def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Delete the job folder at once as far as a later run can tell: it is renamed aside
+        first (atomic), so a kill during the deletion never leaves a job folder without the
+        ``owns.txt`` that lets the next run finish over the output it placed."""
+        trash = removing_dir(self.output)
+        shutil.rmtree(trash, ignore_errors=True)  # left by a run killed while deleting
+        try:
+            os.replace(self.root, trash)
+        except FileNotFoundError:
+            return
+        except OSError:
+            trash = self.root  # cannot rename here: delete in place, as before
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 class FrameWriter:

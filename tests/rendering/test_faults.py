@@ -175,3 +175,30 @@ def test_sigterm_stops_cleanly_and_stale_temp_files_are_swept(tmp_path, referenc
     assert subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True).returncode == 0
     assert not any(p.exists() for p in litter)
     assert digests(tmp_path / "frames") == want
+
+
+def test_a_kill_while_the_finished_job_is_deleted_leaves_no_half_job(tmp_path, monkeypatch):
+    from pipeline.rendering import jobs as jobs_mod
+    from pipeline.rendering.jobs import Job, job_dir, removing_dir
+    from pipeline.rendering.outputs import remove_stale_temps
+
+    out = tmp_path / "o.mp4"
+    job = Job(out, {"settings": "x"})
+    job.open(force=False)
+    job.record(0, b"png bytes")
+    (job.root / "owns.txt").write_text("file 1 2 3 4\n")
+    real = jobs_mod.shutil.rmtree
+
+    def killed(path, *args, **kwargs):
+        if Path(path).exists():
+            raise KeyboardInterrupt  # the process dies mid-deletion
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(jobs_mod.shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        job.remove()
+    monkeypatch.setattr(jobs_mod.shutil, "rmtree", real)
+    # The job folder is gone whole (renamed aside), never left without its owns.txt...
+    assert not job_dir(out).exists() and removing_dir(out).is_dir()
+    # ...and the next run into that output sweeps the remains.
+    assert remove_stale_temps(out) >= 1 and not removing_dir(out).exists()
