@@ -39,9 +39,10 @@ def job_dir(output: Path) -> Path:
 
 
 def removing_dir(output: Path) -> Path:
-    """Where a finished job folder is moved to be deleted: ``renders/.city.mp4.work.removing``."""
+    """Where a finished job folder is moved to be deleted: ``renders/.city.mp4.gone`` (short: an
+    output name may take 241 of a name's 255 bytes)."""
     output = Path(output)
-    return output.parent / f".{output.name}.work.removing"
+    return output.parent / f".{output.name}.gone"
 
 
 def _identity(path: Path) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from pipeline.errors import MediaError, OutputExistsError
 from pipeline.media.atomic import atomic_write_bytes, held_flock, is_temp_name, is_temp_of
 from pipeline.media.encode import foreign_files
+from pipeline.rendering.jobs import removing_dir
 from pipeline.runtime import cpu_facts_dict
 
 
@@ -97,14 +98,13 @@ def write_manifest(output: Path, config: dict[str, Any], extra: dict[str, Any]) 
 def remove_stale_temps(output: Path) -> int:
     """Delete temporary files a killed render left beside ``output`` and in its job folder
     (``.NAME.<hex>.part.ext`` of the output and its manifest, the encoder's ``.NAME.seq`` links,
-    a frames folder's ``.NAME.part``, a finished job folder half deleted, ``.NAME.work.removing``);
+    a frames folder's ``.NAME.part``, a finished job folder half deleted, ``.NAME.gone``);
     call only under the lock. Names are compared literally,
     never as patterns, so another output's files are never touched. Returns how many went."""
     output = Path(output)
     parent = output.parent if str(output.parent) else Path(".")
     owners = [output.name, manifest_path(output).name]
-    stale = [parent / f".{output.name}.seq", parent / f".{output.name}.part",
-             parent / f".{output.name}.work.removing"]
+    stale = [parent / f".{output.name}.seq", parent / f".{output.name}.part", removing_dir(output)]
     if parent.is_dir():
         stale += [parent / n for n in os.listdir(parent) if any(is_temp_of(n, o) for o in owners)]
     job = parent / f"{output.name}.work"
