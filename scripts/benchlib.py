@@ -52,10 +52,12 @@ def run_per_isa(isa: str) -> bool:
     caller has nothing left to do; False when this process itself is the run to make."""
     if isa == "native" or os.environ.get("DREAMREEL_BENCH_ISA"):
         return False
-    argv = [a for a in sys.argv[1:] if not a.startswith("--isa")]
-    if "--isa" in sys.argv[1:]:
-        i = sys.argv[1:].index("--isa")
-        argv = sys.argv[1:][:i] + sys.argv[1:][i + 2:]
+    argv, rest = [], iter(sys.argv[1:])
+    for a in rest:  # every argument but the --isa choice, which the child gets set
+        if a == "--isa":
+            next(rest, None)
+        elif not a.startswith("--isa="):
+            argv.append(a)
     for which in (["native", "avx2"] if isa == "both" else ["avx2"]):
         env = {**os.environ, "DREAMREEL_BENCH_ISA": which, **(AVX2_ENV if which == "avx2" else {})}
         subprocess.run([sys.executable, sys.argv[0], *argv, "--isa", which], env=env, check=True)

@@ -71,6 +71,11 @@ def build_context(cfg: Config, frames: int, fps: float, offset: float = 0.0,
     ``source`` (a video's own audio drives schedules when ``audio`` is not set). Schedules are
     evaluated at every frame and audio files read here, so a bad one fails before any job."""
     device = resolve_device(cfg.dream.device)
+    return RenderContext(cfg, device, timeline_of(cfg, frames, fps, offset, source), mux_audio(cfg, source, offset))
+
+
+def timeline_of(cfg: Config, frames: int, fps: float, offset: float = 0.0,
+                source: MediaInfo | None = None) -> Timeline:
+    """The render's timeline: ``audio`` drives the envelopes, else the source video's own track."""
     fallback = source.path if source is not None and source.has_audio else None
-    timeline = build_timeline(cfg, frames, fps, offset=offset, fallback_audio=fallback)
-    return RenderContext(cfg, device, timeline, mux_audio(cfg, source, offset))
+    return build_timeline(cfg, frames, fps, offset=offset, fallback_audio=fallback)

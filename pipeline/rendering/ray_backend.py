@@ -197,6 +197,7 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
         actors = [actor_cls.remote(cpus) for _ in range(workers)]
         idle = list(actors)
         queue_: list[Stream] = [s for s, _ in todo]
+        resume = {s.index: r for s, r in todo}  # checked so far: a resubmission checks only what came after
         losses: dict[int, int] = {}
         cuts: list[int] = []
         dreamed = lost = 0
@@ -207,7 +208,9 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                 while queue_ and idle:
                     actor, part = idle.pop(0), queue_[:batch]
                     del queue_[:batch]
-                    work = [(s, s.first + job.first_missing(s.names())) for s in part]
+                    for s in part:
+                        resume[s.index] += job.first_missing(s.names()[resume[s.index] - s.first:])
+                    work = [(s, resume[s.index]) for s in part]
                     contexts = {s.name(r - 1): (job.frame_path(s.name(r - 1)).read_bytes(), job.state(s.name(r - 1)))
                                 for s, r in work if r > s.first}
                     gen = actor.dream.remote(cfg, info, files, work, batch, size, timeline, contexts)

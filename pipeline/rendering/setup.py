@@ -52,11 +52,15 @@ def resolve_tile(tile: int | str, device: torch.device) -> int:
     the whole frame (258 against 140 ms here), and the whole frame is the unapproximated dream."""
     if tile != "auto":
         return int(tile)
+    return WHOLE_TILE if _memory_bytes(device) >= TILE_MEMORY else SMALL_TILE
+
+
+@lru_cache(maxsize=None)
+def _memory_bytes(device: torch.device) -> int:
+    """RAM, or the GPU's memory: asked once, not for every frame's parameters."""
     if device.type == "cuda":
-        memory = torch.cuda.get_device_properties(device).total_memory
-    else:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return WHOLE_TILE if memory >= TILE_MEMORY else SMALL_TILE
+        return torch.cuda.get_device_properties(device).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def tile_batch(tile: int) -> int:
@@ -110,6 +114,7 @@ def dream_params(dream: DreamConfig, device: torch.device, t: int = 0, env: dict
                  terms: tuple[Term, ...] | None = None, steps: int | None = None) -> DreamParams:
     """The engine's parameters for ``dream`` at frame ``t`` (schedules evaluated with ``env``);
     ``steps`` overrides the per-octave step count."""
+    tile = resolve_tile(dream.tile, device)
     return DreamParams(
         terms=terms if terms is not None else terms_of(dream, t, env),
         octaves=int(dream.octaves.at(t, env)),
@@ -117,9 +122,9 @@ def dream_params(dream: DreamConfig, device: torch.device, t: int = 0, env: dict
         steps=int(dream.steps.at(t, env)) if steps is None else steps,
         step_size=dream.step_size.at(t, env),
         jitter=int(dream.jitter.at(t, env)),
-        tile=resolve_tile(dream.tile, device),
+        tile=tile,
         tile_overlap=dream.tile_overlap,
-        tile_batch=tile_batch(resolve_tile(dream.tile, device)),
+        tile_batch=tile_batch(tile),
         grad_norm=dream.grad_norm,
         laplacian_levels=dream.laplacian_levels,
         smooth=dream.smooth.at(t, env),

@@ -19,7 +19,7 @@ from pipeline.dream import DreamParams, dream
 from pipeline.errors import ConfigError, OutputExistsError
 from pipeline.media.encode import encode_frames
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
-from pipeline.media.mask import open_mask
+from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
 from pipeline.media.timecode import offset_timecode
@@ -169,22 +169,24 @@ def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
     if segment is not None and not 0 <= segment < len(streams):
         raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {len(streams)} "
                           f"(0 to {len(streams) - 1})")
-    resumes = [s.first + job.first_missing(s.names()) for s in streams]
-    first_resume = resumes[0] if len(streams) == 1 else min(resumes)
+    # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
+    wanted = [s for s in streams if segment is None or s.index == segment]
+    resumes = {s.index: s.first + job.first_missing(s.names()) for s in wanted}
     facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps), "size": [size[1], size[0]],
              "first_frame": start, "frames": count, "batch": min(batch, len(streams)),
-             "resumed_at": first_resume if any(r > s.first for r, s in zip(resumes, streams)) else None,
+             "resumed_at": min(resumes.values()) if any(resumes[s.index] > s.first for s in wanted) else None,
              "variable_rate_source": info.variable_rate, "device": str(device)}
     if info.variable_rate:
         facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
-    wanted = [s for s in streams if segment is None or s.index == segment]
     with ExitStack() as held:
         todo, busy = [], []
         for s in wanted:
             if not held.enter_context(job.segment_lock(s.index)):
                 busy.append(s.index)
                 continue
-            resume = s.first + job.first_missing(s.names())  # under the lock: a task may just have ended
+            # Again under the lock, from where the first look stopped (the frames before it are
+            # checked): a task may have dreamed more of it since.
+            resume = resumes[s.index] + job.first_missing(s.names()[resumes[s.index] - s.first:])
             if resume < s.own_to:
                 todo.append((s, resume))
         if segment is not None and busy:
@@ -282,6 +284,9 @@ class _Chain:
     prev_out: torch.Tensor | None = None
     target: float = 0.0  # strength the shot's fresh frame was dreamed to (see hold_gain)
     done: bool = False
+    mask: MaskTrack | None = None  # dream.mask, read forward in step with the chain's frames
+    started: float = 0.0  # perf_counter when this run took the segment up
+    dreamed: int = 0  # frames this run dreamed for it
 
 
 @dataclass
@@ -355,28 +360,25 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
     # matte is aligned with the input by time, so source frame k takes matte frame k.
     pending = list(todo)
     chains: list[_Chain] = []
-    masks: dict[int, object] = {}
-    started: dict[int, tuple[float, int]] = {}  # chain id -> (start time, frames dreamed)
     held: list[int] = []
 
     def refill() -> None:
         while len(chains) < batch and pending:
             s, r = pending.pop(0)
-            ch = _Chain(s, prefetch(items_of(s, r)))
-            masks[id(ch)] = open_mask(cfg.dream.mask, size, info.fps, 0, cfg.dream.mask_invert,
-                                      cfg.dream.mask_feather, cfg.limits.max_pixels)
-            started[id(ch)] = (time.perf_counter(), 0)
-            chains.append(ch)
+            track = open_mask(cfg.dream.mask, size, info.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                              cfg.limits.max_pixels)
+            chains.append(_Chain(s, prefetch(items_of(s, r)), mask=track, started=time.perf_counter()))
+
+    def close(ch: _Chain) -> None:
+        ch.items.close()  # stop decoder threads and their ffmpeg now, not when collected
+        if ch.mask is not None:
+            if ch.mask.held_from is not None:
+                held.append(ch.mask.held_from)
+            ch.mask.close()
 
     def retire(ch: _Chain) -> None:
-        ch.items.close()  # stop decoder threads and their ffmpeg now, not when collected
-        track = masks.pop(id(ch), None)
-        if track is not None:
-            if track.held_from is not None:
-                held.append(track.held_from)
-            track.close()
-        t0, n = started.pop(id(ch))
-        store.segment_done(ch.stream.index, time.perf_counter() - t0, n)
+        close(ch)
+        store.segment_done(ch.stream.index, time.perf_counter() - ch.started, ch.dreamed)
         chains.remove(ch)
 
     refill()
@@ -396,8 +398,7 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                         retire(ch)
                         refill()
                         continue
-                    track = masks[id(ch)]
-                    dmask = None if track is None else torch.from_numpy(track.at(item.index)).to(device)[None, None]
+                    dmask = None if ch.mask is None else torch.from_numpy(ch.mask.at(item.index)).to(device)[None, None]
                     w = prepare_frame(ctx, ch, item, item.index - start, dmask)
                     if w.prev_out_w is None and item.index != ch.stream.first and item.index >= ch.stream.own_from:
                         cuts.append(item.index)
@@ -415,17 +416,12 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                 for w, out in zip(work, outs):
                     name, rgb, state = commit_frame(w, out, v.color_lock)
                     store.put(name, rgb, state)
-                    t0, n = started[id(w.chain)]
-                    started[id(w.chain)] = (t0, n + 1)
+                    w.chain.dreamed += 1
                     dreamed += 1
                     progress.update(1)
     finally:
         for ch in chains:
-            ch.items.close()
-        for t in masks.values():
-            if t is not None:
-                held.extend([t.held_from] if t.held_from is not None else [])
-                t.close()
+            close(ch)
         store.close()
     return LoopFacts(cuts, dreamed, source, time.perf_counter() - t_loop, dream_seconds,
                      min(held) if held else None)

@@ -111,7 +111,7 @@ def render_zoom(cfg: Config, force: bool) -> dict:
     encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, ctx.audio, claim=job.claim,
                   codec=cfg.output_codec())
     facts["codec"] = cfg.output_codec()
-    facts["audio"] = str(cfg.audio) if cfg.audio else None
+    facts["audio"] = str(ctx.audio[0]) if ctx.audio else None
     job.remove()
     return facts
 
