@@ -260,6 +260,10 @@ class Config(_Strict):
             raise ValueError(f"video.codec: {self.video.codec} is written into a .mov output, not {out or 'a folder'!r}")
         if mode == "video" and self.input is None:
             raise ValueError("input: mode video needs an input video")
+        heard = [k for k in self.uses_audio() if k.startswith("dream.")]
+        if mode in ("still", "atlas") and heard:
+            raise ValueError(f"{heard[0]}: reads an audio envelope (rms, onset or beat), but a {mode} is one "
+                             "picture with no time to read it at; audio drives video and zoom renders")
         if mode == "zoom" and self.zoom.loop and self.zoom.frames < 8:
             raise ValueError("zoom.loop: a seamless loop needs zoom.frames of 8 or more")
         for key, sched in self.schedules().items():

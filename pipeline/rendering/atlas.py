@@ -11,7 +11,8 @@ from pipeline.dream.engine import total_steps
 from pipeline.errors import ConfigError
 from pipeline.media.images import to_rgb8, write_image
 from pipeline.rendering.progress import bar
-from pipeline.rendering.setup import dream_params, frame_generator, load_net, resolve_device
+from pipeline.rendering.context import picture_context
+from pipeline.rendering.setup import frame_generator
 from pipeline.rendering.still import noise_image
 
 CHANNELS_PER_BATCH = 8
@@ -42,8 +43,9 @@ def grid(cells: list[np.ndarray], columns: int, gap: int = 2) -> np.ndarray:
 def render_atlas(cfg: Config) -> dict:
     """Dream channels ``first .. first+channels-1`` of ``atlas.layer`` and write the labelled grid."""
     a = cfg.atlas
-    device = resolve_device(cfg.dream.device)
-    net, source = load_net(cfg.dream, device, layers=(a.layer,))
+    ctx = picture_context(cfg, layers=(a.layer,))
+    device = ctx.device
+    net, source = ctx.net()
     with torch.no_grad():
         n_channels = net(torch.zeros(1, 3, 64, 64, device=device))[a.layer].shape[1]
     if a.first + a.channels > n_channels:
@@ -52,14 +54,14 @@ def render_atlas(cfg: Config) -> dict:
             f"first {a.first} + channels {a.channels} goes past them"
         )
     chans = list(range(a.first, a.first + a.channels))
-    base = dream_params(cfg.dream, device)
+    base = ctx.params(0)
     cells: list[np.ndarray] = []
     progress = bar(a.channels * total_steps(a.cell, a.cell, base), "step", "atlas")
     with progress:
         for k in range(0, len(chans), CHANNELS_PER_BATCH):
             part = tuple(chans[k : k + CHANNELS_PER_BATCH])
             gen = frame_generator(cfg.dream.seed, part[0])
-            params = dream_params(cfg.dream, device, terms=(Term(a.layer, part, 1.0),))
+            params = ctx.params(0, terms=(Term(a.layer, part, 1.0),))
             x = noise_image(len(part), a.cell, a.cell, gen, device)
             y = dream(x, net, params, gen, on_step=lambda n=len(part): progress.update(n))
             cells += [label_cell(to_rgb8(y[i]), f"{a.layer}:{c}") for i, c in enumerate(part)]

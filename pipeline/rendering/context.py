@@ -12,7 +12,7 @@ from pipeline.media.encode import audio_plan
 from pipeline.media.probe import MediaInfo
 from pipeline.models.net import DreamNet
 from pipeline.rendering.setup import dream_params, load_guide, load_net, resolve_device
-from pipeline.rendering.timeline import Timeline, build_timeline
+from pipeline.rendering.timeline import Timeline, build_timeline, check_schedules
 
 AudioPlan = tuple[Path, float, bool]  # (file, start seconds, copy the codec?)
 
@@ -27,6 +27,7 @@ class RenderContext:
     device: torch.device
     timeline: Timeline
     audio: AudioPlan | None = None
+    layers: tuple[str, ...] | None = None  # the network's layers when not the objective's (atlas)
     loaded: tuple[DreamNet, str] | None = None
     _guide: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     _guide_done: bool = field(default=False, repr=False)
@@ -42,7 +43,7 @@ class RenderContext:
     def net(self) -> tuple[DreamNet, str]:
         """(network on the device, weights source), loaded once."""
         if self.loaded is None:
-            self.loaded = load_net(self.cfg.dream, self.device)
+            self.loaded = load_net(self.cfg.dream, self.device, layers=self.layers)
         return self.loaded
 
     def guide(self) -> dict[str, torch.Tensor] | None:
@@ -72,6 +73,14 @@ def build_context(cfg: Config, frames: int, fps: float, offset: float = 0.0,
     evaluated at every frame and audio files read here, so a bad one fails before any job."""
     device = resolve_device(cfg.dream.device)
     return RenderContext(cfg, device, timeline_of(cfg, frames, fps, offset, source), mux_audio(cfg, source, offset))
+
+
+def picture_context(cfg: Config, layers: tuple[str, ...] | None = None) -> RenderContext:
+    """The context of a still or an atlas: one picture is one frame (t = 0, T = 1, s = 0, fps = 1;
+    the config refused dream schedules that read audio). ``layers``: the network's layers, when
+    not the objective's (an atlas dreams its own)."""
+    return RenderContext(cfg, resolve_device(cfg.dream.device), check_schedules(cfg, Timeline(1, 1.0)),
+                         layers=layers)
 
 
 def timeline_of(cfg: Config, frames: int, fps: float, offset: float = 0.0,

@@ -1,12 +1,11 @@
 """One render from start to finish: guard the output, dispatch to the mode, write the manifest."""
 from __future__ import annotations
 
-import shutil
 import time
 
 from pipeline.config import Config
-from pipeline.errors import ConfigError, DreamreelError, OutputExistsError
-from pipeline.rendering.jobs import Job, job_dir, job_owns
+from pipeline.errors import ConfigError
+from pipeline.rendering.jobs import job_owns
 from pipeline.rendering.outputs import check_output, output_lock, remove_stale_temps, write_manifest
 
 
@@ -56,31 +55,15 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None, seg
             from pipeline.rendering.atlas import render_atlas
 
             facts = render_atlas(cfg)
+        elif cfg.mode == "video":
+            from pipeline.rendering.video import render_video
+
+            facts = render_video(cfg, force)
         else:
-            facts = _render_animated(cfg, force)
+            from pipeline.rendering.zoom import render_zoom
+
+            facts = render_zoom(cfg, force)
         facts["seconds"] = round(time.monotonic() - t0, 3)
         write_manifest(cfg.output, cfg.model_dump(mode="json"), facts)
     return facts
 
-
-def _render_animated(cfg: Config, force: bool) -> dict:
-    """Video or zoom; when it fails, say what of the job is kept, or leave no empty job behind."""
-    had_job = job_dir(cfg.output).is_dir()
-    try:
-        if cfg.mode == "video":
-            from pipeline.rendering.video import render_video
-
-            return render_video(cfg, force)
-        from pipeline.rendering.zoom import render_zoom
-
-        return render_zoom(cfg, force)
-    except DreamreelError as exc:
-        root = job_dir(cfg.output)
-        if not root.is_dir() or isinstance(exc, OutputExistsError):
-            raise  # refused before any work (another job's settings, a lock): nothing to report
-        done = Job(cfg.output, {}).frames_done()
-        if done == 0 and not had_job:
-            shutil.rmtree(root, ignore_errors=True)  # nothing to resume from: leave no trace
-            raise
-        raise type(exc)(f"{exc} ({done} finished frame{'s' if done != 1 else ''} kept in {root}: "
-                        "the same settings resume from there)") from None

@@ -13,7 +13,8 @@ from pipeline.dream.engine import total_steps
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
 from pipeline.media.mask import open_mask
 from pipeline.rendering.progress import bar
-from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_guide, load_net, resolve_device
+from pipeline.rendering.context import picture_context
+from pipeline.rendering.setup import fit_size, frame_generator
 
 NOISE_SIDE = 512  # pixels, when there is no input and no size
 
@@ -56,13 +57,14 @@ def noise_image(n: int, h: int, w: int, generator: torch.Generator, device: torc
 
 def render_still(cfg: Config) -> dict:
     """Dream ``cfg.input`` (or noise) and write ``cfg.output``; returns facts for the manifest."""
-    device = resolve_device(cfg.dream.device)
+    ctx = picture_context(cfg)
+    device = ctx.device
     generator = frame_generator(cfg.dream.seed, 0)
     x = start_image(cfg, device, generator)
     mask = still_mask(cfg, x.shape[-2], x.shape[-1], device)
-    net, source = load_net(cfg.dream, device)
-    params = dream_params(cfg.dream, device)
-    guide = load_guide(cfg.dream, net, device)
+    net, source = ctx.net()
+    params = ctx.params(0)
+    guide = ctx.guide()
     progress = bar(total_steps(x.shape[-2], x.shape[-1], params), "step", "dreaming")
     with progress:
         y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1), mask=mask)

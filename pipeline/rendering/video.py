@@ -1,12 +1,9 @@
 """Video mode: each frame starts from the previous dream's detail, carried along the optical flow."""
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -17,7 +14,6 @@ import torch
 from pipeline.config import Config, SizeConfig
 from pipeline.dream import DreamParams, dream
 from pipeline.errors import ConfigError, OutputExistsError
-from pipeline.media.encode import encode_frames
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
 from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import MediaInfo, probe
@@ -29,6 +25,7 @@ from pipeline.motion.flow import FlowEstimator, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import blend_previous, carry_residual, hold_gain, residual_strength
 from pipeline.motion.warp import flow_to_tensor, warp
+from pipeline.rendering.animated import check_mask, render_animated, settings_digest
 from pipeline.rendering.jobs import FrameStore, Job, JobStore
 from pipeline.rendering.prefetch import prefetch
 from pipeline.rendering.progress import bar
@@ -37,7 +34,7 @@ from pipeline.rendering.setup import fit_size, frame_generator, resolve_batch
 from pipeline.rendering.streams import Stream, plan_streams
 from pipeline.rendering.timeline import Timeline
 
-__all__ = ["render_video", "plan_frames", "MotionItem", "motion_items", "finish_frame", "dream_segments", "LoopFacts"]
+__all__ = ["render_video", "VideoRender", "plan_frames", "MotionItem", "motion_items", "finish_frame", "dream_segments", "LoopFacts"]
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
 _ENCODE_ONLY = {"crf", "preset", "audio", "damaged", "codec"}
@@ -112,7 +109,7 @@ def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], segments: i
         # length moves the segment boundaries, so it stays in.
         conf["frames"].pop("count", None)
     return {
-        "settings": hashlib.sha256(json.dumps(conf, sort_keys=True).encode()).hexdigest(),
+        "settings": settings_digest(conf),
         "source": file_identity(info.path),
         "mask": file_identity(cfg.dream.mask) if cfg.dream.mask else None,
         "size": list(size),
@@ -131,96 +128,103 @@ def file_identity(path: Path) -> dict:
     return {"path": str(Path(path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def check_mask(cfg: Config, size: tuple[int, int], fps: Fraction) -> None:
-    """Open ``dream.mask`` once before any job exists: a missing or unreadable mask fails now."""
-    track = open_mask(cfg.dream.mask, size, fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
-                      cfg.limits.max_pixels)
-    if track is not None:
-        with track:
-            track.at(0)
+class VideoRender:
+    """A video render for the animated skeleton. Built before any job folder exists: the probe
+    (which also finds truncation), the frame range, the context (audio read, schedules checked),
+    the mask and, for Ray, the extra are checked here.
+
+    With ``segment`` (a farm task) it dreams only that segment of the plan, under its lock; a
+    plain run dreams whatever is still missing (skipping, then reporting, segments another
+    process is dreaming) and assembles the output."""
+
+    def __init__(self, cfg: Config, segment: int | None = None) -> None:
+        assert cfg.input is not None
+        self.segment = segment
+        self.info = info = probe(cfg.input, cfg.limits.max_pixels)
+        self.start, self.count = plan_frames(cfg, info)
+        self.size = fit_size(info.height, info.width, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
+        self.fps = info.fps
+        self.timecode = output_timecode(info, self.start)
+        self.ctx = build_context(cfg, self.count, float(info.fps), offset=float(self.start / info.fps), source=info)
+        self.batch = resolve_batch(cfg.render.batch, self.ctx.device)
+        self.nseg = resolve_segments(cfg.render.segments, self.batch)
+        check_mask(cfg, self.size, info.fps)
+        if cfg.render.backend == "ray" and segment is None:
+            from pipeline.rendering.ray_backend import import_ray
+
+            import_ray()  # a missing extra fails before the job exists
+        self.streams: list[Stream] = []
+        self.busy: list[int] = []
+        self.cuts: list[int] = []
+
+    def fingerprint(self) -> dict:
+        return fingerprint(self.ctx.cfg, self.info, self.size, self.nseg)
+
+    def dream(self, job: Job) -> dict:
+        cfg, info, segment = self.ctx.cfg, self.info, self.segment
+        make = lambda: plan_segments(cfg, info, self.start, self.count, self.nseg, self.ctx.timeline)  # noqa: E731
+        # One segment is the whole range, which frames.count may change between runs: never stored.
+        self.streams = streams = job.plan(make) if self.nseg > 1 else make()
+        if segment is not None and not 0 <= segment < len(streams):
+            raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {len(streams)} "
+                              f"(0 to {len(streams) - 1})")
+        # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
+        wanted = [s for s in streams if segment is None or s.index == segment]
+        resumes = {s.index: s.first + job.first_missing(s.names()) for s in wanted}
+        facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps),
+                 "size": [self.size[1], self.size[0]], "first_frame": self.start, "frames": self.count,
+                 "batch": min(self.batch, len(streams)),
+                 "resumed_at": min(resumes.values()) if any(resumes[s.index] > s.first for s in wanted) else None,
+                 "variable_rate_source": info.variable_rate, "device": str(self.ctx.device)}
+        if info.variable_rate:
+            facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
+        with ExitStack() as held:
+            todo = []
+            for s in wanted:
+                if not held.enter_context(job.segment_lock(s.index)):
+                    self.busy.append(s.index)
+                    continue
+                # Again under the lock, from where the first look stopped (the frames before it are
+                # checked): a task may have dreamed more of it since.
+                resume = resumes[s.index] + job.first_missing(s.names()[resumes[s.index] - s.first:])
+                if resume < s.own_to:
+                    todo.append((s, resume))
+            if segment is not None and self.busy:
+                raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by "
+                                        f"{job.holder(segment)} right now")
+            loop = LoopFacts()
+            if todo and cfg.render.backend == "ray":
+                from pipeline.rendering.ray_backend import dream_on_ray
+
+                loop = dream_on_ray(self.ctx, info, job, todo, self.size)
+            elif todo:
+                loop = dream_segments(self.ctx, info, JobStore(job), todo, self.batch, self.size)
+        self.cuts = loop.cuts
+        facts.update(loop.facts(cfg))
+        if segment is not None:
+            s = streams[segment]
+            facts.update(segment=segment, segment_frames=[s.first, s.own_to])
+        return facts
+
+    def assemble(self, job: Job) -> tuple[list[Path], dict]:
+        streams, busy = self.streams, self.busy
+        if busy:
+            who = ", ".join(f"{i} ({job.holder(i)})" for i in busy)
+            raise OutputExistsError(f"segment{'s' if len(busy) > 1 else ''} {who} of {self.ctx.cfg.output} "
+                                    f"{'are' if len(busy) > 1 else 'is'} being dreamed by another process; run the "
+                                    "same command again to assemble once they finish")
+        found = {"segments": [{"index": s.index, "frames": [s.own_from, s.own_to], "from": s.first, "fresh": s.fresh,
+                               **job.segment_info(s.index)} for s in streams],
+                 # A segment that starts at a cut dreams it as its first frame: still a cut of the clip.
+                 "scene_cuts": sorted(set(self.cuts) | {s.first for s in streams if s.fresh and s.first != self.start})}
+        return output_frames(job, streams), found
 
 
 def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
-    """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job.
-
-    With ``segment`` (a farm task), dream only that segment of the plan into the job folder,
-    under its lock, and return without encoding; a plain run dreams whatever is still missing
-    (skipping, then reporting, segments another process is dreaming) and assembles the output.
-    """
-    assert cfg.input is not None
-    info = probe(cfg.input, cfg.limits.max_pixels)  # also reads every packet: truncation shows here
-    start, count = plan_frames(cfg, info)
-    size = fit_size(info.height, info.width, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
-    # Audio is read (and a schedule that needs it but has none refused) before the job exists.
-    ctx = build_context(cfg, count, float(info.fps), offset=float(start / info.fps), source=info)
-    device = ctx.device
-    batch = resolve_batch(cfg.render.batch, device)
-    nseg = resolve_segments(cfg.render.segments, batch)
-    check_mask(cfg, size, info.fps)
-    if cfg.render.backend == "ray" and segment is None:
-        from pipeline.rendering.ray_backend import import_ray
-
-        import_ray()  # a missing extra fails before the job exists
-    job = Job(cfg.output, fingerprint(cfg, info, size, nseg), writer="" if segment is None else f"s{segment:05d}")
-    job.open(force)
-    make = lambda: plan_segments(cfg, info, start, count, nseg, ctx.timeline)  # noqa: E731
-    # One segment is the whole range, which frames.count may change between runs: never stored.
-    streams = job.plan(make) if nseg > 1 else make()
-    if segment is not None and not 0 <= segment < len(streams):
-        raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {len(streams)} "
-                          f"(0 to {len(streams) - 1})")
-    # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
-    wanted = [s for s in streams if segment is None or s.index == segment]
-    resumes = {s.index: s.first + job.first_missing(s.names()) for s in wanted}
-    facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps), "size": [size[1], size[0]],
-             "first_frame": start, "frames": count, "batch": min(batch, len(streams)),
-             "resumed_at": min(resumes.values()) if any(resumes[s.index] > s.first for s in wanted) else None,
-             "variable_rate_source": info.variable_rate, "device": str(device)}
-    if info.variable_rate:
-        facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
-    with ExitStack() as held:
-        todo, busy = [], []
-        for s in wanted:
-            if not held.enter_context(job.segment_lock(s.index)):
-                busy.append(s.index)
-                continue
-            # Again under the lock, from where the first look stopped (the frames before it are
-            # checked): a task may have dreamed more of it since.
-            resume = resumes[s.index] + job.first_missing(s.names()[resumes[s.index] - s.first:])
-            if resume < s.own_to:
-                todo.append((s, resume))
-        if segment is not None and busy:
-            raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by {job.holder(segment)} "
-                                    "right now")
-        loop = LoopFacts()
-        if todo and cfg.render.backend == "ray":
-            from pipeline.rendering.ray_backend import dream_on_ray
-
-            loop = dream_on_ray(ctx, info, job, todo, size)
-        elif todo:
-            loop = dream_segments(ctx, info, JobStore(job), todo, batch, size)
-    found = loop.cuts
-    facts.update(loop.facts(cfg))
-    if segment is not None:
-        s = streams[segment]
-        facts.update(segment=segment, segment_frames=[s.first, s.own_to])
-        return facts
-    if busy:
-        who = ", ".join(f"{i} ({job.holder(i)})" for i in busy)
-        raise OutputExistsError(f"segment{'s' if len(busy) > 1 else ''} {who} of {cfg.output} "
-                                f"{'are' if len(busy) > 1 else 'is'} being dreamed by another process; run the same "
-                                "command again to assemble once they finish")
-    facts["segments"] = [{"index": s.index, "frames": [s.own_from, s.own_to], "from": s.first, "fresh": s.fresh,
-                          **job.segment_info(s.index)} for s in streams]
-    # A segment that starts at a cut dreams it as its first frame: still a cut of the clip.
-    facts["scene_cuts"] = sorted(set(found) | {s.first for s in streams if s.fresh and s.first != start})
-    timecode = output_timecode(info, start)
-    encode_frames(output_frames(job, streams), info.fps, cfg.output, cfg.video.crf, cfg.video.preset, ctx.audio,
-                  claim=job.claim, codec=cfg.output_codec(), timecode=timecode)
-    facts["codec"], facts["timecode"] = cfg.output_codec(), timecode
-    facts["audio"] = str(ctx.audio[0]) if ctx.audio else None
-    job.remove()
-    return facts
+    """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job; with
+    ``segment``, dream that segment only (a farm task: no output, see VideoRender)."""
+    writer = "" if segment is None else f"s{segment:05d}"
+    return render_animated(VideoRender(cfg, segment), force, writer=writer, encode=segment is None)
 
 
 def plan_segments(cfg: Config, info: MediaInfo, start: int, count: int, segments: int,

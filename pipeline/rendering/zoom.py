@@ -3,20 +3,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from pipeline.config import IMAGE_EXTS, Config
 from pipeline.dream import dream
-from pipeline.media.encode import encode_frames
 from pipeline.media.images import float_to_tensor, read_image, to_rgb8
 from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
+from pipeline.rendering.animated import check_mask, render_animated, settings_digest
 from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
 from pipeline.rendering.context import RenderContext, build_context
@@ -68,52 +68,62 @@ def frame_matrix(cfg: Config, timeline: Timeline, t: int, h: int, w: int) -> np.
 
 
 def fingerprint(cfg: Config, first: np.ndarray) -> dict:
+    """What shapes a zoom job's pixels: settings (not encoding ones), the start frame, the size."""
     conf = cfg.model_dump(mode="json")
     conf["zoom"] = {k: v for k, v in conf["zoom"].items() if k not in _ENCODE_ONLY}
     conf["video"].pop("codec", None)
     conf.pop("output", None)
-    return {"settings": hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest(),
-            "start": hashlib.sha256(first.tobytes()).hexdigest(), "size": list(first.shape[:2])}
+    return {"settings": settings_digest(conf), "start": hashlib.sha256(first.tobytes()).hexdigest(),
+            "size": list(first.shape[:2])}
 
 
 def _float(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) / 255.0
 
 
+class ZoomRender:
+    """A zoom render for the animated skeleton: the start frame, the loop's tail and the context
+    are made (and the mask checked) when it is built, before any job folder exists."""
+
+    def __init__(self, cfg: Config) -> None:
+        z = cfg.zoom
+        self.fps = Fraction(z.fps).limit_denominator(1001)
+        self.timecode = None
+        self.first = start_frame(cfg)
+        self.tail = loop_tail(cfg)
+        self.ctx = build_context(cfg, z.frames, float(self.fps))  # refuses audio schedules without audio
+        check_mask(cfg, self.first.shape[:2], self.fps)
+
+    def fingerprint(self) -> dict:
+        return fingerprint(self.ctx.cfg, self.first)
+
+    def dream(self, job: Job) -> dict:
+        cfg, z = self.ctx.cfg, self.ctx.cfg.zoom
+        h, w = self.first.shape[:2]
+        total = z.frames + self.tail
+        resume = job.resume_point(0, total)
+        facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(self.fps), "size": [w, h], "loop": z.loop,
+                       "loop_tail_frames": self.tail, "resumed_at": resume if resume > 0 else None,
+                       "device": str(self.ctx.device)}
+        if resume < total:
+            masks = open_mask(cfg.dream.mask, (h, w), self.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                              cfg.limits.max_pixels)
+            with (masks or contextlib.nullcontext()):
+                facts.update(model=cfg.dream.model, weights=_dream_chain(self.ctx, job, self.first, self.tail, resume,
+                                                                         masks))
+            if masks is not None and masks.held_from is not None:
+                facts["mask_held_from"] = masks.held_from
+        return facts
+
+    def assemble(self, job: Job) -> tuple[list[Path], dict]:
+        order = output_order(self.ctx.cfg.zoom.frames, self.tail)
+        seam = seam_report(self.ctx.cfg, job, self.ctx.timeline, order)
+        return [job.frame_path(i) for i in order], {"loop_seam": seam}
+
+
 def render_zoom(cfg: Config, force: bool) -> dict:
     """Render ``zoom.frames`` frames of the infinite dream into ``cfg.output``, resuming a stopped job."""
-    z = cfg.zoom
-    fps = Fraction(z.fps).limit_denominator(1001)
-    first = start_frame(cfg)
-    h, w = first.shape[:2]
-    tail = loop_tail(cfg)
-    total = z.frames + tail
-    ctx = build_context(cfg, z.frames, float(fps))  # refuses audio schedules without audio first
-    timeline = ctx.timeline
-    masks = open_mask(cfg.dream.mask, (h, w), fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
-                      cfg.limits.max_pixels)  # before the job: a bad mask leaves nothing behind
-    if masks is not None:
-        masks.at(0)
-        masks.close()
-    job = Job(cfg.output, fingerprint(cfg, first))
-    job.open(force)
-    resume = job.resume_point(0, total)
-    device = ctx.device
-    facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(fps), "size": [w, h], "loop": z.loop,
-                   "loop_tail_frames": tail, "resumed_at": resume if resume > 0 else None, "device": str(device)}
-    if resume < total:
-        with (masks or contextlib.nullcontext()):
-            facts.update(model=cfg.dream.model, weights=_dream_chain(ctx, job, first, tail, resume, masks))
-        if masks is not None and masks.held_from is not None:
-            facts["mask_held_from"] = masks.held_from
-    order = output_order(z.frames, tail)
-    facts["loop_seam"] = seam_report(cfg, job, timeline, order)
-    encode_frames([job.frame_path(i) for i in order], fps, cfg.output, z.crf, z.preset, ctx.audio, claim=job.claim,
-                  codec=cfg.output_codec())
-    facts["codec"] = cfg.output_codec()
-    facts["audio"] = str(ctx.audio[0]) if ctx.audio else None
-    job.remove()
-    return facts
+    return render_animated(ZoomRender(cfg), force)
 
 
 def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, resume: int,

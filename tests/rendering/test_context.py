@@ -57,3 +57,29 @@ def test_an_undecodable_mux_file_fails_before_any_frame_is_dreamed(tmp_path, cli
     assert len(err) == 1 and err[0].startswith("render: error: video.audio: ") and "track.wav" in err[0]
     assert "cannot decode audio" in err[0]
     assert not job_dir(tmp_path / "out.mp4").exists()  # refused before the job: nothing dreamed
+
+
+def _still(tmp_path, name: str, dream: str) -> str:
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(f"input: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / name}.png\nsize: {{width: 48}}\n"
+                   f"dream: {{octaves: 1, jitter: 2, {dream}}}\n")
+    return str(cfg)
+
+
+def test_a_still_is_one_frame_of_its_own_timeline(tmp_path):
+    # T is the frame count, 1 for a picture: the scheduled steps must take the T == 1 branch.
+    assert main([_still(tmp_path, "const", "steps: 3")]) == 0
+    assert main([_still(tmp_path, "sched", "steps: '3 if T + fps == 2 else 1'")]) == 0
+    assert main([_still(tmp_path, "other", "steps: 1")]) == 0
+    const, sched, other = (read_image(tmp_path / f"{n}.png").astype(int) for n in ("const", "sched", "other"))
+    assert np.array_equal(sched, const)
+    assert np.abs(other - const).mean() > 0.5  # the steps do change the picture
+
+
+def test_a_still_reading_an_audio_envelope_is_refused_with_its_line(tmp_path, capsys):
+    cfg = _still(tmp_path, "loud", "steps: '2 + 4*rms'")
+    assert main([cfg]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"render: error: {cfg}:4: dream.steps: reads an audio envelope (rms, onset or beat), but a still "
+                   "is one picture with no time to read it at; audio drives video and zoom renders"]
+    assert not (tmp_path / "loud.png").exists()

@@ -12,6 +12,7 @@ from pipeline.cli import main
 from pipeline.media.ffmpeg import ffmpeg_exe
 from pipeline.media.images import read_image
 from pipeline.media.probe import probe
+from pipeline.rendering import animated as animated_mod
 from pipeline.rendering import video as video_mod
 
 TINY = "dream: {{steps: 2, octaves: 1, jitter: 2}}\nvideo: {{steps_after_first: 1, preset: ultrafast}}\n"
@@ -118,7 +119,7 @@ def test_interrupted_render_resumes_with_identical_frames(tmp_path, clips, monke
 
 def test_job_with_other_settings_is_refused_until_force(tmp_path, clips, monkeypatch, capsys):
     cfg = config(tmp_path, clips["plain"], "x.mp4", "frames: {count: 4}\n")
-    monkeypatch.setattr(video_mod, "encode_frames", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(animated_mod, "encode_frames", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     assert main([str(cfg)]) == 130
     monkeypatch.undo()
     assert main([str(cfg), "dream.step_size=0.05"]) == 2

@@ -1,0 +1,85 @@
+"""The skeleton every animated render (video, zoom) shares: job folder, resume, dream, encode,
+clean up, and what a failed render tells the user it kept."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.config import Config
+from pipeline.errors import DreamreelError, OutputExistsError
+from pipeline.media.encode import encode_frames
+from pipeline.media.mask import open_mask
+from pipeline.rendering.context import RenderContext
+from pipeline.rendering.jobs import Job, job_dir
+
+
+class Animation(Protocol):
+    """One animated render as the skeleton sees it. Whatever can fail before any work (probe,
+    schedules, audio, mask) has already been checked when one exists."""
+
+    ctx: RenderContext
+    fps: Fraction
+    timecode: str | None  # the output's start timecode, or None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What shapes the pixels: a job folder made with another fingerprint is refused."""
+
+    def dream(self, job: Job) -> dict[str, Any]:
+        """Dream every frame still missing from ``job``; returns facts for the manifest."""
+
+    def assemble(self, job: Job) -> tuple[list[Path], dict[str, Any]]:
+        """The finished frames in shown order, and the facts found while ordering them."""
+
+
+def render_animated(anim: Animation, force: bool, writer: str = "", encode: bool = True) -> dict[str, Any]:
+    """Open (or resume) the job, dream what is missing, encode, remove the job; returns facts.
+
+    ``encode`` False (a farm task) stops after dreaming; ``writer`` names its checksum file. A
+    plain render that fails says how many frames it kept for the next run, or leaves no empty job
+    behind; a farm task leaves the folder alone, since other tasks may be working in it."""
+    cfg = anim.ctx.cfg
+    root = job_dir(cfg.output)
+    had_job = root.is_dir()
+    job = Job(cfg.output, anim.fingerprint(), writer=writer)
+    try:
+        job.open(force)
+        facts = anim.dream(job)
+        if not encode:
+            return facts
+        frames, found = anim.assemble(job)
+        codec = cfg.output_codec()
+        crf, preset = (cfg.video.crf, cfg.video.preset) if cfg.mode == "video" else (cfg.zoom.crf, cfg.zoom.preset)
+        encode_frames(frames, anim.fps, cfg.output, crf, preset, anim.ctx.audio, claim=job.claim, codec=codec,
+                      timecode=anim.timecode)
+    except DreamreelError as exc:
+        if writer or not root.is_dir() or isinstance(exc, OutputExistsError):
+            raise  # refused before any work (another job's settings, a lock), or a farm task
+        done = Job(cfg.output, {}).frames_done()
+        if done == 0 and not had_job:
+            shutil.rmtree(root, ignore_errors=True)  # nothing to resume from: leave no trace
+            raise
+        raise type(exc)(f"{exc} ({done} finished frame{'s' if done != 1 else ''} kept in {root}: "
+                        "the same settings resume from there)") from None
+    facts.update(found, codec=codec, timecode=anim.timecode,
+                 audio=str(anim.ctx.audio[0]) if anim.ctx.audio else None)
+    job.remove()
+    return facts
+
+
+def settings_digest(conf: dict[str, Any]) -> str:
+    """sha256 of a config dump (keys sorted), for a job's fingerprint."""
+    return hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_mask(cfg: Config, size: tuple[int, int], fps: Fraction) -> None:
+    """Open ``dream.mask`` once before any job exists: a missing or unreadable mask fails now,
+    not after a job folder is made. ``size``: (h, w) of the render."""
+    track = open_mask(cfg.dream.mask, size, fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                      cfg.limits.max_pixels)
+    if track is not None:
+        with track:
+            track.at(0)
