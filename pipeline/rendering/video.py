@@ -20,7 +20,7 @@ from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
 from pipeline.media.timecode import offset_timecode
 from pipeline.motion.color import color_lock
-from pipeline.motion.consistency import consistency_mask
+from pipeline.motion.consistency import consistency_mask, feather_trust
 from pipeline.motion.flow import FlowEstimator, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import blend_previous, carry_residual, hold_gain, residual_strength
@@ -35,6 +35,9 @@ from pipeline.rendering.streams import Stream, plan_streams
 from pipeline.rendering.timeline import Timeline
 
 __all__ = ["render_video", "VideoRender", "plan_frames", "MotionItem", "motion_items", "finish_frame", "dream_segments", "LoopFacts"]
+
+# How far trust spreads into pixels the flow's round trip missed, in flow pixels (see feather_trust).
+TRUST_FEATHER = 4
 
 # Settings that only change how finished frames are packed; changing them keeps the checkpoints.
 _ENCODE_ONLY = {"crf", "preset", "audio", "damaged", "codec"}
@@ -86,7 +89,10 @@ def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusio
                 back = flow(gray, prev_gray)
                 if occlusion:
                     fwd = flow(prev_gray, gray)
-                    mask = consistency_mask(back, fwd)
+                    # No motion-boundary test: on noisy flow it fails whole patches that then
+                    # restart every frame; occlusions are what the round trip is for.
+                    mask = consistency_mask(back, fwd, motion_boundaries=False)
+                    mask = feather_trust(mask, TRUST_FEATHER * flow.grain(max(gray.shape)))
                 else:
                     mask = np.ones(gray.shape, np.float32)
             item = MotionItem(index, rgb, back, mask, cut, score)

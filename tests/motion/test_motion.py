@@ -6,9 +6,10 @@ import numpy as np
 import torch
 
 from pipeline.motion.color import color_lock, lowpass
-from pipeline.motion.consistency import consistency_mask
-from pipeline.motion.flow import FlowEstimator, to_gray
+from pipeline.motion.consistency import consistency_mask, feather_trust
+from pipeline.motion.flow import FlowEstimator, finest_scale, to_gray
 from pipeline.motion.scene import cut_score
+from pipeline.motion.temporal import MAX_RESTORE, hold_gain
 from pipeline.motion.warp import flow_to_tensor, warp
 from tests.conftest import SAMPLES
 
@@ -59,6 +60,37 @@ def test_mask_rejects_flow_that_leaves_the_frame():
     back[..., 0] = -4.0  # everything came from 4 px to the left
     mask = consistency_mask(back, -back, motion_boundaries=False)
     assert mask[:, :4].sum() == 0 and mask[:, 4:].all()
+
+
+def test_feathered_trust_fills_specks_but_not_an_occluded_region():
+    mask = np.ones((100, 100), np.float32)
+    specks = [(10, 10), (20, 70), (85, 30)]
+    for y, x in specks:
+        mask[y, x] = 0.0
+    mask[50:90, 55:95] = 0.0  # a region the flow cannot follow (disoccluded)
+    out = feather_trust(mask, 4.0)
+    assert all(out[y, x] > 0.8 for y, x in specks)
+    assert out[62:78, 67:83].max() < 0.05  # its inside stays fresh
+    assert (out >= mask).all() and out.max() <= 1.0 and out.dtype == np.float32
+    assert feather_trust(mask, 0.0) is mask
+
+
+def test_small_frames_get_full_size_flow():
+    assert [finest_scale(1, side) for side in (176, 320, 639, 640, 1920)] == [0, 0, 0, 1, 1]
+    assert finest_scale(2, 1280) == 2  # above the threshold the preset decides
+    assert FlowEstimator("dis_medium").grain(320) == 1 and FlowEstimator("dis_medium").grain(1280) == 2
+    assert FlowEstimator("farneback").grain(1920) == 1
+
+
+def test_the_hold_lowers_a_grown_residual_and_restores_a_faded_one():
+    mask = torch.ones(3, 1, 8, 8)
+    residual = torch.ones(3, 3, 8, 8) * torch.tensor([0.2, 0.08, 0.02]).view(3, 1, 1, 1)  # strengths
+    gain = hold_gain(residual, mask, target=0.1, hold=1.0).flatten()
+    assert torch.allclose(gain, torch.tensor([0.5, 1.25, MAX_RESTORE]), atol=1e-5)  # the last capped (5x asked)
+    assert float(hold_gain(residual[:1], mask[:1], target=0.0, hold=1.0)) == 0.0  # no target: no carried detail
+    # Above 1 the hold is a ceiling only: detail between the fresh strength and it is kept as is.
+    loose = hold_gain(residual, mask, target=0.1, hold=3.0).flatten()
+    assert torch.allclose(loose, torch.tensor([1.0, 1.25, MAX_RESTORE]), atol=1e-5)
 
 
 def test_color_lock_keeps_detail_and_restores_the_low_frequencies():
