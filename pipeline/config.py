@@ -124,7 +124,9 @@ class VideoConfig(_Strict):
     hold: Sched(0.0, 100.0) = 1.0
     occlusion: bool = Field(True, strict=True)
     scene_cut: Sched(0.0, 1.0) = 0.35
-    steps_after_first: Sched(0, 10000, integer=True) = 2
+    # 1: with the hold restoring faded detail, a carried frame needs one step per octave to stay
+    # sharp; a second only added new detail, which is flicker (README, "Why these defaults").
+    steps_after_first: Sched(0, 10000, integer=True) = 1
     color_lock: bool = Field(True, strict=True)
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
