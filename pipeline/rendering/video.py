@@ -36,6 +36,10 @@ from pipeline.rendering.timeline import Timeline
 
 __all__ = ["render_video", "VideoRender", "plan_frames", "MotionItem", "motion_items", "finish_frame", "dream_segments", "LoopFacts"]
 
+# The frame loop's method, in a job's fingerprint: a job begun by another method is not resumed
+# with frames of this one. 2: feathered trust, the restoring hold, full-size flow on small frames.
+METHOD = 2
+
 # How far trust spreads into pixels the flow's round trip missed, in flow pixels (see feather_trust).
 TRUST_FEATHER = 4
 
@@ -115,6 +119,7 @@ def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], segments: i
         # length moves the segment boundaries, so it stays in.
         conf["frames"].pop("count", None)
     return {
+        "method": METHOD,
         "settings": settings_digest(conf),
         "source": file_identity(info.path),
         "mask": file_identity(cfg.dream.mask) if cfg.dream.mask else None,

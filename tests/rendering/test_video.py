@@ -127,6 +127,20 @@ def test_job_with_other_settings_is_refused_until_force(tmp_path, clips, monkeyp
     assert main([str(cfg), "dream.step_size=0.05", "--force"]) == 0
 
 
+def test_a_job_begun_by_an_earlier_method_is_not_resumed(tmp_path, clips, monkeypatch, capsys):
+    cfg = config(tmp_path, clips["plain"], "x.mp4", "frames: {count: 4}\n")
+    monkeypatch.setattr(animated_mod, "encode_frames", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main([str(cfg)]) == 130
+    monkeypatch.undo()
+    meta = tmp_path / "x.mp4.work" / "job.json"
+    job = json.loads(meta.read_text())
+    assert job["method"] == video_mod.METHOD
+    meta.write_text(json.dumps({**job, "method": video_mod.METHOD - 1}))  # as an older dreamreel wrote it
+    assert main([str(cfg)]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert main([str(cfg), "--force"]) == 0
+
+
 def test_preview_writes_a_contact_sheet(tmp_path, clips):
     cfg = config(tmp_path, clips["plain"], "p.mp4")
     assert main([str(cfg), "--preview", "4"]) == 0
