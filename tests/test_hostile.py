@@ -116,6 +116,28 @@ def test_a_job_folder_does_not_license_overwriting_the_output(tmp_path):
     intact(marks)
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_a_users_folder_named_like_the_job_folder_is_never_used_or_deleted(tmp_path, force):
+    """``take.mp4.work/`` holding someone's notes is not adopted as the job folder of ``take.mp4``
+    (it used to be, and was deleted when the render finished), with or without --force."""
+    (tmp_path / "take.mp4.work" / "frames").mkdir(parents=True)
+    marks = sentinels(tmp_path / "take.mp4.work", "notes.txt", "frames/000000.png")
+    cfg = write(tmp_path / "c.yaml", f"output: take.mp4\n{TINY_ZOOM}")
+    args = [cfg, "--force"] if force else [cfg]
+    one_line(run(tmp_path, *args), 2, "take.mp4.work", "not a dreamreel job folder", "move it away")
+    intact(marks)
+    assert sorted(p.name for p in (tmp_path / "take.mp4.work").rglob("*")) == ["000000.png", "frames", "notes.txt"]
+    assert not (tmp_path / "take.mp4").exists()
+
+
+def test_an_empty_folder_at_the_job_folders_place_is_taken_and_cleaned_up(tmp_path):
+    (tmp_path / "take.mp4.work").mkdir()
+    cfg = write(tmp_path / "c.yaml", f"output: take.mp4\n{TINY_ZOOM}")
+    proc = run(tmp_path, cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "take.mp4").is_file() and not (tmp_path / "take.mp4.work").exists()
+
+
 def test_killed_after_the_output_was_placed_the_rerun_finishes(tmp_path, monkeypatch):
     """The job recorded the file it put in place, so the next run may finish and clean up
     without --force (and without touching anything else)."""

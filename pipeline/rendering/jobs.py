@@ -6,7 +6,9 @@
 task appends to its own ``checksums.sNNNNN.txt``), ``plan.json`` (the segments), ``locks/`` and
 ``segments/`` (per-segment locks, and the seconds and hosts each took), and
 ``owns.txt`` (the identity of each output file the job may replace: one that ``--force`` allowed
-it to overwrite, and the one it wrote itself just before putting it in place).
+it to overwrite, and the one it wrote itself just before putting it in place), and
+``.dreamreel-job``, written first into a folder this job made or found empty: what proves the
+folder is ours. A folder without it is never used, changed or deleted, ``--force`` or not.
 A render resumes from the first frame that is missing or fails its checksum.
 """
 from __future__ import annotations
@@ -36,6 +38,36 @@ def job_dir(output: Path) -> Path:
     """The job folder of ``output``: ``renders/city.mp4`` -> ``renders/city.mp4.work``."""
     output = Path(output)
     return output.parent / f"{output.name}.work"
+
+
+# The file that marks a folder as a dreamreel job folder (see is_job_dir).
+MARKER = ".dreamreel-job"
+# What jobs before the marker wrote into their folders: such a folder, holding nothing else and a
+# job.json of ours, is taken as ours (and gets the marker).
+_LEGACY_NAMES = {"job.json", "frames", "plan.json", "locks", "segments", "owns.txt", "blend"}
+
+
+def is_job_dir(root: Path) -> bool:
+    """True when folder ``root`` provably belongs to dreamreel: it holds the marker, or it is
+    exactly what an older dreamreel job left (our file names only, and a job.json with our
+    fingerprint's ``settings`` digest). A user's folder that merely has the job folder's name
+    (``take.mp4.work/`` holding notes) is not."""
+    root = Path(root)
+    if (root / MARKER).is_file():
+        return True
+    try:
+        names = {p.name for p in root.iterdir()}
+        meta = json.loads((root / "job.json").read_text())
+    except (OSError, ValueError):
+        return False
+    ours = all(n in _LEGACY_NAMES or n.startswith("checksums") or n.startswith(".") for n in names)
+    return ours and isinstance(meta, dict) and isinstance(meta.get("settings"), str)
+
+
+def not_ours(root: Path) -> OutputExistsError:
+    """The one-line refusal for a folder at the job folder's place that dreamreel did not make."""
+    return OutputExistsError(f"{root}: exists but is not a dreamreel job folder (no {MARKER} in it); "
+                             "dreamreel will not use or delete it: move it away or choose another output")
 
 
 def removing_dir(output: Path) -> Path:
@@ -70,6 +102,8 @@ def job_owns(output: Path) -> bool:
 
 def read_plan(root: Path) -> list[Stream]:
     """The segments stored in job folder ``root`` (``plan.json``), or [] when there is none."""
+    if not is_job_dir(root):
+        return []
     try:
         return [Stream(**d) for d in json.loads((Path(root) / "plan.json").read_text())["segments"]]
     except (OSError, ValueError, KeyError, TypeError):
@@ -98,6 +132,8 @@ class Job:
         meta = self.root / "job.json"
         if self.root.exists() and not self.root.is_dir():
             raise OutputExistsError(f"{self.root}: is a file where the job folder goes; move it away")
+        if self.root.is_dir() and any(self.root.iterdir()) and not is_job_dir(self.root):
+            raise not_ours(self.root)
         if force and self.root.exists():
             shutil.rmtree(self.root)
         if meta.exists():
@@ -110,7 +146,11 @@ class Job:
                     f"{self.root}: holds frames rendered with other settings; pass --force to start over"
                 )
         try:
-            self.frames.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not (self.root / MARKER).is_file():
+                # First, before anything else goes in: from here on the folder is provably ours.
+                atomic_write_bytes(self.root / MARKER, f"dreamreel job folder of {self.output.name}\n".encode())
+            self.frames.mkdir(exist_ok=True)
         except OSError as exc:
             raise MediaError(f"{self.root}: cannot create the job folder: {exc.strerror}") from None
         if not meta.exists():
