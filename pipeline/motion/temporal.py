@@ -3,20 +3,20 @@ from __future__ import annotations
 
 import torch
 
+from pipeline.motion.color import lowpass
 
 # The most the held detail is raised in one frame (see hold_gain).
 MAX_RESTORE = 1.5
 
 
-def carry_residual(raw: torch.Tensor, prev_out_w: torch.Tensor, prev_raw_w: torch.Tensor,
-                   mask: torch.Tensor, carry: float) -> torch.Tensor:
-    """Warm start of a frame: its raw pixels plus the previous dream's detail, moved along the flow.
+def carry_residual(raw: torch.Tensor, residual: torch.Tensor, mask: torch.Tensor, carry: float) -> torch.Tensor:
+    """Warm start of a frame: its own raw pixels plus the previous dream's detail moved along the flow.
 
-    raw, prev_out_w (previous output warped onto this frame), prev_raw_w (previous raw frame
-    warped likewise): [B,3,H,W] in [0,1]; mask [B,1,H,W] in [0,1], 0 where the flow is not to be
-    trusted, which start from the raw frame. Returns [B,3,H,W] in [0,1].
+    raw [B,3,H,W] in [0,1]; residual [B,3,H,W] (previous output minus its raw frame, warped onto
+    this frame), in [-1,1]; mask [B,1,H,W] in [0,1], 0 where the flow is not to be trusted, which
+    start from the raw frame. Returns [B,3,H,W] in [0,1].
     """
-    return (raw + carry * mask * (prev_out_w - prev_raw_w)).clamp(0.0, 1.0)
+    return (raw + carry * mask * residual).clamp(0.0, 1.0)
 
 
 def residual_strength(residual: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -43,8 +43,24 @@ def hold_gain(residual: torch.Tensor, mask: torch.Tensor, target: float, hold: f
     return torch.clamp(gain, max=MAX_RESTORE).view(-1, 1, 1, 1)
 
 
-def blend_previous(dreamed: torch.Tensor, prev_out_w: torch.Tensor, mask: torch.Tensor, blend: float) -> torch.Tensor:
-    """Pull a fresh dream toward the previous output where the flow is trusted:
-    (1 - blend*mask) * dreamed + blend*mask * prev_out_w. Shapes as in ``carry_residual``."""
+def merge_carried(raw: torch.Tensor, init: torch.Tensor, dreamed: torch.Tensor, residual: torch.Tensor,
+                  mask: torch.Tensor, blend: float, lock: bool) -> torch.Tensor:
+    """A carried frame made final: its raw pixels, the carried detail, and ``1 - blend*mask`` of
+    what this frame's steps added, that new part colour-locked (its low frequencies taken out).
+
+    raw, init (``carry_residual``'s start), dreamed (init after the steps): [B,3,H,W] in [0,1];
+    residual [B,3,H,W], the held detail carried onto this frame; mask [B,1,H,W] in [0,1]. Returns
+    [B,3,H,W] in [0,1]. It equals pulling the dream's residual (dreamed - raw) toward ``residual``
+    by ``blend*mask``, with the lock on the new part alone.
+
+    Why the residual and not the frame: blending with the previous output warped onto this frame
+    mixes in its footage, resampled once more every frame, so the footage went soft along a shot
+    (to a fifth of its own sharpness on the sample clip). And why the lock only on the new part:
+    a low-pass is not a projection, so taking it out of the whole frame every frame wore down the
+    dream's mid-sized structure (faces faded into texture) and was itself flicker."""
     w = blend * mask
-    return dreamed * (1.0 - w) + prev_out_w * w
+    carried = (init - raw) * (1.0 - w) + w * residual
+    new = (1.0 - w) * (dreamed - init)
+    if lock:
+        new = new - lowpass(new)
+    return (raw + carried + new).clamp(0.0, 1.0)

@@ -75,6 +75,12 @@ def settings_digest(conf: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def file_identity(path: Path) -> dict:
+    """Path, size and modification time of an input: a changed file invalidates the job's frames."""
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 def check_mask(cfg: Config, size: tuple[int, int], fps: Fraction) -> None:
     """Open ``dream.mask`` once before any job exists: a missing or unreadable mask fails now,
     not after a job folder is made. ``size``: (h, w) of the render."""

@@ -35,7 +35,8 @@ def render_preview(cfg: Config, every: int, force: bool) -> dict:
     out = preview_path(cfg.output)
     check_output(out, force)
     info = probe(cfg.input, cfg.limits.max_pixels)
-    from pipeline.rendering.video import finish_frame, plan_frames
+    from pipeline.rendering.chain import finish_frame
+    from pipeline.rendering.video import plan_frames
 
     start, count = plan_frames(cfg, info)
     h, w = fit_size(info.height, info.width, cfg.size, even=True)

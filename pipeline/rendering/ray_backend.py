@@ -26,12 +26,12 @@ from pipeline.config import Config
 from pipeline.errors import ConfigError, DreamreelError, MediaError
 from pipeline.media.images import encode_image
 from pipeline.media.probe import MediaInfo
+from pipeline.rendering.chain import LoopFacts
 from pipeline.rendering.context import RenderContext
 from pipeline.rendering.jobs import Job
 from pipeline.rendering.progress import bar
 from pipeline.rendering.streams import Stream
 from pipeline.rendering.timeline import Timeline
-from pipeline.rendering.video import LoopFacts
 
 # Times a segment may lose its worker before the render gives up on it.
 MAX_LOSSES = 3
@@ -113,7 +113,7 @@ class SegmentWorker:
         """``path`` itself when this node sees the same file; else a copy from the object store."""
         import ray
 
-        from pipeline.rendering.video import file_identity
+        from pipeline.rendering.animated import file_identity
 
         try:
             if file_identity(Path(path)) == identity:
@@ -135,7 +135,7 @@ class SegmentWorker:
         host) as segments end, and finally ("end", cuts)."""
         from pipeline.rendering.context import RenderContext
         from pipeline.rendering.setup import load_net, resolve_device
-        from pipeline.rendering.video import dream_segments
+        from pipeline.rendering.chain import dream_segments
 
         local = {k: self._local(*v) for k, v in files.items()}
         dream = cfg.dream.model_copy(update={k: local[k] for k in ("mask", "guide") if k in local})
@@ -278,7 +278,7 @@ def _weights_source(cfg: Config) -> str:
 
 
 def _identity(path: Path) -> dict:
-    from pipeline.rendering.video import file_identity
+    from pipeline.rendering.animated import file_identity
 
     return file_identity(Path(path))
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.cli import main
 from pipeline.media.images import read_image
-from pipeline.rendering.jobs import job_dir
+from pipeline.rendering.jobs import MARKER, job_dir
 from tests.conftest import ROOT, make_clip
 
 CONFIG = """\
@@ -48,6 +48,7 @@ def frames(folder: Path) -> list[np.ndarray]:
 def hold_lock(output: Path, index: int) -> int:
     path = job_dir(output) / "locks" / f"segment-{index:05d}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
+    (job_dir(output) / MARKER).touch()  # the other task's job folder, made by dreamreel
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.write(fd, b"testhost 4242\n")
