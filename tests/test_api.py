@@ -88,3 +88,76 @@ def test_module_level_dream_image_reuses_one_dreamer():
     first = api._DEFAULT
     pipeline.dream_image(img, **TINY)
     assert api._DEFAULT is first
+
+
+def test_bad_arguments_are_typed_errors_naming_the_argument(tmp_path):
+    img = fit_image(read_image(SAMPLES / "astronaut.png"), SizeConfig(width=32))
+    dreamer = pipeline.Dreamer(**TINY)
+    cfg = {"input": str(SAMPLES / "astronaut.png"), "output": str(tmp_path / "o.png")}
+    cases = [
+        (lambda: pipeline.render(cfg, preview=0), "preview"),
+        (lambda: pipeline.render(cfg, overrides=[3]), "overrides"),
+        (lambda: pipeline.render(cfg, overrides="dream.steps=1"), "overrides"),
+        (lambda: dreamer.dream_image(img, mask=np.zeros((0, 0), np.uint8)), "mask must be H x W"),
+        (lambda: dreamer.dream_image(img, frame="abc"), "frame must be a whole number"),
+        (lambda: dreamer.dream_image(img, frame=-1), "frame must be a whole number"),
+        (lambda: dreamer.dream_image(img, mask=np.full(img.shape[:2], 1000, np.int64)), "holds values from"),
+        (lambda: dreamer.dream_image(np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (12000, 12000, 3))),
+         "megapixel limit"),
+    ]
+    for call, needle in cases:
+        with pytest.raises(pipeline.DreamreelError, match=needle):
+            call()
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_masks_of_every_integer_type_and_the_settings_mask_and_invert(tmp_path):
+    img = fit_image(read_image(SAMPLES / "astronaut.png"), SizeConfig(width=64))
+    dreamer = pipeline.Dreamer(**TINY, mask_feather=0)
+    left = np.zeros(img.shape[:2], bool)
+    left[:, :32] = True  # dream the left half only
+    want = dreamer.dream_image(img, mask=left.astype(np.uint8) * 255)
+    assert np.array_equal(want[:, 34:], img[:, 34:]) and np.abs(want[:, :30].astype(int) - img[:, :30]).mean() > 1
+    for m in (left, left.astype(np.uint16) * 65535, left.astype(np.int64) * 255, left.astype(np.float32)):
+        assert np.array_equal(dreamer.dream_image(img, mask=m), want), m.dtype  # uint16 and int64 were all white
+    # mask_invert turns an array mask round; a mask file in the settings is used when no array is given.
+    assert np.array_equal(dreamer.dream_image(img, mask=~left, mask_invert=True), want)
+    path = tmp_path / "m.png"
+    from pipeline.media.images import write_image
+
+    write_image(path, (left[..., None].repeat(3, 2) * 255).astype(np.uint8))
+    assert np.array_equal(pipeline.Dreamer(**TINY, mask_feather=0, mask=str(path)).dream_image(img), want)
+
+
+def test_threads_loading_different_layers_while_others_dream():
+    """Several threads, each with its own layer (a network traced per layer), half sharing one
+    Dreamer and half with their own: the tracer is not thread-safe, and two traces at once used
+    to raise NameError and leave the process unable to dream. Each thread's picture equals the
+    one dreamed alone."""
+    import threading
+
+    img = fit_image(read_image(SAMPLES / "astronaut.png"), SizeConfig(width=48))
+    layers = ["features.4", "features.7", "features.11", "features.14"]
+    shared = pipeline.Dreamer(**TINY)
+    got: dict[str, np.ndarray] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(layers))
+
+    def work(layer: str) -> None:
+        try:
+            dreamer = shared if layer in layers[::2] else pipeline.Dreamer(**TINY)
+            start.wait()
+            for _ in range(2):
+                got[layer] = dreamer.dream_image(img, layers={layer: 1.0})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(layer,)) for layer in layers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    alone = pipeline.Dreamer(**TINY)
+    for layer in layers:
+        assert np.array_equal(got[layer], alone.dream_image(img, layers={layer: 1.0})), layer

@@ -8,6 +8,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from pipeline.models.registry import ModelSpec, get_spec
+from pipeline.models.tracing import network_call, tracing
 from pipeline.models.weights import load_weights, locate_weights
 
 
@@ -25,9 +26,10 @@ class DreamNet(nn.Module):
         model.eval()
         fold_sequential_batchnorm(model)
         tracer = {"leaf_modules": list(spec.leaf_modules)} if spec.leaf_modules else None
-        self.body = create_feature_extractor(
-            model, return_nodes={name: name for name in self.layers}, tracer_kwargs=tracer
-        )
+        with tracing():  # no network may run in another thread meanwhile (see models/tracing.py)
+            self.body = create_feature_extractor(
+                model, return_nodes={name: name for name in self.layers}, tracer_kwargs=tracer
+            )
         self.body.eval()
         # Frozen BatchNorm is an affine map: fold it into the convolution before it, so forward
         # and backward skip those memory-bound passes (bench_dream, channels_last fp32 at
@@ -37,6 +39,11 @@ class DreamNet(nn.Module):
             p.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
+
+    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        # Taken before nn.Module.__call__, which a trace in another thread may have swapped.
+        with network_call():
+            return super().__call__(x)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.body((x - self.mean) / self.std)
@@ -137,7 +144,8 @@ def layer_shapes(name: str, size: tuple[int, int] = (224, 224),
 
     hooks = [model.get_submodule(n).register_forward_hook(record(n)) for n in names]
     try:
-        model(torch.zeros(1, 3, *size, device="meta"))
+        with network_call():
+            model(torch.zeros(1, 3, *size, device="meta"))
     finally:
         for h in hooks:
             h.remove()
