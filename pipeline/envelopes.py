@@ -10,6 +10,7 @@ import numpy as np
 
 HOP = 256  # samples between spectral frames (11.6 ms at 22.05 kHz)
 WIN = 1024
+BLOCK = 4096  # spectral frames analysed at once (47 s of audio, about 25 MB of work space)
 
 
 @dataclass(frozen=True)
@@ -33,19 +34,36 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 def onset_strength(samples: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
     """Spectral flux (sum of rises of the log-magnitude spectrum), one value per HOP samples;
-    returns (envelope, envelope rate in Hz); ``_env_time`` maps its index to seconds."""
-    # Lead-in silence, so a sound at t = 0 is a rise too (times are shifted back in _env_time).
-    samples = np.concatenate([np.zeros(WIN, np.float32), samples])
-    if samples.size < WIN:
-        samples = np.pad(samples, (0, WIN - samples.size))
-    n = 1 + (samples.size - WIN) // HOP
-    idx = np.arange(WIN)[None, :] + HOP * np.arange(n)[:, None]
-    frames = samples[idx] * np.hanning(WIN)[None, :].astype(np.float32)
-    mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=1)))
-    flux = np.maximum(mag[1:] - mag[:-1], 0.0).sum(axis=1)
-    # Frame k+1 vs k: the rise is at the centre of frame k+1.
-    env = np.concatenate([[0.0], flux])
+    returns (envelope float32 [1 + len // HOP], envelope rate in Hz); ``_env_time`` maps its
+    index to seconds.
+
+    Computed BLOCK spectral frames at a time over views of ``samples``, so the memory it needs
+    beyond the samples themselves is the same for a jingle and a two-hour DJ set (the whole
+    spectrum at once took 165 MB a minute of audio)."""
+    window = np.hanning(WIN).astype(np.float32)
+    n = 1 + samples.size // HOP
+    env = np.zeros(n, np.float32)
+    prev = None
+    for a in range(0, n, BLOCK):
+        b = min(n, a + BLOCK)
+        frames = _frames(samples, a, b) * window
+        mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=1))).astype(np.float32)
+        # Frame k vs k-1: the rise is at the centre of frame k (frame 0 rises from silence: 0).
+        rows = mag if prev is None else np.concatenate([prev, mag])
+        flux = np.maximum(rows[1:] - rows[:-1], 0.0).sum(axis=1)
+        env[a + (prev is None) : b] = flux
+        prev = mag[-1:]
     return env, rate / HOP
+
+
+def _frames(samples: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Spectral frames a..b-1 [b-a, WIN] of ``samples`` behind a lead-in of WIN zeros (so a sound
+    at t = 0 is a rise too; times are shifted back in _env_time): frame k is lead-in-and-samples
+    [k*HOP, k*HOP + WIN), zero past either end."""
+    lo, hi = a * HOP - WIN, (b - 1) * HOP  # the span of ``samples`` the block covers
+    span = samples[max(lo, 0) : max(min(hi, samples.size), 0)]
+    span = np.pad(span, (max(-lo, 0), max(hi - max(lo, 0) - span.size - max(-lo, 0), 0)))
+    return np.lib.stride_tricks.sliding_window_view(span, WIN)[::HOP]
 
 
 def _env_time(k: np.ndarray, env_rate: float) -> np.ndarray:
@@ -57,13 +75,15 @@ def _env_time(k: np.ndarray, env_rate: float) -> np.ndarray:
 def tempo_and_beats(env: np.ndarray, env_rate: float, duration: float) -> tuple[float, np.ndarray]:
     """Tempo (bpm, 60-200) by autocorrelation of the onset envelope, and beat times (seconds)
     placed on the phase that collects the most onset energy. No steady beat: (0, [])."""
-    x = env - env.mean()
+    x = (env - env.mean()).astype(np.float64)
     if env.size < 8 or not np.any(x):
         return 0.0, np.zeros(0)
-    ac = np.correlate(x, x, mode="full")[x.size - 1 :]
     lo, hi = int(env_rate * 60 / 200), int(env_rate * 60 / 60)
-    if hi >= ac.size or lo < 1:
+    if hi >= x.size or lo < 1:
         return 0.0, np.zeros(0)
+    # Only the lags a tempo can have: linear in the track's length (a full correlation is
+    # quadratic, minutes for an hour of audio).
+    ac = np.array([np.dot(x[: x.size - k], x[k:]) for k in range(hi + 1)])
     best = lo + int(np.argmax(ac[lo : hi + 1]))
     if ac[best] <= 0.1 * ac[0]:
         return 0.0, np.zeros(0)
@@ -85,16 +105,12 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
     samples = np.asarray(samples, np.float32)
     starts = ((offset + np.arange(frames) / fps) * rate).astype(np.int64)
     ends = ((offset + (np.arange(frames) + 1) / fps) * rate).astype(np.int64)
-    sq = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
     s0, s1 = np.clip(starts, 0, samples.size), np.clip(ends, 0, samples.size)
-    rms = np.sqrt((sq[s1] - sq[s0]) / np.maximum(s1 - s0, 1))
+    rms = np.sqrt(_span_sums_of_squares(samples, s0, s1) / np.maximum(s1 - s0, 1))
 
     env, env_rate = onset_strength(samples, rate)
     t_env = _env_time(np.arange(env.size), env_rate)
-    onset = np.zeros(frames)
-    for i in range(frames):
-        sel = (t_env >= starts[i] / rate) & (t_env < ends[i] / rate)
-        onset[i] = env[sel].max() if sel.any() else 0.0
+    onset = _span_max(env, np.searchsorted(t_env, starts / rate), np.searchsorted(t_env, ends / rate))
 
     tempo, beats = tempo_and_beats(env, env_rate, samples.size / rate)
     times = offset + np.arange(frames) / fps
@@ -109,6 +125,33 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
         beat = np.where(np.isfinite(last), np.exp(-np.maximum(times - last, 0.0) / 0.1), 0.0)
         beat[np.isin(np.arange(frames), on_frame)] = 1.0
     return Envelopes(_normalise(rms), _normalise(onset), beat.astype(np.float32), float(tempo))
+
+
+def _span_sums_of_squares(samples: np.ndarray, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
+    """sum(samples[s0[i]:s1[i]] ** 2) per i (float64), for consecutive spans; a block of spans at a
+    time, so no array as long as the track is made."""
+    out = np.zeros(s0.size)
+    step = 4096
+    for a in range(0, s0.size, step):
+        b = min(s0.size, a + step)
+        base = int(s0[a])
+        sq = samples[base : int(s1[b - 1])].astype(np.float64) ** 2
+        cum = np.concatenate([[0.0], np.cumsum(sq)])
+        out[a:b] = cum[s1[a:b] - base] - cum[s0[a:b] - base]
+    return out
+
+
+def _span_max(env: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """max(env[lo[i]:hi[i]]) per i, 0 where the span is empty; spans are consecutive
+    (hi[i] == lo[i+1]), as frames' spans of time are."""
+    out = np.zeros(lo.size)
+    full = np.flatnonzero(hi > lo)
+    if full.size:
+        # reduceat takes each segment up to the next index: the next non-empty span starts where
+        # this one ends; the sentinel ends the last one at its own end.
+        padded = np.append(env, -np.inf)
+        out[full] = np.maximum.reduceat(padded, np.append(lo[full], hi[full[-1]]))[:-1]
+    return out
 
 
 def onset_frames(env: Envelopes, threshold: float = 0.5) -> list[int]:

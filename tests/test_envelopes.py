@@ -34,3 +34,40 @@ def test_steady_beat_gives_its_tempo_and_pulses():
 def test_silence_gives_zero_envelopes():
     env = envelopes(np.zeros(ANALYSIS_RATE * 2, np.float32), ANALYSIS_RATE, 25, 50)
     assert env.tempo == 0 and not env.rms.any() and not env.onset.any() and not env.beat.any()
+
+
+def test_an_hour_of_audio_is_analysed_in_bounded_memory(tmp_path):
+    """A DJ set or an album is a normal input: an hour of audio (a beep every second, made here
+    with ffmpeg) is analysed within the samples' own 318 MB plus a fixed working space, in a child
+    under address-space and time limits. The whole spectrum at once needed about 10 GB."""
+    import resource
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    track = tmp_path / "hour.flac"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=22050:duration=3600",
+           "-ac", "1", "-c:a", "flac", str(track))
+    code = (
+        "import resource, sys\n"
+        "from pipeline.envelopes import envelopes\n"
+        "from pipeline.media.audio import read_audio\n"
+        f"s = read_audio({str(track)!r})\n"
+        "e = envelopes(s, 22050, 30.0, 3600 * 30)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(s.nbytes, peak, e.tempo, int((e.beat == 1.0).sum()))\n"
+    )
+    limit = 3 << 30
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CPU, (240, 240))
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          preexec_fn=limits, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    nbytes, peak, tempo, beats = proc.stdout.split()
+    assert int(nbytes) == 3600 * 22050 * 4
+    assert int(peak) < int(nbytes) + (400 << 20), (int(peak) >> 20, int(nbytes) >> 20)  # MB
+    assert abs(float(tempo) - 60) < 1 and abs(int(beats) - 3600) < 40
