@@ -81,6 +81,17 @@ def file_identity(path: Path) -> dict:
     return {"path": str(Path(path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def input_identities(cfg: Config) -> dict[str, Any]:
+    """The identity (path, size, modification time) of every file besides the source that shapes
+    the pixels: the audio whose envelopes schedules read, the guide image, a weights file given by
+    path, and the mask. A resumed job whose files were replaced is refused, not continued with
+    frames of the old ones."""
+    d = cfg.dream
+    files = {"audio": cfg.audio, "guide": d.guide, "mask": d.mask,
+             "weights": d.weights if d.weights not in (None, "random") else None}
+    return {k: file_identity(Path(v)) if v is not None else None for k, v in files.items()}
+
+
 def check_mask(cfg: Config, size: tuple[int, int], fps: Fraction) -> None:
     """Open ``dream.mask`` once before any job exists: a missing or unreadable mask fails now,
     not after a job folder is made. ``size``: (h, w) of the render."""

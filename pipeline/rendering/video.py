@@ -13,7 +13,7 @@ from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
 from pipeline.media.timecode import offset_timecode
 from pipeline.motion.scene import cut_score
-from pipeline.rendering.animated import check_mask, file_identity, render_animated, settings_digest
+from pipeline.rendering.animated import check_mask, file_identity, input_identities, render_animated, settings_digest
 from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments
 from pipeline.rendering.jobs import Job, JobStore
 from pipeline.rendering.context import build_context
@@ -54,7 +54,7 @@ def fingerprint(cfg: Config, info: MediaInfo, size: tuple[int, int], segments: i
         "method": METHOD,
         "settings": settings_digest(conf),
         "source": file_identity(info.path),
-        "mask": file_identity(cfg.dream.mask) if cfg.dream.mask else None,
+        "inputs": input_identities(cfg),
         "size": list(size),
         "fps": str(info.fps),
     }

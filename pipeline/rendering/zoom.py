@@ -16,7 +16,7 @@ from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
-from pipeline.rendering.animated import check_mask, render_animated, settings_digest
+from pipeline.rendering.animated import check_mask, input_identities, render_animated, settings_digest
 from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
 from pipeline.rendering.context import RenderContext, build_context
@@ -68,13 +68,14 @@ def frame_matrix(cfg: Config, timeline: Timeline, t: int, h: int, w: int) -> np.
 
 
 def fingerprint(cfg: Config, first: np.ndarray) -> dict:
-    """What shapes a zoom job's pixels: settings (not encoding ones), the start frame, the size."""
+    """What shapes a zoom job's pixels: settings (not encoding ones), the start frame, the size,
+    and the files the settings name (audio, guide, weights, mask; see input_identities)."""
     conf = cfg.model_dump(mode="json")
     conf["zoom"] = {k: v for k, v in conf["zoom"].items() if k not in _ENCODE_ONLY}
     conf["video"].pop("codec", None)
     conf.pop("output", None)
     return {"settings": settings_digest(conf), "start": hashlib.sha256(first.tobytes()).hexdigest(),
-            "size": list(first.shape[:2])}
+            "size": list(first.shape[:2]), "inputs": input_identities(cfg)}
 
 
 def _float(rgb: np.ndarray) -> np.ndarray:

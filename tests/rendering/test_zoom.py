@@ -121,3 +121,33 @@ def test_wide_gif_is_scaled_to_a_sensible_size(tmp_path):
     gif = (tmp_path / "wide.gif").read_bytes()
     width, height = int.from_bytes(gif[6:8], "little"), int.from_bytes(gif[8:10], "little")
     assert (width, height) == (480, 480)
+
+
+def test_a_resume_notices_a_replaced_audio_file(tmp_path, monkeypatch, capsys):
+    """A zoom stopped mid-render, its audio: file then replaced by another track: the frames
+    dreamed to the old track's envelopes are not continued with the new one."""
+    import shutil
+
+    track = tmp_path / "track.wav"
+    shutil.copy(SAMPLES / "beat.wav", track)
+    cfg = config(tmp_path, "a.mp4", frames=8, extra=f"audio: {track}\n")
+    args = [str(cfg), "zoom.rotate=2*beat"]  # the audio shapes the pixels
+    real = zoom_mod.FrameWriter.put
+    count = {"n": 0}
+
+    def put(self, index, rgb):
+        if count["n"] == 4:
+            raise KeyboardInterrupt
+        count["n"] += 1
+        real(self, index, rgb)
+
+    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
+    assert main(args) == 130
+    monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+    from tests.conftest import ffmpeg
+
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:beep_factor=6:sample_rate=22050:duration=8", str(track))
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "holds frames rendered with other settings" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
