@@ -42,11 +42,13 @@ def foreign_files(folder: Path) -> list[str]:
 
 
 def audio_plan(choice: str, source: Path | None, source_has_audio: bool, source_codec: str | None,
-               start_seconds: float) -> tuple[Path, float, bool] | None:
+               start_seconds: float, file_start: float = 0.0) -> tuple[Path, float, bool] | None:
     """Which audio goes into the MP4: (file, start seconds, copy codec?) or None.
 
-    choice: "source", "none", or a path to another audio file. A source without audio gives None.
-    Copying is only exact from the very start; a cut elsewhere is re-encoded to AAC.
+    choice: "source", "none", or a path to another audio file, cut from ``file_start`` seconds
+    (the render's start when the file runs along the source's timeline, as a top-level ``audio:``
+    does: the effects read it from there too). A source without audio gives None. Copying is
+    only exact from the very start; a cut elsewhere is re-encoded to AAC.
     """
     if choice == "none":
         return None
@@ -55,7 +57,7 @@ def audio_plan(choice: str, source: Path | None, source_has_audio: bool, source_
             return None
         return source, start_seconds, start_seconds == 0 and source_codec in MP4_AUDIO_COPY
     try:
-        return check_audio(Path(choice)), 0.0, False
+        return check_audio(Path(choice)), file_start, False
     except MediaError as exc:
         raise MediaError(f"video.audio: {exc}") from None
 

@@ -14,6 +14,7 @@ from pipeline.media.images import read_image
 from pipeline.media.probe import probe
 from pipeline.rendering import animated as animated_mod
 from pipeline.rendering import video as video_mod
+from tests.conftest import ffmpeg
 
 TINY = "dream: {{steps: 2, octaves: 1, jitter: 2}}\nvideo: {{steps_after_first: 1, preset: ultrafast}}\n"
 
@@ -185,3 +186,17 @@ def test_another_audio_file_is_muxed_and_cut_to_the_video(tmp_path, clips):
     info = probe(tmp_path / "m.mp4")
     assert info.has_audio and info.audio_codec == "aac"
     assert abs(info.duration - 0.5) < 0.08  # the 8 s track is cut to the 0.5 s of video
+
+
+def test_a_top_level_audio_file_is_muxed_from_the_render_start(tmp_path, clips):
+    """frames.start moves the effects (envelopes) and the mux of a top-level audio: file alike:
+    a click 0.75 s into the track, rendering from 0.5 s, is heard at 0.25 s of the output."""
+    from pipeline.envelopes import envelopes, onset_frames
+    from pipeline.media.audio import ANALYSIS_RATE, read_audio
+
+    track = tmp_path / "click.wav"
+    ffmpeg("-f", "lavfi", "-i", "aevalsrc='between(t,0.75,0.77)*sin(2*PI*2000*t)*0.8':s=44100:d=1", str(track))
+    cfg = config(tmp_path, clips["plain"], "o.mp4", f"audio: {track}\nframes: {{start: 6}}\n")
+    assert main([str(cfg)]) == 0
+    env = envelopes(read_audio(tmp_path / "o.mp4"), ANALYSIS_RATE, 24, 12)
+    assert [abs(f - 6) <= 1 for f in onset_frames(env)] == [True], onset_frames(env)
