@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.segment is not None and args.segment < 0:
             print("render: error: --segment takes a segment number, 0 or more", file=sys.stderr)
             return EXIT_CONFIG
+        if args.preview is not None and args.segment is not None:
+            print("render: error: --preview and --segment: a farm task dreams its segment and nothing else; "
+                  "preview with its own command", file=sys.stderr)
+            return EXIT_CONFIG
         if args.preview is not None and args.preview < 1:
             print("render: error: --preview takes a whole number of frames, 1 or more", file=sys.stderr)
             return EXIT_CONFIG

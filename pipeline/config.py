@@ -266,6 +266,11 @@ class Config(_Strict):
         if mode in ("still", "atlas") and heard:
             raise ValueError(f"{heard[0]}: reads an audio envelope (rms, onset or beat), but a {mode} is one "
                              "picture with no time to read it at; audio drives video and zoom renders")
+        if mode == "atlas":
+            for key, what in (("mask", "keeps part of a picture clean"), ("guide", "steers the dream of a picture")):
+                if getattr(self.dream, key) is not None:
+                    raise ValueError(f"dream.{key}: a {key} {what}, but an atlas dreams each channel from noise on "
+                                     "its own; remove it (still, video and zoom renders use it)")
         if mode == "zoom" and self.zoom.loop and self.zoom.frames < 8:
             raise ValueError("zoom.loop: a seamless loop needs zoom.frames of 8 or more")
         for key, sched in self.schedules().items():

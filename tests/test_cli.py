@@ -120,3 +120,11 @@ def test_atlas_past_the_last_channel_is_a_config_error(tmp_path, capsys):
     cfg.write_text(f"mode: atlas\noutput: {tmp_path / 'a.png'}\natlas: {{layer: features.6, channels: 40}}\n")
     assert main([str(cfg)]) == 2
     assert "has 32 channels" in capsys.readouterr().err
+
+
+def test_preview_with_segment_is_refused_not_ignored(tmp_path, capsys):
+    cfg = still_config(tmp_path)
+    assert main([str(cfg), "--segment", "0", "--preview", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("render: error: --preview and --segment") and "\n" not in err
+    assert not (tmp_path / "out").exists()

@@ -110,3 +110,10 @@ def test_mode_auto_decides_from_input(tmp_path):
     assert load_config(cfg_file(tmp_path, "input: a.mp4\noutput: o.mp4\n")).mode == "video"
     assert load_config(cfg_file(tmp_path, "output: o.png\n")).mode == "still"
     assert "cannot tell" in error_of(cfg_file(tmp_path, "input: a.xyz\noutput: o.png\n"))
+
+
+@pytest.mark.parametrize("key", ["mask", "guide"])
+def test_an_atlas_refuses_a_mask_or_guide_it_would_ignore(tmp_path, key):
+    path = cfg_file(tmp_path, f"mode: atlas\noutput: a.png\ndream:\n  {key}: nowhere.png\n")
+    msg = error_of(path)
+    assert f"dream.{key}" in msg and "atlas dreams each channel from noise" in msg and ":4:" in msg, msg

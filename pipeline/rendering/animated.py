@@ -64,8 +64,10 @@ def render_animated(anim: Animation, force: bool, writer: str = "", encode: bool
             raise
         raise type(exc)(f"{exc} ({done} finished frame{'s' if done != 1 else ''} kept in {root}: "
                         "the same settings resume from there)") from None
-    facts.update(found, codec=codec, timecode=anim.timecode,
-                 audio=str(anim.ctx.audio[0]) if anim.ctx.audio else None)
+    # GIF, WebP and frame folders carry neither sound nor timecode: the manifest says what is there.
+    carries = cfg.output.suffix.lower() in (".mp4", ".mov")
+    facts.update(found, codec=codec if carries else None, timecode=anim.timecode if carries else None,
+                 audio=str(anim.ctx.audio[0]) if anim.ctx.audio and carries else None)
     job.remove()
     return facts
 

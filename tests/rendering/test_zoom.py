@@ -50,9 +50,12 @@ def test_each_frame_zooms_into_the_last(tmp_path):
 
 
 def test_gif_and_webp_loop_forever(tmp_path):
-    assert main([str(config(tmp_path, "z.gif", frames=4))]) == 0
+    assert main([str(config(tmp_path, "z.gif", frames=4, extra=f"audio: {SAMPLES / 'beat.wav'}\n"))]) == 0
     gif = (tmp_path / "z.gif").read_bytes()
     assert gif[:6] == b"GIF89a" and b"NETSCAPE2.0\x03\x01\x00\x00" in gif
+    # A GIF carries no sound or timecode, and its manifest does not claim any.
+    facts = manifest(tmp_path, "z.gif")
+    assert facts["audio"] is None and facts["timecode"] is None
     assert main([str(config(tmp_path, "z.webp", frames=4))]) == 0
     webp = (tmp_path / "z.webp").read_bytes()
     assert webp[:4] == b"RIFF" and webp[8:12] == b"WEBP" and b"ANIM" in webp
