@@ -63,6 +63,15 @@ class MaskTrack:
             raise MediaError(f"dream.mask: {self.path} is not an image or a video ({exc})") from None
         self._last = max(0, int(info.duration * float(fps) + 1e-6) - 1)  # last matte frame at the render rate
 
+    def held_after(self, last: int) -> int | None:
+        """The first render frame up to ``last`` whose mask holds the matte's last frame, as the
+        matte's probed length says (None for an image mask or a matte that lasts): what a
+        manifest reports even when another process or a Ray worker dreamed those frames."""
+        if self._still is not None:
+            return None
+        first = self._last + 1 - self.start
+        return first if first <= last else None
+
     def _shape(self, rgb: np.ndarray) -> np.ndarray:
         return shape_mask(rgb, self.size, self.invert, self.feather)
 

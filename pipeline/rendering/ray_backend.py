@@ -132,7 +132,7 @@ class SegmentWorker:
               todo: list[tuple[Stream, int]], batch: int, size: tuple[int, int], timeline: Timeline,
               contexts: dict[str, tuple[bytes, str | None]]):
         """Dream ``todo``; yields ("frame", name, png, state), ("segment", index, seconds, frames,
-        host) as segments end, and finally ("end", cuts)."""
+        host) as segments end, and finally ("end", cuts, first frame whose matte was held)."""
         from pipeline.rendering.context import RenderContext
         from pipeline.rendering.setup import load_net, resolve_device
         from pipeline.rendering.chain import dream_segments
@@ -151,7 +151,7 @@ class SegmentWorker:
             try:
                 ctx = RenderContext(cfg, device, timeline, loaded=self._net[key])
                 loop = dream_segments(ctx, info, _StreamStore(contexts, out), todo, batch, size)
-                out.put(("end", loop.cuts))
+                out.put(("end", loop.cuts, loop.mask_held_from))
             except BaseException as exc:  # handed to the generator, so Ray reports it to the driver
                 out.put(("error", exc))
 
@@ -200,6 +200,7 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
         resume = {s.index: r for s, r in todo}  # checked so far: a resubmission checks only what came after
         losses: dict[int, int] = {}
         cuts: list[int] = []
+        held: list[int] = []
         dreamed = lost = 0
         progress = bar(sum(s.own_to - r for s, r in todo), "frame", "dreaming")
         t_loop = time.perf_counter()
@@ -255,9 +256,10 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                         job.add_segment_time(index, seconds, frames, host=host)
                     elif item[0] == "end":
                         cuts.extend(item[1])
+                        held.extend([item[2]] if item[2] is not None else [])
         extra = {"backend": "ray", "workers": workers, "worker_cpus": cpus, "worker_gpus": gpus, "workers_lost": lost}
         return LoopFacts(cuts, dreamed, weights=_weights_source(cfg), loop_seconds=time.perf_counter() - t_loop,
-                         extra=extra)
+                         mask_held_from=min(held) if held else None, extra=extra)
     finally:
         for actor in actors:
             try:

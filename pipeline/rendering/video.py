@@ -9,6 +9,7 @@ import numpy as np
 from pipeline.config import Config, SizeConfig
 from pipeline.errors import ConfigError, OutputExistsError
 from pipeline.media.images import read_image, write_image
+from pipeline.media.mask import open_mask
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
 from pipeline.media.timecode import offset_timecode
@@ -138,10 +139,27 @@ class VideoRender:
                 loop = dream_segments(self.ctx, info, JobStore(job), todo, self.batch, self.size)
         self.cuts = loop.cuts
         facts.update(loop.facts(cfg))
+        held = self.mask_held_from(loop.mask_held_from)
+        if held is not None:
+            facts["mask_held_from"] = held
         if segment is not None:
             s = streams[segment]
             facts.update(segment=segment, segment_frames=[s.first, s.own_to])
         return facts
+
+    def mask_held_from(self, seen: int | None) -> int | None:
+        """The first frame whose mask holds a short matte's last frame: what this run's loop saw,
+        or what the matte's length says for frames dreamed elsewhere (farm tasks, Ray workers,
+        an earlier run)."""
+        cfg = self.ctx.cfg
+        track = open_mask(cfg.dream.mask, self.size, self.info.fps, 0, cfg.dream.mask_invert,
+                          cfg.dream.mask_feather, cfg.limits.max_pixels)
+        if track is None:
+            return seen
+        with track:
+            predicted = track.held_after(self.start + self.count - 1)
+        found = [h for h in (seen, predicted) if h is not None]
+        return max(min(found), self.start) if found else None
 
     def assemble(self, job: Job) -> tuple[list[Path], dict]:
         streams, busy = self.streams, self.busy

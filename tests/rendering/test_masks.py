@@ -74,16 +74,21 @@ def test_invert_swaps_what_dreams(tmp_path):
     assert inverted[:, 34:].max() == 0 and inverted[:, :30].mean() > 3
 
 
-def test_video_with_a_moving_matte_keeps_its_clean_region_in_every_frame(tmp_path):
-    clip = make_clip(tmp_path / "in.mp4", seconds=1.0, audio=False)  # 96x64, 12 frames
-    # The matte: a black box (kept) sliding 4 px a frame over white, shorter than the clip (9 frames).
+def sliding_matte(folder: Path) -> Path:
+    """A black box (kept) sliding 4 px a frame over white, 96x64 at 12 fps, 9 frames long."""
     for i in range(9):
         m = np.full((64, 96), 255, np.uint8)
         m[8:48, 4 * i : 4 * i + 40] = 0
-        cv2.imwrite(str(tmp_path / f"m{i:02d}.png"), m)
-    matte = tmp_path / "matte.mp4"
-    ffmpeg("-framerate", "12", "-i", str(tmp_path / "m%02d.png"), "-c:v", "libx264", "-preset", "ultrafast",
+        cv2.imwrite(str(folder / f"m{i:02d}.png"), m)
+    matte = folder / "matte.mp4"
+    ffmpeg("-framerate", "12", "-i", str(folder / "m%02d.png"), "-c:v", "libx264", "-preset", "ultrafast",
            "-pix_fmt", "yuv444p", "-crf", "0", str(matte))
+    return matte
+
+
+def test_video_with_a_moving_matte_keeps_its_clean_region_in_every_frame(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", seconds=1.0, audio=False)  # 96x64, 12 frames
+    matte = sliding_matte(tmp_path)  # shorter than the clip
     out = tmp_path / "frames"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"input: {clip}\noutput: {out}\n" + TINY.format(mask=matte, feather=0, extra="")
@@ -156,3 +161,20 @@ def test_mask_track_resizes_and_feathers():
     assert m[:, :20].max() < 0.01 and m[:, 60:].min() > 0.99
     assert 0.2 < m[20, 40] < 0.8  # the edge is soft
     assert np.allclose(shape_mask(rgb, (40, 80), invert=True, feather=0.0), 1 - shape_mask(rgb, (40, 80), False, 0.0))
+
+
+def test_farm_tasks_and_the_assembly_report_where_the_matte_ran_out(tmp_path):
+    """Segments dreamed by farm tasks: the assembling run dreams nothing itself, and its
+    manifest still says from which frame the short matte held its last frame."""
+    from pipeline.cli import main
+
+    clip = make_clip(tmp_path / "in.mp4", seconds=1.0, audio=False)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'o'}\n" + TINY.format(mask=sliding_matte(tmp_path), feather=0,
+                                                                           extra="")
+                   + "video: {steps_after_first: 1}\nrender: {segments: 2, preroll: 1, crossover: 1}\n")
+    for segment in ("1", "0"):
+        assert main([str(cfg), "--segment", segment]) == 0
+    assert main([str(cfg)]) == 0
+    manifest = json.loads((tmp_path / "o.manifest.json").read_text())
+    assert manifest["frames_dreamed"] == 0 and manifest["mask_held_from"] == 9
