@@ -31,7 +31,7 @@ from pipeline.errors import MediaError, OutputExistsError
 from pipeline.media.atomic import atomic_write_bytes, held_flock
 from pipeline.media.encode import FRAME_NAME
 from pipeline.media.images import encode_image, read_image
-from pipeline.rendering.streams import Stream
+from pipeline.rendering.streams import Stream, tiles
 
 
 def job_dir(output: Path) -> Path:
@@ -105,9 +105,13 @@ def read_plan(root: Path) -> list[Stream]:
     if not is_job_dir(root):
         return []
     try:
-        return [Stream(**d) for d in json.loads((Path(root) / "plan.json").read_text())["segments"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        streams = [Stream(**d) for d in json.loads((Path(root) / "plan.json").read_text())["segments"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
+    # Every field as we wrote it (a "12" or a 3.5 would fail later, after dreaming).
+    ok = all(type(getattr(st, f.name)) is (bool if f.name == "fresh" else int)
+             for st in streams for f in dataclasses.fields(Stream))
+    return streams if ok else []
 
 
 class Job:
@@ -145,6 +149,10 @@ class Job:
                 raise OutputExistsError(
                     f"{self.root}: holds frames rendered with other settings; pass --force to start over"
                 )
+        elif self.root.is_dir() and self.checksums():
+            # Frames whose settings nobody can tell: never taken for this render's.
+            raise OutputExistsError(f"{self.root}: holds frames but no job.json saying what made them; "
+                                    "pass --force to start over")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if not (self.root / MARKER).is_file():
@@ -231,13 +239,15 @@ class Job:
                 continue
         return lines
 
-    def plan(self, make: Callable[[], list[Stream]]) -> list[Stream]:
-        """The job's segments: read from ``plan.json`` when a run (or a farm task) already made
-        them, else ``make()`` and written there, so every task of a job works to one plan and
-        the scene-cut pass runs once."""
+    def plan(self, make: Callable[[], list[Stream]], start: int, count: int) -> list[Stream]:
+        """The job's segments for frames ``start .. start+count-1``: read from ``plan.json`` when
+        a run (or a farm task) already made them, else ``make()`` and written there, so every
+        task of a job works to one plan and the scene-cut pass runs once. A stored plan that is
+        damaged or does not cover the range (see ``tiles``) is made again: the settings that made
+        it are the job's, so the new one is what it should have been."""
         path = self.root / "plan.json"
         stored = read_plan(self.root)
-        if stored:
+        if stored and tiles(stored, start, count):
             return stored
         segments = make()
         doc = {"segments": [dataclasses.asdict(s) for s in segments]}
@@ -274,15 +284,26 @@ class Job:
         atomic_write_bytes(path, (json.dumps(info) + "\n").encode())
 
     def segment_info(self, index: int) -> dict[str, Any]:
+        """What ``add_segment_time`` recorded for segment ``index``; {} when there is none or the
+        record is not what it writes (it only feeds the manifest: never worth a failed render)."""
         try:
-            return json.loads((self.root / "segments" / f"{index:05d}.json").read_text())
+            info = json.loads((self.root / "segments" / f"{index:05d}.json").read_text())
         except (OSError, ValueError):
             return {}
+        ok = (isinstance(info, dict) and isinstance(info.get("seconds"), (int, float))
+              and type(info.get("frames_dreamed")) is int and isinstance(info.get("hosts"), list)
+              and all(isinstance(h, str) for h in info["hosts"]))
+        return info if ok else {}
 
     def record(self, index: int | str, png: bytes, state: str = "") -> None:
         """Checkpoint one finished frame: the PNG atomically, then its checksum line (with
         ``state``, one word, when given), durably."""
         path = self.frame_path(index)
+        if not (self.root / MARKER).is_file():
+            # Another run started over (--force) or finished while this one was paused: writing
+            # on would make a job folder without job.json that the next run would trust.
+            raise MediaError(f"{self.root}: the job folder was removed while this render ran (another run "
+                             "started over or finished); stopping without writing into it")
         atomic_write_bytes(path, png)
         line = f"{path.name} {hashlib.sha256(png).hexdigest()}{' ' + state if state else ''}\n".encode()
         self._append(self._sums, line, f"record frame {index}")

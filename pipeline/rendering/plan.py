@@ -99,12 +99,13 @@ def _segments_plan(cfg: Config, info: MediaInfo, start: int, count: int) -> list
     plan when there is one, else a fresh one (with the scene-cut pass when there are several)."""
     from pipeline.rendering.jobs import job_dir, read_plan
     from pipeline.rendering.setup import resolve_batch
+    from pipeline.rendering.streams import tiles
     from pipeline.rendering.context import timeline_of
     from pipeline.rendering.video import plan_segments, resolve_segments
 
     n = resolve_segments(cfg.render.segments, resolve_batch(cfg.render.batch, resolve_device(cfg.dream.device)))
     segments = read_plan(job_dir(cfg.output)) if n > 1 else []
-    if not segments:
+    if not tiles(segments, start, count):
         timeline = timeline_of(cfg, count, float(info.fps), float(start / info.fps), info)
         segments = plan_segments(cfg, info, start, count, n, timeline)
     lines = [f"segments: {len(segments)} (render --segment 0 .. {len(segments) - 1} as farm tasks)"]

@@ -41,6 +41,25 @@ class Stream:
         return (frame - lo + 1) / (self.crossover + 1)
 
 
+def tiles(streams: list[Stream], start: int, count: int) -> bool:
+    """True when ``streams`` are a plan of frames ``start .. start+count-1``: numbered 0, 1, ...,
+    each owning the frames right after the previous one's, the first from ``start``, the last to
+    the end, each starting at or before what it owns. A plan read back from a job folder that
+    does not (cut short, edited, of another range) is not to be trusted."""
+    at = start
+    for i, s in enumerate(streams):
+        if s.index != i or s.own_from != at or not s.first <= s.own_from < s.own_to or s.crossover < 0:
+            return False
+        at = s.own_to
+    return bool(streams) and at == start + count
+
+
+def stream_count(count: int, batch: int, preroll: int, crossover: int) -> int:
+    """How many streams ``plan_streams`` makes of ``count`` frames (a clip too short to split
+    into ``batch`` stays fewer, down to one): known before the scene-cut pass."""
+    return max(1, min(batch, count // (preroll + crossover + 1)))
+
+
 def plan_streams(start: int, count: int, batch: int, cuts: list[int], preroll: int, crossover: int) -> list[Stream]:
     """Split frames ``start .. start+count-1`` into ``batch`` streams of near-equal length.
 
@@ -49,7 +68,7 @@ def plan_streams(start: int, count: int, batch: int, cuts: list[int], preroll: i
     stream.
     """
     end = start + count
-    batch = max(1, min(batch, count // (preroll + crossover + 1)))
+    batch = stream_count(count, batch, preroll, crossover)
     if batch == 1:
         return [Stream(0, start, start, end, 0, True)]
     bounds = [start + round(i * count / batch) for i in range(batch + 1)]

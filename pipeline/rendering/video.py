@@ -19,7 +19,7 @@ from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments
 from pipeline.rendering.jobs import Job, JobStore
 from pipeline.rendering.context import build_context
 from pipeline.rendering.setup import fit_size, resolve_batch
-from pipeline.rendering.streams import Stream, plan_streams
+from pipeline.rendering.streams import Stream, plan_streams, stream_count
 from pipeline.rendering.timeline import Timeline
 
 __all__ = ["render_video", "VideoRender", "plan_frames", "plan_segments", "fingerprint"]
@@ -87,6 +87,11 @@ class VideoRender:
         self.batch = resolve_batch(cfg.render.batch, self.ctx.device)
         self.nseg = resolve_segments(cfg.render.segments, self.batch)
         check_mask(cfg, self.size, info.fps)
+        planned = stream_count(self.count, self.nseg, cfg.render.preroll, cfg.render.crossover)
+        if segment is not None and segment >= planned:
+            # Before any job folder exists: a refused task leaves nothing behind.
+            raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {planned} "
+                              f"(0 to {planned - 1})")
         if cfg.render.backend == "ray" and segment is None:
             from pipeline.rendering.ray_backend import import_ray
 
@@ -102,7 +107,7 @@ class VideoRender:
         cfg, info, segment = self.ctx.cfg, self.info, self.segment
         make = lambda: plan_segments(cfg, info, self.start, self.count, self.nseg, self.ctx.timeline)  # noqa: E731
         # One segment is the whole range, which frames.count may change between runs: never stored.
-        self.streams = streams = job.plan(make) if self.nseg > 1 else make()
+        self.streams = streams = job.plan(make, self.start, self.count) if self.nseg > 1 else make()
         if segment is not None and not 0 <= segment < len(streams):
             raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {len(streams)} "
                               f"(0 to {len(streams) - 1})")

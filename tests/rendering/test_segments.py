@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pipeline.cli import main
+from pipeline.errors import MediaError
 from pipeline.media.images import read_image
 from pipeline.rendering.jobs import MARKER, job_dir
 from tests.conftest import ROOT, make_clip
@@ -107,6 +109,7 @@ def test_segment_numbers_and_modes_are_checked(tmp_path, capsys):
     cfg = config(tmp_path, clip, "out")
     assert main([str(cfg), "--segment", "3"]) == 2
     assert "--segment: 3 is not a segment of this job; it has 3 (0 to 2)" in capsys.readouterr().err
+    assert not job_dir(tmp_path / "out").exists()  # refused before any job folder
     assert main([str(cfg), "--segment", "0", "--force"]) == 2
     assert "--segment cannot be combined with --force" in capsys.readouterr().err
     still = tmp_path / "still.yaml"
@@ -122,3 +125,81 @@ def test_dry_run_prints_the_segments(tmp_path, capsys):
     assert "segments: 3 (render --segment 0 .. 2 as farm tasks)" in out
     assert "  segment 1: frames 12-23, dreams from 8, crossover 2" in out
     assert not job_dir(tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def farm_job(tmp_path_factory) -> tuple[Path, Path, list[np.ndarray]]:
+    """A 3-segment job whose tasks all ran (its folder kept, not assembled), and the frames of
+    the same render in one go."""
+    d = tmp_path_factory.mktemp("farm")
+    clip = make_clip(d / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
+    assert main([str(config(d, clip, "ref"))]) == 0
+    cfg = config(d, clip, "out")
+    for i in range(3):
+        assert main([str(cfg), "--segment", str(i)]) == 0
+    return cfg, job_dir(d / "out"), frames(d / "ref")
+
+
+def copy_job(farm_job, tmp_path: Path) -> tuple[Path, Path]:
+    """The farm job's folder and config copied into ``tmp_path`` (one test may tamper with it)."""
+    import shutil
+
+    cfg, root, _ = farm_job
+    text = cfg.read_text().replace(str(cfg.parent / "out"), str(tmp_path / "out"))
+    new = tmp_path / "out.yaml"
+    new.write_text(text)
+    shutil.copytree(root, job_dir(tmp_path / "out"))
+    return new, job_dir(tmp_path / "out")
+
+
+@pytest.mark.parametrize("plan", [
+    '{"segments": [{"index": 0, "first": "0", "own_from": 0, "own_to": 12, "crossover": 0, "fresh": true}]}',
+    "segment 1 missing",
+    '[1, 2]',
+])
+def test_a_damaged_plan_is_made_again_not_trusted(farm_job, tmp_path, plan, capsys):
+    cfg, root = copy_job(farm_job, tmp_path)
+    if plan == "segment 1 missing":
+        doc = json.loads((root / "plan.json").read_text())
+        del doc["segments"][1]
+        plan = json.dumps(doc)
+    (root / "plan.json").write_text(plan)
+    assert main([str(cfg), "--dry-run"]) == 0
+    assert "segment 1: frames 12-23" in capsys.readouterr().out
+    assert main([str(cfg)]) == 0  # assembles the full clip: every frame was still in the job
+    got = frames(tmp_path / "out")
+    assert len(got) == 36 and all(np.array_equal(a, b) for a, b in zip(got, farm_job[2]))
+    assert json.loads((tmp_path / "out.manifest.json").read_text())["frames_dreamed"] == 0
+
+
+def test_a_segment_record_that_is_not_ours_is_ignored(farm_job, tmp_path):
+    cfg, root = copy_job(farm_job, tmp_path)
+    (root / "segments" / "00001.json").write_text('["not", "a", "record"]')
+    (root / "segments" / "00002.json").write_text('{"seconds": "soon", "frames_dreamed": 1, "hosts": []}')
+    assert main([str(cfg)]) == 0
+    segments = json.loads((tmp_path / "out.manifest.json").read_text())["segments"]
+    assert "seconds" in segments[0] and "seconds" not in segments[1] and "seconds" not in segments[2]
+
+
+def test_frames_without_job_json_are_not_taken_for_any_settings(farm_job, tmp_path, capsys):
+    cfg, root = copy_job(farm_job, tmp_path)
+    (root / "job.json").unlink()
+    assert main([str(cfg), "dream.steps=3"]) == 2
+    assert "holds frames but no job.json" in capsys.readouterr().err
+    assert main([str(cfg), "dream.steps=3", "--force"]) == 0
+
+
+def test_a_task_whose_job_folder_was_removed_does_not_recreate_it(tmp_path):
+    """A farm task paused while another run started over: its next frame is not written into a
+    re-created folder without job.json (which a later run would trust)."""
+    from pipeline.rendering.jobs import Job
+
+    job = Job(tmp_path / "o.mp4", {"settings": "x"})
+    job.open(force=False)
+    job.record(0, b"png")
+    import shutil
+
+    shutil.rmtree(job.root)
+    with pytest.raises(MediaError, match="job folder was removed while this render ran"):
+        job.record(1, b"png")
+    assert not job.root.exists()
