@@ -118,7 +118,7 @@ class FramesConfig(_Strict):
 class VideoConfig(_Strict):
     """How consecutive frames are tied together and how the MP4 is written."""
 
-    flow: Literal["dis_fast", "dis_medium", "dis_fine", "farneback"] = "dis_fine"
+    flow: Literal["auto", "dis_fast", "dis_medium", "dis_fine", "farneback"] = "auto"
     carry: Sched(0.0, 1.0) = 1.0
     blend: Sched(0.0, 1.0) = 0.8
     hold: Sched(0.0, 100.0) = 1.0

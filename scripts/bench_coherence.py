@@ -178,7 +178,7 @@ def worst(values: list[float]) -> str:
 
 def table(rows: list[dict], overrides: list[str]) -> list[str]:
     lines = [f"Default settings (a config of only input and output{', plus ' + ' '.join(overrides) if overrides else ''})"
-             f", width {rows[0]['size'][1]} px. Targets: E_warp(out) <= 1.5 x E_warp(in) + 0.0002 at strength >= 0.06; "
+             f", clips at most {max(r['size'][1] for r in rows)} px wide. Targets: E_warp(out) <= 1.5 x E_warp(in) + 0.0002 at strength >= 0.06; "
              "drift 0.8-1.25 (worst shot shown); cut restarts 0.75-1.33; sharpness retention >= 0.7 and "
              "kept >= 1.0 (worst shot shown). E_warp: DIS flow at full resolution, Lanczos-4 warp.", "",
              "| clip | kind | frames, cuts | render | E_warp out / in (x in) | E_warp gap 5 out / in | strength | "

@@ -27,7 +27,7 @@ from pipeline.media.probe import MediaInfo
 from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask, feather_trust
-from pipeline.motion.flow import FlowEstimator, to_gray
+from pipeline.motion.flow import FlowEstimator, flow_method, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried, residual_strength
 from pipeline.motion.warp import flow_to_tensor, warp_lanczos
@@ -188,7 +188,8 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
         def make() -> Iterator[MotionItem]:
             with FrameReader(info.path, info.fps, size, seed_from, s.own_to - seed_from, s.own_to - seed_from,
                              conceal=v.damaged == "conceal") as reader:
-                yield from motion_items(iter(reader), v.flow, v.occlusion, cut_threshold, context_until=resume)
+                yield from motion_items(iter(reader), flow_method(v.flow, max(size)), v.occlusion, cut_threshold,
+                                        context_until=resume)
 
         return make
 

@@ -13,6 +13,7 @@ from pipeline.media.mask import open_mask
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.media.reader import FrameReader
 from pipeline.media.timecode import offset_timecode
+from pipeline.motion.flow import flow_method
 from pipeline.motion.scene import cut_score
 from pipeline.rendering.animated import check_mask, file_identity, input_identities, render_animated, settings_digest
 from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments
@@ -118,7 +119,8 @@ class VideoRender:
                  "size": [self.size[1], self.size[0]], "first_frame": self.start, "frames": self.count,
                  "batch": min(self.batch, len(streams)),
                  "resumed_at": min(resumes.values()) if any(resumes[s.index] > s.first for s in wanted) else None,
-                 "variable_rate_source": info.variable_rate, "device": str(self.ctx.device)}
+                 "variable_rate_source": info.variable_rate, "device": str(self.ctx.device),
+                 "flow": flow_method(cfg.video.flow, max(self.size))}
         if info.variable_rate:
             facts["note"] = f"variable-rate source made constant at its average rate {info.fps}"
         with ExitStack() as held:
