@@ -10,7 +10,7 @@ import numpy as np
 
 HOP = 256  # samples between spectral frames (11.6 ms at 22.05 kHz)
 WIN = 1024
-BLOCK = 4096  # spectral frames analysed at once (47 s of audio, about 25 MB of work space)
+BLOCK = 4096  # spectral frames analysed at once (47 s of audio, about 100 MB of work space)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,11 @@ QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error"]
 # Tag and convert as BT.709, limited range: what players assume for HD H.264.
 BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
 # Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
-MP4_AUDIO_COPY = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
+# Audio codecs copied as they are into an H.264 output: the ones both MP4 and MOV carry and
+# common players decode. Opus and FLAC are re-encoded to AAC: MOV cannot hold them (a .mov with
+# codec h264 from such a source failed to encode after every frame was dreamed), and in MP4
+# QuickTime and many players do not play them.
+MP4_AUDIO_COPY = {"aac", "mp3", "alac", "ac3", "eac3"}
 
 
 @lru_cache(maxsize=1)

@@ -76,3 +76,15 @@ def test_parse_framecrc_reads_streams_and_packets():
     assert (v.media_type, v.codec, v.width, v.height, v.tb) == ("video", "h264", 1920, 1080, Fraction(1, 12288))
     assert v.packets == ((0, 1024), (2048, 1024))
     assert (a.media_type, a.codec, a.packets) == ("audio", "aac", ((0, 1024),))
+
+
+def test_opus_and_flac_sources_are_re_encoded_not_copied():
+    """MOV cannot carry Opus or FLAC and many players cannot play them in MP4: they become AAC,
+    so a .mov with codec h264 from such a source encodes instead of failing after the dream."""
+    src = Path("in.mkv")
+    for codec in ("opus", "flac"):
+        plan = audio_plan("source", src, True, codec, 0.0)
+        assert plan == (src, 0.0, False)
+        args = encode_video_args("d/%06d.png", Fraction(24), Path("o.mov"), 18, "medium", plan, duration=2.0)
+        assert args[args.index("-c:a") + 1] == "aac"
+    assert audio_plan("source", src, True, "aac", 0.0) == (src, 0.0, True)  # AAC is still copied

@@ -115,3 +115,20 @@ def test_timecode_arithmetic_with_drop_frame():
         assert timecode_to_frames(frames_to_timecode(n, ntsc, drop=True), ntsc) == (n % (24 * 107892), True)
     with pytest.raises(ValueError):
         timecode_to_frames("01:00:00:30", Fraction(25))
+
+
+def test_a_mov_with_h264_from_an_opus_source_encodes(tmp_path):
+    from pipeline.cli import main
+    from pipeline.media.probe import probe
+    from tests.conftest import ffmpeg
+
+    src = tmp_path / "opus.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=12:duration=0.5", "-f", "lavfi", "-i",
+           "sine=frequency=440:sample_rate=48000:duration=0.5", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-c:a", "libopus", "-shortest", str(src))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input: {src}\noutput: {tmp_path / 'o.mov'}\ndream: {{steps: 1, octaves: 1, jitter: 2}}\n"
+                   "video: {codec: h264, preset: ultrafast}\n")
+    assert main([str(cfg)]) == 0
+    info = probe(tmp_path / "o.mov")
+    assert info.has_audio and info.audio_codec == "aac"
