@@ -65,6 +65,7 @@ class Dreamer:
         self._base = dict(settings)
         self._nets: dict[tuple, Any] = {}
         self._guides: dict[tuple, Any] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
         self._settings: dict[str, DreamConfig] = {}
         # Several threads may share one Dreamer: the caches are filled under this lock (and
         # networks load under load_net's own), the dreams themselves run side by side.
@@ -119,7 +120,14 @@ class Dreamer:
         if mask is not None:
             weights = _check_mask(mask, rgb.shape[:2], d.mask_invert, d.mask_feather)
         elif d.mask is not None:
-            weights = _file_mask(d.mask, rgb.shape[:2], d.mask_invert, d.mask_feather)
+            # Read once per file and size, not on every call (a host dreams frame after frame).
+            mkey = (str(d.mask), rgb.shape[:2], d.mask_invert, d.mask_feather)
+            with self._lock:
+                if mkey not in self._masks:
+                    if len(self._masks) > 16:
+                        self._masks.clear()
+                    self._masks[mkey] = _file_mask(d.mask, rgb.shape[:2], d.mask_invert, d.mask_feather)
+                weights = self._masks[mkey]
         m = None if weights is None else torch.from_numpy(weights).to(device)[None, None]
         y = dream(to_tensor(rgb, device), net, dream_params(d, device, frame), frame_generator(d.seed, frame),
                   guide, mask=m)

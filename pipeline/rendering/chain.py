@@ -138,7 +138,9 @@ class _Work:
     residual: torch.Tensor | None = None  # carried detail warped onto this frame, held, [1,3,H,W]
     mask: torch.Tensor | None = None  # trust in the flow (times dream.mask), [1,1,H,W] in [0,1]
     dream_mask: torch.Tensor | None = None  # dream.mask of this frame, [1,1,H,W] in [0,1]
-    step_weight: torch.Tensor | None = None  # per-pixel weight of the dream's steps, [1,1,H,W] >= 0
+    # Per-pixel weight of the dream's steps, [1,1,H,W] >= 0 (None: 1 everywhere): dream.mask,
+    # times the regrowth boost on a carried frame.
+    step_weight: torch.Tensor | None = None
 
 
 @dataclass
@@ -272,7 +274,7 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
     device, v, env = ctx.device, ctx.cfg.video, ctx.env(t)
     raw = to_tensor(item.rgb, device)
     if item.index == ch.stream.first or item.cut or ch.prev_out is None:
-        return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask)
+        return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask, step_weight=dream_mask)
     back = flow_to_tensor(item.flow_back, device)
     mask = torch.from_numpy(item.mask).to(device)[None, None]
     if dream_mask is not None:
@@ -306,8 +308,12 @@ def dream_batch(work: list[_Work], net: torch.nn.Module, guide: dict[str, torch.
     for params, ks in groups.items():
         x = torch.cat([work[k].init for k in ks])
         gens = [frame_generator(seed, work[k].item.index) for k in ks]
-        dm = [work[k].dream_mask if work[k].step_weight is None else work[k].step_weight for k in ks]
-        y = dream(x, net, params, gens, guide, mask=None if dm[0] is None else torch.cat(dm))
+        ws = [work[k].step_weight for k in ks]
+        # Frames that agree on settings may differ in having a weight (a fresh frame without
+        # dream.mask beside a carried one): those without weigh 1 everywhere.
+        weight = None if all(m is None for m in ws) else torch.cat(
+            [m if m is not None else torch.ones_like(work[k].raw[:, :1]) for m, k in zip(ws, ks)])
+        y = dream(x, net, params, gens, guide, mask=weight)
         outs.update({k: y[j : j + 1] for j, k in enumerate(ks)})
     return [outs[k] for k in range(len(work))]
 

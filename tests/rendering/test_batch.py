@@ -85,3 +85,29 @@ def test_an_interrupted_batched_render_resumes(tmp_path, monkeypatch):
     # stays closer to the reference than one frame is to the next.
     steps = [np.abs(reference[i] - reference[i - 1]).mean() for i in range(1, len(reference))]
     assert max(np.abs(a - b).mean() for a, b in zip(again, reference)) < np.median(steps)
+
+
+def test_a_fresh_and_a_carried_frame_with_the_same_settings_dream_in_one_batch(net):
+    """With one octave and as many steps for carried frames as fresh ones, a fresh frame (no
+    step weight) and a carried one (a regrowth weight) share settings and so a batch: the
+    fresh one weighs 1 everywhere, and each comes out as it would alone."""
+    import torch
+
+    from pipeline.dream import DreamParams, Term
+    from pipeline.rendering.chain import _Work, dream_batch
+
+    g = torch.Generator().manual_seed(0)
+    frames = [torch.rand(1, 3, 32, 48, generator=g) for _ in range(2)]
+    params = DreamParams(terms=(Term("features.13", None, 1.0),), octaves=1, steps=1, jitter=2)
+
+    def work(i: int, weight):
+        item = type("Item", (), {"index": i})()
+        return _Work(None, item, frames[i], frames[i], params, step_weight=weight)
+
+    boost = torch.full((1, 1, 32, 48), 2.0)
+    both = dream_batch([work(0, None), work(1, boost)], net, None, 0)
+    assert torch.allclose(both[0], dream_batch([work(0, None)], net, None, 0)[0], atol=1e-5)
+    # ... and the carried one keeps its weight (it was dropped when the first frame had none).
+    assert torch.allclose(both[1], dream_batch([work(1, boost)], net, None, 0)[0], atol=1e-5)
+    reversed_ = dream_batch([work(1, boost), work(0, None)], net, None, 0)  # was a torch.cat of None
+    assert torch.allclose(reversed_[1], both[0], atol=1e-5)
