@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
+from pipeline import schedule_vector
 from pipeline.errors import ConfigError
 
 VARIABLES = ("t", "T", "s", "fps", "rms", "onset", "beat", "pi", "e", "tau")
@@ -248,6 +251,61 @@ class Schedule:
             value = a if u == 0.0 else a + (_value(v1, env) - a) * u
         value = _clamp(value, self.lo, self.hi)
         return float(round(value)) if self.integer else value
+
+
+    def over(self, t: np.ndarray, env: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """The values at frames ``t`` (float array [n]) at once; ``env`` maps T, s, fps and the
+        envelopes to arrays [n] (or scalars). Equal to ``at`` frame by frame, thousands of times
+        faster; a frame where ``at`` would fail raises the same ScheduleError (the first such
+        frame, in order of ``t``)."""
+
+        t = np.asarray(t, float)
+        n = t.size
+        env = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in (env or {}).items()}
+        env["t"] = t
+        kt = np.array([k for k, _ in self.keys])
+        suspect = np.zeros(n, bool)
+        # Which key(s) each frame reads, as _at picks them: a (and b where u != 0).
+        if len(kt) == 1:
+            ia, ib, u = np.zeros(n, int), np.zeros(n, int), np.zeros(n)
+        else:
+            i = np.clip(np.searchsorted(kt, t, side="left"), 1, len(kt) - 1)
+            t0, t1 = kt[i - 1], kt[i]
+            with np.errstate(all="ignore"):
+                u = (t - t0) / (t1 - t0)
+            if self.ease == "step":
+                u = np.where(t < t1, 0.0, 1.0)
+            elif self.ease == "cosine":
+                u = (1 - np.cos(np.pi * u)) / 2
+            first, last = t <= kt[0], (t >= kt[-1]) & ~(t <= kt[0])
+            ia = np.where(first, 0, np.where(last, len(kt) - 1, i - 1))
+            ib = np.where(first | last, ia, i)
+            u = np.where(first | last, 0.0, u)
+        consts = np.array([0.0 if isinstance(v, Expr) else v for _, v in self.keys])
+        va, vb = consts[ia], consts[ib]
+        exprs = [j for j, (_, v) in enumerate(self.keys) if isinstance(v, Expr)]
+        for which, out, use in ((ia, va, np.ones(n, bool)), (ib, vb, u != 0)):
+            if not exprs:
+                break
+            # Frames grouped by the key they read: one pass over the frames, whatever the keys.
+            lanes = np.flatnonzero(use & np.isin(which, exprs))
+            order = lanes[np.argsort(which[lanes], kind="stable")]
+            groups = np.split(order, np.flatnonzero(np.diff(which[order])) + 1) if order.size else []
+            for group in groups:
+                expr = self.keys[int(which[group[0]])][1]
+                got, bad = schedule_vector.evaluate(expr.tree, {k: a[group] for k, a in env.items()}, group.size)
+                out[group] = got
+                suspect[group] |= bad
+        with np.errstate(all="ignore"):
+            values = np.where(u == 0, va, va + (vb - va) * u)
+        suspect |= ~np.isfinite(values)
+        values = np.clip(values, self.lo, self.hi)
+        values = np.round(values) if self.integer else values
+        for f in np.flatnonzero(suspect):
+            # The scalar evaluator decides and words the error; a lane it passes was a false alarm
+            # (inf - inf in numpy, where Python never made the inf), and its value is the scalar's.
+            values[f] = self.at(float(t[f]), {k: float(a[f]) for k, a in env.items() if k != "t"})
+        return values
 
 
 def _value(v: Expr | float, env: Mapping[str, float]) -> float:

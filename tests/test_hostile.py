@@ -184,6 +184,19 @@ def test_a_zoom_schedule_that_fails_later_is_refused_before_any_job_exists(tmp_p
     assert not (tmp_path / "o.mp4.work").exists() and not (tmp_path / "o.mp4").exists()
 
 
+def test_a_schedule_that_fails_at_one_frame_of_a_million_frame_zoom_is_found_before_dreaming(tmp_path):
+    # In process: the pre-flight is pure compute. It used to sample long zooms with a stride, so a
+    # fault at one frame was found only when the render reached it, hours in.
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+    from pipeline.rendering.timeline import build_timeline
+
+    cfg = load_config(write(tmp_path / "c.yaml", f"output: o.mp4\n{TINY_ZOOM}"),
+                      ["zoom.frames=1000000", "zoom.rotate=0.1 * sin(t / 50)", "zoom.zoom=1 + 0.01/(t - 999983)"])
+    with pytest.raises(ConfigError, match="zoom.zoom: division by zero .* at frame 999983"):
+        build_timeline(cfg, cfg.zoom.frames, cfg.zoom.fps)
+
+
 def test_a_missing_audio_file_fails_before_any_job_exists(tmp_path):
     cfg = write(tmp_path / "c.yaml", f"output: o.mp4\n{TINY_ZOOM}audio: nope.wav\n")
     one_line(run(tmp_path, cfg), 3, "nope.wav")

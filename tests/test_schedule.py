@@ -122,3 +122,64 @@ def test_generated_expressions_evaluate_or_fail_cleanly(expr):
     except ScheduleError:
         return
     assert math.isfinite(v)
+
+
+# --- over(): a whole timeline at once, equal to at() frame by frame ---------------------------
+
+_EXPRESSIONS = st.recursive(
+    st.one_of(st.integers(-5, 5).map(str), st.sampled_from(["t", "T", "s", "onset", "beat", "pi", "1.5"])),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**", "%", "//", "<", ">="]), inner)
+        .map(lambda x: f"({x[0]} {x[1]} {x[2]})"),
+        st.tuples(st.sampled_from(["sin", "abs", "sqrt", "exp", "log", "floor", "round", "sign", "tanh"]), inner)
+        .map(lambda x: f"{x[0]}({x[1]})"),
+        st.tuples(st.sampled_from(["min", "max", "fmod", "atan2", "pow", "hypot"]), inner, inner)
+        .map(lambda x: f"{x[0]}({x[1]}, {x[2]})"),
+        st.tuples(inner, inner, inner).map(lambda x: f"({x[0]} if {x[1]} else {x[2]})"),
+    ),
+    max_leaves=8,
+)
+
+
+def _scalar(s, t, env):
+    """at() frame by frame: (values, None) or (None, the first error's text)."""
+    out = []
+    for i, ti in enumerate(t):
+        try:
+            out.append(s.at(float(ti), {k: float(v[i]) for k, v in env.items()}))
+        except ScheduleError as exc:
+            return None, str(exc)
+    return out, None
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EXPRESSIONS, st.sampled_from(["", "linear", "step", "cosine"]))
+def test_over_equals_at_frame_by_frame_values_and_errors(expr, ease):
+    import numpy as np
+
+    try:
+        s = parse_schedule({0: 0.5, 7: expr, 15: f"2 * {expr}", **({"ease": ease} if ease else {})}, lo=-1e9, hi=1e9)
+    except ScheduleError:
+        return
+    t = np.arange(-2, 24, dtype=float)
+    rng = np.random.default_rng(0)
+    env = {"T": np.full(t.size, 20.0), "s": t / 8, "onset": rng.random(t.size), "beat": rng.random(t.size)}
+    want, err = _scalar(s, t, env)
+    if err is not None:
+        with pytest.raises(ScheduleError) as exc:
+            s.over(t, env)
+        assert str(exc.value) == err
+    else:
+        np.testing.assert_allclose(s.over(t, env), want, rtol=1e-9, atol=1e-9)
+
+
+def test_a_fault_at_one_frame_of_a_million_is_found_and_named():
+    import numpy as np
+
+    s = parse_schedule("1 + 1/(t - 999983)")
+    s.name("zoom.zoom")
+    with pytest.raises(ScheduleError, match=r"zoom.zoom: division by zero .* at frame 999983"):
+        s.over(np.arange(1_000_000, dtype=float))
+    ok = parse_schedule("0:(1), 500000:(1 + sqrt(abs(t - 400000))), ease=cosine")
+    v = ok.over(np.arange(1_000_000, dtype=float))
+    assert v[999_999] == ok.at(999_999) and v[250_000] == ok.at(250_000)
