@@ -18,7 +18,13 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into the same clean stop as Ctrl-C (state saved, lock released)."""
 
 
+# Set by the handler as well: a library that turns any interrupt into a plain KeyboardInterrupt
+# (Ray's blocking calls do) must not turn "terminated" (143) into "interrupted" (130).
+_terminated = threading.Event()
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    _terminated.set()
     raise Terminated()
 
 
@@ -65,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``render``; returns the process exit code."""
     args = _parser().parse_intermixed_args(argv)
     if threading.current_thread() is threading.main_thread():
+        _terminated.clear()
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.list_layers:
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print("render: interrupted; what was rendered is kept, run the same command again to resume",
               file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(exc, Terminated) or _terminated.is_set() else EXIT_INTERRUPTED
 
 
 def one_line(message: str, limit: int = 380) -> str:

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import os
 import queue
+import signal
 import socket
 import tempfile
 import threading
@@ -54,27 +55,60 @@ def connect(ray: Any, address: str | None) -> bool:
     if ray.is_initialized():
         return False
     kwargs = {"include_dashboard": False, "log_to_driver": False}
+    # Ray's core worker installs a native handler for SIGTERM that dumps and aborts (exit 134);
+    # the CLI's handler, which saves the job and exits 143 as documented, is put back after it.
+    main = threading.current_thread() is threading.main_thread()
+    on_term = signal.getsignal(signal.SIGTERM) if main else None
     try:
         ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise MediaError(f"render.address: cannot reach Ray at {address or 'a new local instance'}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception for a failed start
+        raise MediaError(f"render.address: cannot {'reach Ray at ' + address if address else 'start a local Ray'}: "
+                         f"{str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+    finally:
+        if main and on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)
     return True
 
 
 def worker_shape(ray: Any, worker_cpus: int | str, wanted: int) -> tuple[int, int, int]:
     """(workers, cores each, GPUs each) for ``wanted`` units of work on this cluster: one worker
     per GPU on a GPU cluster; else workers of ``worker_cpus`` cores (auto: every core of the
-    smallest node), as many as the cluster holds."""
+    smallest node), as many as the nodes hold. ConfigError when no node has ``worker_cpus``
+    cores (Ray would wait for such a node for ever)."""
     total = ray.cluster_resources()
     gpus = int(total.get("GPU", 0))
     if gpus:
         return max(1, min(gpus, wanted)), 1, 1
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    smallest = min((int(n["Resources"].get("CPU", 1)) for n in nodes), default=1)
-    cpus = smallest if worker_cpus == "auto" else int(worker_cpus)
-    cpus = max(1, cpus)
-    return max(1, min(int(total.get("CPU", 1)) // cpus, wanted)), cpus, 0
+    cores = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")] or [1]
+    cpus = max(1, min(cores) if worker_cpus == "auto" else int(worker_cpus))
+    if cpus > max(cores):
+        raise ConfigError(f"render.worker_cpus: {cpus} cores a worker, but the largest Ray node has "
+                          f"{max(cores)}; set {max(cores)} or less, or auto")
+    return max(1, min(sum(c // cpus for c in cores), wanted)), cpus, 0
+
+
+# Inputs go to workers that cannot see them in pieces of this size, so the driver never holds
+# more than one piece of a file in memory.
+SHIP_CHUNK = 64 << 20
+
+
+def ship(ray: Any, path: Path, chunk: int = SHIP_CHUNK) -> list[Any]:
+    """Object refs of ``path``'s bytes in pieces of at most ``chunk`` bytes, read one at a time."""
+    refs = []
+    with open(path, "rb") as f:
+        while piece := f.read(chunk):
+            refs.append(ray.put(piece))
+    return refs
+
+
+def unship(ray: Any, refs: list[Any], dest: Path) -> Path:
+    """Write the pieces of ``ship`` to ``dest`` (through a .part file, so a half copy is never used)."""
+    part = dest.with_name(dest.name + ".part")
+    with open(part, "wb") as f:
+        for ref in refs:
+            f.write(ray.get(ref))
+    os.replace(part, dest)
+    return dest
 
 
 class _StreamStore:
@@ -109,24 +143,24 @@ class SegmentWorker:
         self._net: dict[tuple, tuple] = {}
         self._tmp = Path(tempfile.mkdtemp(prefix="dreamreel-ray-"))
 
-    def _local(self, path: str, identity: dict, ref: Any) -> Path:
-        """``path`` itself when this node sees the same file; else a copy from the object store."""
-        import ray
-
+    def sees(self, files: dict[str, tuple[str, dict]]) -> bool:
+        """Whether this node sees every one of ``files`` ({key: (path, identity)}) as the driver does."""
         from pipeline.rendering.animated import file_identity
 
         try:
-            if file_identity(Path(path)) == identity:
-                return Path(path)
+            return all(file_identity(Path(path)) == identity for path, identity in files.values())
         except OSError:
-            pass
+            return False
+
+    def _local(self, path: str, identity: dict, refs: list[Any] | None) -> Path:
+        """``path`` itself when this node sees the same file; else a copy from the object store."""
+        import ray
+
+        if refs is None or self.sees({"f": (path, identity)}):
+            return Path(path)
         key = hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()[:16]
         local = self._tmp / f"{key}{Path(path).suffix}"
-        if not local.exists():
-            part = local.with_suffix(".part")
-            part.write_bytes(ray.get(ref))
-            os.replace(part, local)
-        return local
+        return local if local.exists() else unship(ray, refs, local)
 
     def dream(self, cfg: Config, info: MediaInfo, files: dict[str, tuple[str, dict, Any]],
               todo: list[tuple[Stream, int]], batch: int, size: tuple[int, int], timeline: Timeline,
@@ -182,11 +216,6 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
     actors: list[Any] = []
     active: dict[Any, tuple[Any, list[Stream]]] = {}
     try:
-        files = {"input": (str(cfg.input), _identity(cfg.input), ray.put(Path(cfg.input).read_bytes()))}
-        for key in ("mask", "guide"):
-            path = getattr(cfg.dream, key)
-            if path is not None:
-                files[key] = (str(path), _identity(path), ray.put(Path(path).read_bytes()))
         batch = 1
         workers, cpus, gpus = worker_shape(ray, cfg.render.worker_cpus, len(todo))
         if gpus:
@@ -196,6 +225,20 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
         actor_cls = ray.remote(SegmentWorker).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0)
         actors = [actor_cls.remote(cpus) for _ in range(workers)]
         idle = list(actors)
+        # Inputs are shipped only when some worker's node does not see them (another machine
+        # without the shared disk); on one machine or a shared filesystem nothing is copied.
+        named = {"input": cfg.input, "mask": cfg.dream.mask, "guide": cfg.dream.guide}
+        seen = {k: (str(p), _identity(p)) for k, p in named.items() if p is not None}
+        shipped: dict[str, list[Any]] = {}
+        checked: dict[Any, bool] = {}
+
+        def files_for(actor: Any) -> dict[str, tuple[str, dict, list[Any] | None]]:
+            if actor not in checked:
+                checked[actor] = ray.get(actor.sees.remote(seen))
+                if not checked[actor] and not shipped:
+                    shipped.update({k: ship(ray, Path(path)) for k, (path, _) in seen.items()})
+            return {k: (path, ident, shipped.get(k)) for k, (path, ident) in seen.items()}
+
         queue_: list[Stream] = [s for s, _ in todo]
         resume = {s.index: r for s, r in todo}  # checked so far: a resubmission checks only what came after
         losses: dict[int, int] = {}
@@ -214,7 +257,7 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                     work = [(s, resume[s.index]) for s in part]
                     contexts = {s.name(r - 1): (job.frame_path(s.name(r - 1)).read_bytes(), job.state(s.name(r - 1)))
                                 for s, r in work if r > s.first}
-                    gen = actor.dream.remote(cfg, info, files, work, batch, size, timeline, contexts)
+                    gen = actor.dream.remote(cfg, info, files_for(actor), work, batch, size, timeline, contexts)
                     active[gen] = (actor, part)
                 ready, _ = ray.wait(list(active), num_returns=1, timeout=1.0)
                 for gen in ready:

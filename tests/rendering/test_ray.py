@@ -59,6 +59,9 @@ def test_a_node_lost_mid_render_costs_only_its_unfinished_frames(tmp_path):
 
     clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
     cfg = config(tmp_path, clip, "out", "ray")
+    # Frames slow enough (a few tenths of a second) that a segment takes seconds: the node is
+    # removed while its worker is provably inside segment 1, not after it handed everything back.
+    cfg.write_text(cfg.read_text().replace("steps: 2, octaves: 1", "steps: 12, octaves: 1"))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker_node = cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
@@ -67,10 +70,15 @@ def test_a_node_lost_mid_render_costs_only_its_unfinished_frames(tmp_path):
     try:
         render.start()
         job = Job(tmp_path / "out", {})
+        # Segment 1 goes to the second worker when the render starts (segment 0 to the first).
+        # Wait until it has handed back two of its own frames and not its last one.
         deadline = time.monotonic() + 240
-        while job.frames_done() < 6 and render.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert render.is_alive(), "the render ended before the node could be removed"
+        while render.is_alive() and time.monotonic() < deadline:
+            done = job.checksums() if job.root.is_dir() else {}
+            if "000013.png" in done:
+                break
+            time.sleep(0.02)
+        assert render.is_alive() and "000023.png" not in job.checksums(), "segment 1 ended before the node could go"
         cluster.remove_node(worker_node, allow_graceful=False)
         render.join(timeout=300)
         assert not render.is_alive() and result["code"] == 0
@@ -116,3 +124,101 @@ def test_without_ray_installed_the_error_says_how_to_get_it(tmp_path, clips, mon
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "render.backend: ray needs the ray package" in err[0] and "pip install" in err[0]
     assert not job_dir(tmp_path / "out").exists()
+
+
+def test_a_worker_wider_than_any_node_is_refused_in_one_line(tmp_path, capsys):
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, size="96x64", rate="12", audio=False)
+    cfg = config(tmp_path, clip, "out", "ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert main([str(cfg), "render.worker_cpus=16"]) == 2  # used to wait for a 16-core node for ever
+    finally:
+        ray.shutdown()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "render.worker_cpus: 16 cores a worker, but the largest Ray node has 2" in err
+    assert not job_dir(tmp_path / "out").exists()
+
+
+def test_a_ray_that_fails_to_start_is_one_line_and_leaves_no_job_folder(tmp_path, monkeypatch, capsys):
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, size="96x64", rate="12", audio=False)
+    cfg = config(tmp_path, clip, "out", "ray")
+
+    def init(*args, **kwargs):
+        raise Exception("Failed to start the GCS server")  # what Ray raises when its head cannot start
+
+    monkeypatch.setattr(ray, "init", init)
+    assert main([str(cfg)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["render: error: render.address: cannot start a local Ray: Failed to start the GCS server"]
+    assert not job_dir(tmp_path / "out").exists()
+
+
+def test_sigterm_to_a_ray_driver_exits_143_and_the_rerun_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
+    cfg = config(tmp_path, clip, "out", "ray")
+    cfg.write_text(cfg.read_text().replace("steps: 2, octaves: 1", "steps: 12, octaves: 1"))
+    job = Job(tmp_path / "out", {})
+    child = subprocess.Popen([sys.executable, "-m", "pipeline", str(cfg)], cwd=tmp_path, stderr=subprocess.PIPE,
+                             text=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while child.poll() is None and time.monotonic() < deadline:
+            if job.root.is_dir() and job.frames_done() >= 4:
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, child.stderr.read()[-2000:]
+        os.kill(child.pid, signal.SIGTERM)  # what a scheduler sends
+        err = child.communicate(timeout=60)[1]
+    finally:
+        if child.poll() is None:
+            child.kill()
+    # Ray's native handler used to dump a stack and abort with 134.
+    assert child.returncode == 143, err[-2000:]
+    lines = [ln for ln in err.splitlines() if ln.startswith("render:")]
+    assert lines == ["render: interrupted; what was rendered is kept, run the same command again to resume"]
+    assert "SIGTERM received" not in err and "Traceback" not in err
+    kept = job.frames_done()
+    assert kept >= 4
+    cfg.write_text(cfg.read_text().replace("steps: 12", "steps: 2"))  # a job's settings are its own: refused
+    assert main([str(cfg)]) == 2
+    cfg.write_text(cfg.read_text().replace("steps: 2", "steps: 12"))
+    assert main([str(cfg)]) == 0
+    manifest = json.loads((tmp_path / "out.manifest.json").read_text())
+    assert manifest["frames_dreamed"] == 36 + 2 * 4 - kept
+
+
+def test_inputs_are_shipped_in_pieces_and_only_to_workers_that_cannot_see_them(tmp_path):
+    from pipeline.rendering.ray_backend import SegmentWorker, ship, unship
+
+    class Store:  # the object store's put/get, counting the largest piece the driver held
+        def __init__(self):
+            self.objects, self.largest = [], 0
+
+        def put(self, data):
+            self.largest = max(self.largest, len(data))
+            self.objects.append(data)
+            return len(self.objects) - 1
+
+        def get(self, ref):
+            return self.objects[ref]
+
+    src = tmp_path / "big.mov"
+    src.write_bytes(np.random.default_rng(0).integers(0, 256, 1_000_003, np.uint8).tobytes())
+    store = Store()
+    refs = ship(store, src, chunk=65_536)
+    assert len(refs) == 16 and store.largest == 65_536
+    assert unship(store, refs, tmp_path / "copy.mov").read_bytes() == src.read_bytes()
+    assert not (tmp_path / "copy.mov.part").exists()
+
+    from pipeline.rendering.animated import file_identity
+
+    worker = SegmentWorker.__new__(SegmentWorker)  # its methods, without starting torch threads
+    same = {"input": (str(src), file_identity(src))}
+    assert worker.sees(same)
+    assert not worker.sees({"input": (str(tmp_path / "elsewhere.mov"), file_identity(src))})
+    assert not worker.sees({"input": (str(src), {**file_identity(src), "bytes": 5})})
