@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--segment", type=int, metavar="I",
                    help="video: dream segment I of the plan into the job folder and stop (a farm task); "
                         "a plain run then assembles")
+    p.add_argument("--timeline", action="store_true",
+                   help="video/zoom: write OUTPUT.timeline.json/.html/.png (audio, every schedule at every frame, "
+                        "cuts, segments) without dreaming")
     p.add_argument("--list-layers", metavar="MODEL", help="print MODEL's layer names with their output shapes")
     p.add_argument("--version", action="version", version=f"dreamreel {__version__}")
     return p
@@ -93,6 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.config import load_config
 
         cfg = load_config(args.config, args.overrides)
+        if args.timeline:
+            if args.segment is not None or args.dry_run:
+                print("render: error: --timeline dreams nothing; use it without --segment and --dry-run",
+                      file=sys.stderr)
+                return EXIT_CONFIG
+            from pipeline.rendering.overview import render_timeline
+
+            done = render_timeline(cfg)
+            for note in done["notes"]:
+                print(f"render: note: {note}", file=sys.stderr)
+            print(f"render: wrote {', '.join(done['timeline'])}", file=sys.stderr)
+            return EXIT_OK
         if args.dry_run:
             from pipeline.rendering.plan import describe
 

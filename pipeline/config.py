@@ -235,6 +235,9 @@ class Config(_Strict):
     render: RenderConfig = Field(default_factory=RenderConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     audio: Path | None = None
+    # Beat times a person made or corrected (Audacity labels, CSV or TXT): they replace the
+    # detected beats of the audio.
+    audio_markers: Path | None = None
 
     @model_validator(mode="after")
     def _resolve_mode(self) -> "Config":

@@ -4,7 +4,7 @@ Pure numpy: mono float32 samples in, one value in [0,1] per frame out.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,6 +21,9 @@ class Envelopes:
     onset: np.ndarray
     beat: np.ndarray
     tempo: float  # beats per minute found, 0 when there is no steady beat
+    beats: np.ndarray = field(default_factory=lambda: np.zeros(0))  # beat times, seconds of the audio
+    onsets: np.ndarray = field(default_factory=lambda: np.zeros(0))  # onset peak times, seconds of the audio
+    offset: float = 0.0  # time of frame 0 in the audio, seconds
 
     def at(self, frame: int) -> dict[str, float]:
         i = min(max(frame, 0), len(self.rms) - 1)
@@ -95,12 +98,15 @@ def tempo_and_beats(env: np.ndarray, env_rate: float, duration: float) -> tuple[
     return 60.0 / period, beats[beats <= duration]
 
 
-def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: float = 0.0) -> Envelopes:
+def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: float = 0.0,
+              beats: np.ndarray | None = None) -> Envelopes:
     """Envelopes of mono ``samples`` at ``rate`` Hz for ``frames`` video frames at ``fps``.
 
     Frame i covers [offset + i/fps, offset + (i+1)/fps) seconds of the audio. rms is the
     loudness over that span, onset the strongest rise within it, beat a pulse that is 1 on a
-    frame holding a beat and decays with a 0.1 s time constant.
+    frame holding a beat and decays with a 0.1 s time constant. ``beats`` (seconds of the audio,
+    e.g. from a marker file a person corrected) replace the detected beats, and the tempo is then
+    their median spacing.
     """
     samples = np.asarray(samples, np.float32)
     starts = ((offset + np.arange(frames) / fps) * rate).astype(np.int64)
@@ -112,7 +118,12 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
     t_env = _env_time(np.arange(env.size), env_rate)
     onset = _span_max(env, np.searchsorted(t_env, starts / rate), np.searchsorted(t_env, ends / rate))
 
-    tempo, beats = tempo_and_beats(env, env_rate, samples.size / rate)
+    if beats is None:
+        tempo, beats = tempo_and_beats(env, env_rate, samples.size / rate)
+    else:
+        beats = np.sort(np.asarray(beats, float))
+        gaps = np.diff(beats)
+        tempo = 60.0 / float(np.median(gaps)) if gaps.size and np.median(gaps) > 0 else 0.0
     times = offset + np.arange(frames) / fps
     beat = np.zeros(frames)
     if beats.size:
@@ -124,7 +135,27 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
         last = np.maximum.accumulate(last)
         beat = np.where(np.isfinite(last), np.exp(-np.maximum(times - last, 0.0) / 0.1), 0.0)
         beat[np.isin(np.arange(frames), on_frame)] = 1.0
-    return Envelopes(_normalise(rms), _normalise(onset), beat.astype(np.float32), float(tempo))
+    peaks = _peaks(env)
+    return Envelopes(_normalise(rms), _normalise(onset), beat.astype(np.float32), float(tempo), beats,
+                     _env_time(peaks, env_rate), offset)
+
+
+def _peaks(env: np.ndarray, level: float = 0.3) -> np.ndarray:
+    """Indices of the onset envelope's local maxima above ``level`` of its 99.5th percentile, at
+    least 50 ms apart (the stronger kept): the onsets a person would mark."""
+    if env.size < 3:
+        return np.zeros(0, int)
+    top = np.percentile(env, 99.5)
+    if top <= 1e-12:
+        return np.zeros(0, int)
+    x = env / top
+    cand = np.flatnonzero((x[1:-1] >= level) & (x[1:-1] >= x[:-2]) & (x[1:-1] > x[2:])) + 1
+    keep: list[int] = []
+    gap = 5  # envelope frames: 58 ms at 22.05 kHz and HOP 256
+    for i in cand[np.argsort(-x[cand], kind="stable")]:
+        if all(abs(i - k) >= gap for k in keep):
+            keep.append(int(i))
+    return np.array(sorted(keep), int)
 
 
 def _span_sums_of_squares(samples: np.ndarray, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:

@@ -85,11 +85,11 @@ def file_identity(path: Path) -> dict:
 
 def input_identities(cfg: Config) -> dict[str, Any]:
     """The identity (path, size, modification time) of every file besides the source that shapes
-    the pixels: the audio whose envelopes schedules read, the guide image, a weights file given by
+    the pixels: the audio whose envelopes schedules read, its beat markers, the guide image, a weights file given by
     path, and the mask. A resumed job whose files were replaced is refused, not continued with
     frames of the old ones."""
     d = cfg.dream
-    files = {"audio": cfg.audio, "guide": d.guide, "mask": d.mask,
+    files = {"audio": cfg.audio, "audio_markers": cfg.audio_markers, "guide": d.guide, "mask": d.mask,
              "weights": d.weights if d.weights not in (None, "random") else None}
     return {k: file_identity(Path(v)) if v is not None else None for k, v in files.items()}
 

@@ -9,6 +9,7 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.envelopes import Envelopes, envelopes
 from pipeline.errors import ConfigError
+from pipeline.markers import read_markers
 from pipeline.media.audio import ANALYSIS_RATE, read_audio
 
 
@@ -55,8 +56,17 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
             f"{users[0]}: reads an audio envelope (rms, onset or beat) but there is no audio; "
             "set audio: path/to/track.wav"
         )
-    samples = read_audio(source)
-    return check_schedules(cfg, Timeline(frames, fps, envelopes(samples, ANALYSIS_RATE, fps, frames, offset)))
+    return check_schedules(cfg, Timeline(frames, fps, analyse_audio(cfg, source, frames, fps, offset)))
+
+
+def analyse_audio(cfg: Config, source: Path, frames: int, fps: float, offset: float = 0.0,
+                  samples: np.ndarray | None = None) -> Envelopes:
+    """The envelopes of ``source`` for ``frames`` frames at ``fps`` from ``offset`` seconds, with
+    the beats of ``cfg.audio_markers`` (when given) in place of the detected ones."""
+    if samples is None:
+        samples = read_audio(source)
+    beats = read_markers(cfg.audio_markers) if cfg.audio_markers is not None else None
+    return envelopes(samples, ANALYSIS_RATE, fps, frames, offset, beats=beats)
 
 
 # Frames a pre-flight evaluates at once (numpy work space of a few tens of MB per schedule).

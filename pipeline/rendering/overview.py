@@ -1,0 +1,141 @@
+"""``render CONFIG --timeline``: what a video or zoom render would use, computed without
+dreaming (audio analysis, every schedule at every frame, cuts and segments), written beside the
+output as OUTPUT.timeline.json, .html and .png, with the beats and onsets as Audacity label
+tracks (OUTPUT.beats.txt, OUTPUT.onsets.txt) to correct and feed back as ``audio_markers``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import Config
+from pipeline.errors import ConfigError, MediaError
+from pipeline.markers import format_labels
+from pipeline.media.atomic import atomic_write_bytes
+from pipeline.media.audio import ANALYSIS_RATE, listening_copy, read_audio
+from pipeline.rendering.timeline import Timeline, analyse_audio, check_schedules
+from pipeline.views.lanes import timeline_data, waveform
+
+# Audio longer than this is not embedded in the page (an hour of 32 kb/s Opus is 14 MB).
+MAX_EMBED_SECONDS = 3600.0
+
+
+def sidecar(output: Path, suffix: str) -> Path:
+    """``renders/city.mp4`` + ``.timeline.json`` -> ``renders/city.mp4.timeline.json``."""
+    return Path(output).parent / f"{Path(output).name}{suffix}"
+
+
+def render_timeline(cfg: Config) -> dict[str, Any]:
+    """Compute the timeline of ``cfg`` and write its files; returns {written: [paths], ...}."""
+    if cfg.mode not in ("video", "zoom"):
+        raise ConfigError(f"--timeline shows the frames of video and zoom renders; this config renders mode {cfg.mode}")
+    notes: list[str] = []
+    info = None
+    if cfg.mode == "video":
+        from pipeline.media.probe import probe
+        from pipeline.rendering.video import plan_frames
+
+        assert cfg.input is not None
+        info = probe(cfg.input, cfg.limits.max_pixels)
+        start, count = plan_frames(cfg, info)
+        fps, offset = float(info.fps), float(start / info.fps)
+        source = cfg.audio or (info.path if info.has_audio else None)
+    else:
+        start, count, fps, offset, source = 0, cfg.zoom.frames, float(cfg.zoom.fps), 0.0, cfg.audio
+    samples = envs = None
+    if source is None:
+        notes.append("no audio: the envelopes are flat" + (" and the render would refuse this config, since "
+                                                          f"{cfg.uses_audio()[0]} reads them" if cfg.uses_audio() else ""))
+    else:
+        try:
+            samples = read_audio(source)
+        except MediaError as exc:
+            notes.append(f"audio: {exc}; the envelopes are flat")
+    if samples is not None:
+        envs = analyse_audio(cfg, source, count, fps, offset, samples=samples)
+        if not np.any(samples):
+            notes.append(f"audio: {source} is silent; the envelopes are flat")
+        elif envs.tempo == 0 and cfg.audio_markers is None:
+            notes.append("audio: no steady beat found; no beats marked")
+    timeline = check_schedules(cfg, Timeline(count, fps, envs))
+    cuts: list[int] = []
+    segments: list[dict[str, Any]] = []
+    if info is not None:
+        cuts, segments = _cuts_and_segments(cfg, info, start, count, timeline)
+    audio = None
+    if source is not None:
+        audio = {"file": str(source), "offset": offset,
+                 "beat_source": f"markers: {cfg.audio_markers}" if cfg.audio_markers else "detected"}
+    wave = waveform(samples, ANALYSIS_RATE, offset, count / fps) if samples is not None else None
+    data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, audio=audio, cuts=cuts,
+                         segments=segments, wave=wave, notes=notes)
+    data["previews"] = _previews(cfg.output, count, fps)
+    return write_timeline(cfg.output, data, _listening(source, offset, count / fps, samples, notes), envs)
+
+
+def _cuts_and_segments(cfg: Config, info: Any, start: int, count: int,
+                       timeline: Timeline) -> tuple[list[int], list[dict[str, Any]]]:
+    """Scene cuts (output frame numbers) and the job's segments, as the render would plan them."""
+    from pipeline.rendering.setup import resolve_batch, resolve_device
+    from pipeline.rendering.streams import plan_streams
+    from pipeline.rendering.video import detect_cuts, resolve_segments
+
+    cuts = detect_cuts(cfg, info, start, count, timeline)
+    nseg = resolve_segments(cfg.render.segments, resolve_batch(cfg.render.batch, resolve_device(cfg.dream.device)))
+    streams = plan_streams(start, count, nseg, cuts if nseg > 1 else [], cfg.render.preroll, cfg.render.crossover)
+    return [c - start for c in cuts], [
+        {"index": s.index, "first": s.first - start, "from": s.own_from - start, "to": s.own_to - start,
+         "fresh": s.fresh} for s in streams]
+
+
+def _listening(source: Path | None, offset: float, seconds: float, samples: np.ndarray | None,
+               notes: list[str]) -> bytes | None:
+    if source is None or samples is None or not np.any(samples):
+        return None
+    if seconds > MAX_EMBED_SECONDS:
+        notes.append(f"audio longer than {MAX_EMBED_SECONDS / 60:.0f} minutes is not embedded in the page")
+        return None
+    try:
+        return listening_copy(source, offset, seconds)
+    except MediaError as exc:
+        notes.append(str(exc))
+        return None
+
+
+def _previews(output: Path, frames: int, fps: float) -> list[dict[str, Any]]:
+    """The cells of this output's last moment preview (OUTPUT.preview.json), for the filmstrip,
+    when it previewed this timeline (same frame count and rate); else none."""
+    path = sidecar(output, ".preview.json")
+    try:
+        found = json.loads(path.read_text())
+        if found.get("frames") == frames and abs(float(found.get("fps", 0)) - fps) < 1e-6:
+            return [c for c in found.get("cells", []) if isinstance(c, dict) and {"frame", "thumb"} <= set(c)]
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    return []
+
+
+def write_timeline(output: Path, data: dict[str, Any], listening: bytes | None, envs: Any) -> dict[str, Any]:
+    """Write OUTPUT.timeline.json/.html/.png and the label tracks; returns what was written."""
+    from pipeline.views.figure import timeline_png
+    from pipeline.views.page import timeline_page
+
+    written = []
+    path = sidecar(output, ".timeline.json")
+    atomic_write_bytes(path, json.dumps(data, separators=(",", ":")).encode())
+    written.append(path)
+    path = sidecar(output, ".timeline.html")
+    atomic_write_bytes(path, timeline_page(data, listening).encode())
+    written.append(path)
+    path = sidecar(output, ".timeline.png")
+    atomic_write_bytes(path, timeline_png(data))
+    written.append(path)
+    if envs is not None:
+        # In the audio file's own time, as Audacity shows it: corrected, it goes back as audio_markers.
+        for name, times in (("beats", envs.beats), ("onsets", envs.onsets)):
+            path = sidecar(output, f".{name}.txt")
+            atomic_write_bytes(path, format_labels(times, name[:-1]).encode())
+            written.append(path)
+    return {"timeline": [str(p) for p in written], "frames": data["frames"], "notes": data["notes"]}

@@ -1,0 +1,165 @@
+"""`render --timeline`: the audio analysis, every schedule at every frame, cuts and segments,
+written as JSON, HTML and PNG without dreaming; beat markers a person corrects, round-tripped."""
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+from pipeline.markers import format_labels, read_markers
+from pipeline.rendering.overview import render_timeline, sidecar
+from pipeline.rendering.timeline import build_timeline
+from tests.conftest import SAMPLES, ffmpeg
+
+ZOOM = f"""\
+mode: zoom
+input: {SAMPLES / 'astronaut.png'}
+output: {{out}}
+audio: {{audio}}
+size: {{{{width: 64}}}}
+zoom: {{{{frames: 192, fps: 24, zoom: "1.008 + 0.03*beat", rotate: "0.4*sin(2*pi*t/T)"}}}}
+dream:
+  layers: {{{{features.10: "0:(1.0), 96:(0.2), 191:(0.0)", features.13: "0:(0.0), 96:(0.8), 191:(1.0)"}}}}
+  step_size: "0.008 + 0.012*onset"
+"""
+
+
+def zoom_config(tmp_path: Path, audio: Path | str = SAMPLES / "beat.wav", extra: str = "") -> Path:
+    path = tmp_path / "mv.yaml"
+    path.write_text(ZOOM.format(out=tmp_path / "mv.mp4", audio=audio) + extra)
+    return path
+
+
+def test_the_timeline_holds_every_schedule_at_every_frame_and_the_beats(tmp_path):
+    cfg = load_config(zoom_config(tmp_path))
+    done = render_timeline(cfg)
+    data = json.loads(sidecar(cfg.output, ".timeline.json").read_text())
+    timeline = build_timeline(cfg, 192, 24.0)
+    assert data["format"] == "dreamreel.timeline" and data["frames"] == 192 and data["fps"] == 24.0
+    assert set(data["schedules"]) == {"dream.layers.features.10", "dream.layers.features.13", "dream.step_size",
+                                      "zoom.zoom", "zoom.rotate"}
+    for key, sched in cfg.schedules().items():
+        if key in data["schedules"]:
+            got = np.array(data["schedules"][key]["values"])
+            want = np.array([sched.at(f, timeline.env(f)) for f in range(192)])
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
+    assert data["schedules"]["dream.layers.features.10"]["keyframes"] == [[0, 1.0], [96, 0.2], [191, 0.0]]
+    env = timeline.envelopes
+    for k in ("rms", "onset", "beat"):
+        np.testing.assert_allclose(data["envelopes"][k], getattr(env, k), atol=1e-4)
+    # samples/beat.wav is a click every half second from 0 s: 120 bpm, 17 beats in its 8 s.
+    assert abs(data["audio"]["tempo"] - 120) < 2 and len(data["beats"]) == 17
+    assert np.allclose(np.diff(data["beats"]), 0.5, atol=0.02)
+    numbers = np.array(data["beat_number"])
+    assert numbers[0] == 1 and numbers[-1] == 17 and np.all(np.diff(numbers) >= 0)
+    assert numbers[int(data["beats"][5] * 24)] == 6 and numbers[int(data["beats"][5] * 24) - 1] == 5
+    wave = data["waveform"]  # about 100 peaks a second, at the rate it states
+    assert abs(wave["rate"] - 100) < 1 and len(wave["max"]) == int(8 * wave["rate"])
+    png = cv2.imread(str(sidecar(cfg.output, ".timeline.png")))
+    assert png is not None and png.shape[1] == 1200 and png.std() > 20
+    html = sidecar(cfg.output, ".timeline.html").read_text()
+    assert "data:audio/ogg;base64," in html and "http://" not in html and "https://" not in html
+    assert [Path(p).name for p in done["timeline"]] == ["mv.mp4.timeline.json", "mv.mp4.timeline.html",
+                                                        "mv.mp4.timeline.png", "mv.mp4.beats.txt", "mv.mp4.onsets.txt"]
+    assert not cfg.output.exists() and not (tmp_path / "mv.mp4.work").exists()  # nothing dreamed
+
+
+def test_detected_beats_corrected_in_a_label_track_come_back_as_the_beats(tmp_path):
+    cfg = load_config(zoom_config(tmp_path))
+    render_timeline(cfg)
+    detected = read_markers(sidecar(cfg.output, ".beats.txt"))
+    assert len(detected) == 17  # the whole track's beats, in its own time
+    # A person keeps every other beat and moves one by a tenth of a second, in Audacity.
+    edited = detected[::2].copy()
+    edited[3] += 0.1
+    marks = tmp_path / "beats-fixed.txt"
+    marks.write_text(format_labels(edited, "beat"))
+    cfg2 = load_config(zoom_config(tmp_path, extra=f"audio_markers: {marks}\n"))
+    render_timeline(cfg2)
+    data = json.loads(sidecar(cfg2.output, ".timeline.json").read_text())
+    assert np.allclose(data["beats"], edited[edited < 8.0], atol=1e-6)
+    assert abs(data["audio"]["tempo"] - 60) < 1 and data["audio"]["beat_source"] == f"markers: {marks}"
+    beat = np.array(data["envelopes"]["beat"])
+    on = np.floor(edited[edited < 8.0] * 24 + 1e-9).astype(int)
+    assert np.all(beat[on] == 1.0) and np.sum(beat == 1.0) == len(on)
+    # The schedules read the corrected beat: zoom.zoom kicks on the marker frames only.
+    zoom = np.array(data["schedules"]["zoom.zoom"]["values"])
+    assert np.allclose(zoom[on], 1.038) and zoom[on[3] - 2] < 1.02
+    assert data["beat_number"][on[3]] == 4 and data["beat_number"][on[3] - 1] == 3
+    # The render itself reads the same markers.
+    assert np.allclose(build_timeline(cfg2, 192, 24.0).envelopes.beat, beat, atol=1e-3)
+
+
+def test_marker_files_of_audacity_csv_and_text_read_alike_and_bad_lines_are_named(tmp_path):
+    audacity = tmp_path / "labels.txt"
+    audacity.write_text("0.500000\t0.500000\tkick\n\\\t100.0\t2000.0\n1.000000\t1.250000\tsnare\n")
+    csv = tmp_path / "beats.csv"
+    csv.write_text("time,label\n1.0,b\n0.5,a\n")
+    plain = tmp_path / "beats.txt"
+    plain.write_text("# my beats\n0:00.5\n\n0:01\n")
+    for path in (audacity, csv, plain):
+        assert read_markers(path).tolist() == [0.5, 1.0], path
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time\n0.5\n1.0\nabc,x\n")
+    with pytest.raises(ConfigError, match=r"bad.csv:4: 'abc' is not a time"):
+        read_markers(bad)
+    for text, needle in (("", "holds no marker times"), ("0.5\n-1\n", "bad2.txt:2: '-1' is before the start"),
+                         ("0:75\n", "bad2.txt:1: '0:75' is not a time")):
+        (tmp_path / "bad2.txt").write_text(text)
+        with pytest.raises(ConfigError, match=needle):
+            read_markers(tmp_path / "bad2.txt")
+    cfg = zoom_config(tmp_path, extra=f"audio_markers: {bad}\n")
+    assert main([str(cfg), "--timeline"]) == 2
+
+
+def _wav(path: Path, samples: np.ndarray, rate: int = 22050) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+@pytest.mark.parametrize("kind", ["missing", "silent", "one sample"])
+def test_missing_silent_or_one_sample_audio_gives_flat_envelopes_and_a_note(tmp_path, kind, capsys):
+    audio = {"missing": tmp_path / "gone.wav", "silent": _wav(tmp_path / "s.wav", np.zeros(22050 * 3)),
+             "one sample": _wav(tmp_path / "o.wav", np.array([0.5]))}[kind]
+    assert main([str(zoom_config(tmp_path, audio)), "--timeline"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "render: note: " in err
+    data = json.loads((tmp_path / "mv.mp4.timeline.json").read_text())
+    assert data["notes"] and all(max(data["envelopes"][k]) <= (1.0 if kind == "one sample" else 0.0)
+                                 for k in ("rms", "onset", "beat"))
+    assert data["beats"] == [] and len(data["schedules"]["zoom.zoom"]["values"]) == 192
+
+
+def test_a_video_timeline_has_its_cuts_and_segments_in_output_frames(tmp_path, clips):
+    path = tmp_path / "v.yaml"
+    path.write_text(f"input: {clips['cut']}\noutput: {tmp_path / 'v.mp4'}\nrender: {{segments: 2, preroll: 1, crossover: 1}}\n"
+                    "video: {blend: '0.5 + 0.2*sin(t)'}\n")
+    assert main([str(path), "--timeline"]) == 0
+    data = json.loads((tmp_path / "v.mp4.timeline.json").read_text())
+    assert data["mode"] == "video" and data["frames"] == 12 and data["cuts"] == [6]
+    assert [(s["from"], s["to"], s["fresh"]) for s in data["segments"]] == [(0, 6, True), (6, 12, True)]
+    assert list(data["schedules"]) == ["video.blend"] and data["audio"] is None
+    assert data["notes"] == ["no audio: the envelopes are flat"]
+    # Frames counted from frames.start: frame 0 of the output is source frame 3.
+    path.write_text(path.read_text() + "frames: {start: 3}\n")
+    assert main([str(path), "--timeline"]) == 0
+    data = json.loads((tmp_path / "v.mp4.timeline.json").read_text())
+    assert data["first_frame"] == 3 and data["frames"] == 9 and data["cuts"] == [3]
+
+
+def test_a_still_has_no_timeline(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"input: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 's.png'}\n")
+    assert main([str(path), "--timeline"]) == 2
+    assert "--timeline shows the frames of video and zoom renders" in capsys.readouterr().err
