@@ -34,3 +34,28 @@ def shot_sharpness(r: np.ndarray, starts: list[int], settle: int = SETTLE_FRAMES
             kept = float(r[a + settle : e].mean())
             out.append((kept / max(float(r[a]), 1e-6), kept))
     return out
+
+
+def dream_strength(out: np.ndarray, raw: np.ndarray) -> float:
+    """RMS of what the dream changed, out - raw (RGB uint8 [H,W,3] each), in units of full
+    scale (0 = untouched, 1 = black to white everywhere)."""
+    d = out.astype(np.float32) - raw.astype(np.float32)
+    return float(np.sqrt(np.mean(d * d)) / 255.0)
+
+
+def warp_flicker(out: np.ndarray, prev_out: np.ndarray, flow_back: np.ndarray | None,
+                 trust: np.ndarray | None = None) -> float:
+    """Mean absolute difference between ``out`` and the previous output carried onto it along
+    ``flow_back`` ([H,W,2], this frame's pixel -> where it was; None: no motion), weighted by
+    ``trust`` ([H,W] in [0,1], 1 where the flow holds), in units of full scale. The warp error
+    E_warp of the coherence benchmark, per frame."""
+    prev = prev_out
+    if flow_back is not None:
+        h, w = out.shape[:2]
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        prev = cv2.remap(prev_out, gx + flow_back[..., 0], gy + flow_back[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    d = np.abs(out.astype(np.float32) - prev.astype(np.float32)).mean(axis=2)
+    if trust is None:
+        return float(d.mean() / 255.0)
+    return float((d * trust).sum() / max(float(trust.sum()), 1e-6) / 255.0)

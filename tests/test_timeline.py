@@ -16,7 +16,7 @@ from pipeline.errors import ConfigError
 from pipeline.markers import format_labels, read_markers
 from pipeline.rendering.overview import render_timeline, sidecar
 from pipeline.rendering.timeline import build_timeline
-from tests.conftest import SAMPLES, ffmpeg
+from tests.conftest import SAMPLES
 
 ZOOM = f"""\
 mode: zoom

@@ -55,6 +55,11 @@ def render_animated(anim: Animation, force: bool, writer: str = "", encode: bool
         crf, preset = (cfg.video.crf, cfg.video.preset) if cfg.mode == "video" else (cfg.zoom.crf, cfg.zoom.preset)
         encode_frames(frames, anim.fps, cfg.output, crf, preset, anim.ctx.audio, claim=job.claim, codec=codec,
                       timecode=anim.timecode)
+        # Before the job folder goes: the frames' facts live in it.
+        from pipeline.rendering.report import write_report
+
+        report = write_report(cfg, anim.ctx, [p.name for p in frames], job.frame_facts(), found, facts)
+        facts["report"] = str(report[-1])
     except DreamreelError as exc:
         if writer or not root.is_dir() or isinstance(exc, OutputExistsError):
             raise  # refused before any work (another job's settings, a lock), or a farm task

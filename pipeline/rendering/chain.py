@@ -35,6 +35,7 @@ from pipeline.rendering.context import RenderContext
 from pipeline.rendering.jobs import FrameStore
 from pipeline.rendering.prefetch import prefetch
 from pipeline.rendering.progress import bar
+from pipeline.rendering.report import FrameFacts
 from pipeline.rendering.setup import frame_generator
 from pipeline.rendering.streams import Stream
 
@@ -120,6 +121,7 @@ class _Chain:
     target: float = 0.0  # strength the shot's fresh frame was dreamed to (see hold_gain)
     done: bool = False
     mask: MaskTrack | None = None  # dream.mask, read forward in step with the chain's frames
+    prev_rgb: np.ndarray | None = None  # the previous output as written, RGB uint8 (for the report)
     started: float = 0.0  # perf_counter when this run took the segment up
     dreamed: int = 0  # frames this run dreamed for it
 
@@ -252,9 +254,15 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 dream_seconds += time.perf_counter() - t0
+                share = (time.perf_counter() - t0) / len(work)
                 for w, out in zip(work, outs):
+                    prev_rgb = w.chain.prev_rgb
                     name, rgb, state = commit_frame(w, out, v.color_lock)
-                    store.put(name, rgb, state)
+                    fresh = w.residual is None
+                    facts = FrameFacts(w.item.rgb, None if fresh else prev_rgb, None if fresh else w.item.flow_back,
+                                       None if fresh else w.item.mask, share, fresh, w.chain.stream.index)
+                    w.chain.prev_rgb = rgb
+                    store.put(name, rgb, state, facts)
                     w.chain.dreamed += 1
                     dreamed += 1
                     progress.update(1)
@@ -356,6 +364,7 @@ def _next_dreamable(ch: _Chain, store: FrameStore, device: torch.device) -> Moti
     for item in ch.items:
         if item.context:
             rgb, state = store.context(ch.stream.name(item.index))
+            ch.prev_rgb = rgb
             ch.prev_raw = to_tensor(item.rgb, device)
             ch.prev_out = to_tensor(rgb, device)
             ch.target = float(state) if state else float(

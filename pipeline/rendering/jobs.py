@@ -126,6 +126,7 @@ class Job:
         self.frames = self.root / "frames"
         self.fingerprint = fingerprint
         self._sums = self.root / (f"checksums.{writer}.txt" if writer else "checksums.txt")
+        self._facts = self.root / (f"facts.{writer}.jsonl" if writer else "facts.jsonl")
 
     def open(self, force: bool) -> None:
         """Create the folder, or reuse it when it was made by the same settings.
@@ -295,6 +296,30 @@ class Job:
               and all(isinstance(h, str) for h in info["hosts"]))
         return info if ok else {}
 
+    def add_facts(self, index: int | str, facts: dict[str, Any]) -> None:
+        """Append frame ``index``'s measured facts (strength, flicker, ...) to facts.jsonl, for
+        the render's report. A torn last line is ignored when read."""
+        line = json.dumps({"name": self.frame_path(index).name, **facts}, separators=(",", ":")) + "\n"
+        self._append(self._facts, line.encode(), f"record the facts of frame {index}")
+
+    def frame_facts(self) -> dict[str, dict[str, Any]]:
+        """checkpoint name -> the facts last recorded for it, by any writer; lines that are not
+        what add_facts writes are skipped (they only feed the report)."""
+        out: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.root.glob("facts*.jsonl")):
+            try:
+                lines = path.read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("name"), str):
+                    out[rec.pop("name")] = rec
+        return out
+
     def record(self, index: int | str, png: bytes, state: str = "") -> None:
         """Checkpoint one finished frame: the PNG atomically, then its checksum line (with
         ``state``, one word, when given), durably."""
@@ -344,16 +369,20 @@ class FrameWriter:
                 return
             if self._error is not None:
                 continue
-            index, rgb, state = item
+            index, rgb, state, facts = item
             try:
                 self.job.record(index, encode_image(rgb, ".png"), state)
+                if facts is not None:
+                    # Measured here, beside the PNG encoding, so the dream loop does not wait for it.
+                    self.job.add_facts(index, facts.measure(rgb))
             except BaseException as exc:  # handed to the main thread
                 self._error = exc
 
-    def put(self, index: int | str, rgb: np.ndarray, state: str = "") -> None:
+    def put(self, index: int | str, rgb: np.ndarray, state: str = "", facts: Any = None) -> None:
+        """Queue frame ``index``; ``facts`` (a report.FrameFacts, or None) is measured on the thread."""
         if self._error is not None:
             raise self._error
-        self._q.put((index, rgb, state))
+        self._q.put((index, rgb, state, facts))
 
     def close(self) -> None:
         """Wait for every queued frame to be on disk; re-raise a writer error."""
@@ -369,8 +398,8 @@ class FrameStore(Protocol):
     def context(self, name: str) -> tuple[np.ndarray, str | None]:
         """The finished frame ``name`` (RGB uint8 [H,W,3]) and the state recorded with it."""
 
-    def put(self, name: str, rgb: np.ndarray, state: str) -> None:
-        """Hand over finished frame ``name``."""
+    def put(self, name: str, rgb: np.ndarray, state: str, facts: Any = None) -> None:
+        """Hand over finished frame ``name``, with what its report line is measured from."""
 
     def segment_done(self, index: int, seconds: float, frames: int) -> None:
         """Segment ``index`` ended in this run after ``seconds``, having dreamed ``frames``."""
@@ -389,8 +418,8 @@ class JobStore:
     def context(self, name: str) -> tuple[np.ndarray, str | None]:
         return read_image(self.job.frame_path(name)), self.job.state(name)
 
-    def put(self, name: str, rgb: np.ndarray, state: str) -> None:
-        self.writer.put(name, rgb, state)
+    def put(self, name: str, rgb: np.ndarray, state: str, facts: Any = None) -> None:
+        self.writer.put(name, rgb, state, facts)
 
     def segment_done(self, index: int, seconds: float, frames: int) -> None:
         self.job.add_segment_time(index, seconds, frames)

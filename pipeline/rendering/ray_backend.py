@@ -123,8 +123,8 @@ class _StreamStore:
         bgr = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), state
 
-    def put(self, name: str, rgb: np.ndarray, state: str) -> None:
-        self.out.put(("frame", name, encode_image(rgb, ".png"), state))
+    def put(self, name: str, rgb: np.ndarray, state: str, facts: Any = None) -> None:
+        self.out.put(("frame", name, encode_image(rgb, ".png"), state, None if facts is None else facts.measure(rgb)))
 
     def segment_done(self, index: int, seconds: float, frames: int) -> None:
         self.out.put(("segment", index, seconds, frames, self.host))
@@ -165,7 +165,7 @@ class SegmentWorker:
     def dream(self, cfg: Config, info: MediaInfo, files: dict[str, tuple[str, dict, Any]],
               todo: list[tuple[Stream, int]], batch: int, size: tuple[int, int], timeline: Timeline,
               contexts: dict[str, tuple[bytes, str | None]]):
-        """Dream ``todo``; yields ("frame", name, png, state), ("segment", index, seconds, frames,
+        """Dream ``todo``; yields ("frame", name, png, state, report facts), ("segment", index, seconds, frames,
         host) as segments end, and finally ("end", cuts, first frame whose matte was held)."""
         from pipeline.rendering.context import RenderContext
         from pipeline.rendering.setup import load_net, resolve_device
@@ -290,8 +290,10 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                             raise cause from None
                         raise
                     if item[0] == "frame":
-                        _, name, png, state = item
+                        _, name, png, state, measured = item
                         job.record(name, png, state)
+                        if measured is not None:
+                            job.add_facts(name, measured)
                         dreamed += 1
                         progress.update(1)
                     elif item[0] == "segment":

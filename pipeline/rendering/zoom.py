@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, z
 from pipeline.rendering.animated import check_mask, input_identities, render_animated, settings_digest
 from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
+from pipeline.rendering.report import FrameFacts
 from pipeline.rendering.context import RenderContext, build_context
 from pipeline.rendering.setup import fit_size, frame_generator
 from pipeline.rendering.still import NOISE_SIDE, fit_image, noise_image
@@ -158,6 +160,7 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                     init = m * init + (1 - m) * _float(first)
                     m = float_to_tensor(m, device)
                 x = float_to_tensor(init, device)
+                t_frame = time.perf_counter()
                 out = dream(x, net, ctx.params(t), frame_generator(cfg.dream.seed, i), guide, mask=m)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
@@ -165,7 +168,11 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 if m is not None:
                     out = x + m * (out - x)
                 rgb = to_rgb8(out)
-                writer.put(i, rgb)
+                # The zoomed previous frame is both what was dreamed on and where the motion
+                # carried the last output: strength and flicker are measured against it.
+                start = (np.clip(init, 0, 1) * 255 + 0.5).astype(np.uint8)
+                writer.put(i, rgb, facts=FrameFacts(start, None if prev is None else start, None, None,
+                                                    time.perf_counter() - t_frame, fresh=prev is None))
                 prev = rgb
                 progress.update(1)
     finally:

@@ -98,11 +98,11 @@ def test_noise_start_and_resume_give_the_same_frames(tmp_path, monkeypatch):
     real = zoom_mod.FrameWriter.put
     count = {"n": 0}
 
-    def put(self, index, rgb):
+    def put(self, index, rgb, *args, **kwargs):
         if count["n"] == 4:  # stop inside the loop tail's first frames
             raise KeyboardInterrupt
         count["n"] += 1
-        real(self, index, rgb)
+        real(self, index, rgb, *args, **kwargs)
 
     monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
     assert main([str(cfg), "--force"]) == 130
@@ -138,11 +138,11 @@ def test_a_resume_notices_a_replaced_audio_file(tmp_path, monkeypatch, capsys):
     real = zoom_mod.FrameWriter.put
     count = {"n": 0}
 
-    def put(self, index, rgb):
+    def put(self, index, rgb, *args, **kwargs):
         if count["n"] == 4:
             raise KeyboardInterrupt
         count["n"] += 1
-        real(self, index, rgb)
+        real(self, index, rgb, *args, **kwargs)
 
     monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
     assert main(args) == 130

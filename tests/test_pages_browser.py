@@ -1,0 +1,110 @@
+"""The timeline and report pages in a real headless Chromium, opened from file://: no console
+error, no request leaving the file, the cursor's readout against the JSON, a page that draws.
+Skipped, naming the missing browser, where there is none (apt-get install chromium)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from tests.browser import Browser, find_chromium
+from tests.conftest import ROOT, SAMPLES
+
+pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no Chromium browser on PATH "
+                                "(apt-get install chromium, or set DREAMREEL_CHROMIUM)")
+
+# Where screenshots are kept for a person to look at after the run.
+ARTIFACTS = Path(os.environ.get("DREAMREEL_ARTIFACTS", ROOT / "test-artifacts"))
+
+CONFIG = f"""\
+mode: zoom
+input: {SAMPLES / 'astronaut.png'}
+output: {{out}}
+audio: {SAMPLES / 'beat.wav'}
+size: {{{{width: 64}}}}
+zoom: {{{{frames: 192, fps: 24, zoom: "1.008 + 0.03*beat", rotate: "0.4*sin(2*pi*t/T)"}}}}
+dream: {{{{step_size: "0.008 + 0.012*onset", steps: 1, octaves: 1}}}}
+"""
+
+
+def check_page(browser: Browser, page: Path, name: str) -> dict:
+    """Open ``page``; assert no error, no request but the file and data: URLs, and a page that
+    draws (screenshot kept as ARTIFACTS/name.png). Returns the page's JSON."""
+    browser.open(page)
+    assert browser.errors() == []
+    foreign = [u for u in browser.requests() if u != page.resolve().as_uri() and not u.startswith("data:")]
+    assert foreign == []
+    shot = browser.screenshot()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{name}.png").write_bytes(shot)
+    import cv2
+
+    img = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
+    plot = browser.evaluate("(() => { const r = document.getElementById('plot').getBoundingClientRect();"
+                            " return [r.left, r.top, r.width, r.height]; })()")
+    x, y, w, h = (int(v) for v in plot)
+    region = img[y : y + h, x : x + w]
+    # Lanes drawn: many colours, not one flat background.
+    assert region.size and region.std() > 15 and len(np.unique(region.reshape(-1, 3), axis=0)) > 50
+    return json.loads(page.with_suffix(".json").read_text())
+
+
+def readout(browser: Browser) -> dict[str, str]:
+    rows = browser.evaluate("[...document.querySelectorAll('#readout-rows tr')]"
+                            ".map(t => [t.dataset.key, t.lastChild.textContent])")
+    return dict(rows)
+
+
+def test_the_timeline_page_reads_out_the_json_values_under_the_mouse(tmp_path):
+    cfg = tmp_path / "mv.yaml"
+    cfg.write_text(CONFIG.format(out=tmp_path / "mv.mp4"))
+    assert main([str(cfg), "--timeline"]) == 0
+    with Browser() as browser:
+        data = check_page(browser, tmp_path / "mv.mp4.timeline.html", "timeline")
+        top = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().top")
+        left = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().left")
+        for frame in (0, 37, 120, 191):
+            x = left + browser.evaluate(f"window.dreamreel.xOfFrame({frame})")
+            browser.move_mouse(x, top + 60)  # a real pointer move over the lanes
+            got = readout(browser)
+            assert got["frame"] == str(frame)
+            assert int(got["beat number"]) == data["beat_number"][frame]
+            for key in ("rms", "onset", "beat"):
+                assert float(got[key]) == pytest.approx(data["envelopes"][key][frame], rel=1e-3, abs=1e-6)
+            for key, lane in data["schedules"].items():
+                assert float(got[key]) == pytest.approx(lane["values"][frame], rel=1e-4), key
+        # Zoom in around the cursor and pan: the page keeps drawing, no error.
+        browser.call("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": x, "y": top + 60, "deltaX": 0,
+                                                  "deltaY": -600})
+        span = browser.evaluate("window.dreamreel.view.t1 - window.dreamreel.view.t0")
+        assert span < data["duration"] / 2
+        assert browser.evaluate("document.getElementById('player').hidden") is False
+        assert browser.errors() == []
+
+
+def test_the_report_page_reads_out_each_frames_figures(tmp_path, clips):
+    cfg = tmp_path / "v.yaml"
+    cfg.write_text(f"input: {clips['cut']}\noutput: {tmp_path / 'v.mp4'}\n"
+                   "dream: {steps: 1, octaves: 1, jitter: 2}\nvideo: {steps_after_first: 1, preset: ultrafast}\n")
+    assert main([str(cfg)]) == 0
+    with Browser() as browser:
+        data = check_page(browser, tmp_path / "v.mp4.report.html", "report")
+        assert data["format"] == "dreamreel.report"
+        top = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().top")
+        left = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().left")
+        for frame in (0, 3, 6, 11):
+            browser.move_mouse(left + browser.evaluate(f"window.dreamreel.xOfFrame({frame})"), top + 40)
+            got = readout(browser)
+            assert got["frame"] == str(frame)
+            f = data["report"]["frames"]
+            for key in ("strength", "flicker", "sharpness"):
+                want = f[key][frame]
+                assert got[f"report.{key}"] == "-" if want is None else float(got[f"report.{key}"]) == pytest.approx(want, rel=1e-3)
+            assert got["report.fresh"] == str(f["fresh"][frame]).lower()
+        summary = browser.evaluate("document.getElementById('summary').innerText")
+        assert "flicker, median" in summary and "Resolved config" in browser.evaluate("document.body.innerText")
+        assert browser.errors() == []
