@@ -60,7 +60,9 @@ def connect(ray: Any, address: str | None) -> bool:
     main = threading.current_thread() is threading.main_thread()
     on_term = signal.getsignal(signal.SIGTERM) if main else None
     try:
-        ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
+        # null means a new local Ray: plain ray.init() would attach to any cluster that a
+        # `ray start` (or another render) left running on this machine, with its own cores.
+        ray.init(address=address or "local", **kwargs)
     except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception for a failed start
         raise MediaError(f"render.address: cannot {'reach Ray at ' + address if address else 'start a local Ray'}: "
                          f"{str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None

@@ -39,7 +39,7 @@ def frames(folder: Path) -> list[np.ndarray]:
 def test_ray_render_matches_the_local_render_of_the_same_plan(tmp_path):
     clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="96x64", rate="12", audio=False)
     assert main([str(config(tmp_path, clip, "local", "local"))]) == 0
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         assert main([str(config(tmp_path, clip, "remote", "ray"))]) == 0
     finally:
@@ -134,7 +134,7 @@ def test_without_ray_installed_the_error_says_how_to_get_it(tmp_path, clips, mon
 def test_a_worker_wider_than_any_node_is_refused_in_one_line(tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", seconds=1.0, size="96x64", rate="12", audio=False)
     cfg = config(tmp_path, clip, "out", "ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         assert main([str(cfg), "render.worker_cpus=16"]) == 2  # used to wait for a 16-core node for ever
     finally:
