@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over")
     p.add_argument("--preview", type=int, metavar="N",
                    help="video: dream every Nth frame small into one contact-sheet PNG")
+    p.add_argument("--preview-at", metavar="MOMENTS",
+                   help="video/zoom: dream chosen moments into the contact sheet: times (12.5, 0:42.5), frames "
+                        "(f120), beats (beat:64) or onsets (onsets, onsets:0.7), comma-separated")
     p.add_argument("--segment", type=int, metavar="I",
                    help="video: dream segment I of the plan into the job folder and stop (a farm task); "
                         "a plain run then assembles")
@@ -86,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.segment is not None and args.segment < 0:
             print("render: error: --segment takes a segment number, 0 or more", file=sys.stderr)
             return EXIT_CONFIG
-        if args.preview is not None and args.segment is not None:
+        if args.preview is not None and args.preview_at is not None:
+            print("render: error: --preview N and --preview-at MOMENTS: give one of them", file=sys.stderr)
+            return EXIT_CONFIG
+        if (args.preview is not None or args.preview_at is not None) and args.segment is not None:
             print("render: error: --preview and --segment: a farm task dreams its segment and nothing else; "
                   "preview with its own command", file=sys.stderr)
             return EXIT_CONFIG
@@ -118,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         tune_process(retain_memory=cfg.render.retain_memory)
         from pipeline.rendering.run import run_render
 
-        facts = run_render(cfg, force=args.force, preview=args.preview, segment=args.segment)
+        facts = run_render(cfg, force=args.force, preview=args.preview, segment=args.segment,
+                           preview_at=args.preview_at)
         if args.segment is not None:
             a, b = facts["segment_frames"]
             print(f"render: dreamed segment {args.segment} (frames {a}-{b - 1}: {facts['frames_dreamed']} dreamed "

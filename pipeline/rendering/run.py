@@ -14,7 +14,8 @@ def writes_folder(cfg: Config) -> bool:
     return cfg.mode in ("video", "zoom") and cfg.output.suffix == ""
 
 
-def run_render(cfg: Config, force: bool = False, preview: int | None = None, segment: int | None = None) -> dict:
+def run_render(cfg: Config, force: bool = False, preview: int | None = None, segment: int | None = None,
+               preview_at: str | None = None) -> dict:
     """Render ``cfg`` to ``cfg.output``; returns the manifest's extra facts.
 
     Modes that resume (video, zoom) keep their work beside the output and only replace the
@@ -37,14 +38,15 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None, seg
         facts = render_video(cfg, False, segment=segment)
         facts["seconds"] = round(time.monotonic() - t0, 3)
         return facts
-    if preview is None:
+    previewing = preview is not None or preview_at is not None
+    if not previewing:
         check_output(cfg.output, force, folder=writes_folder(cfg), owned=animated and job_owns(cfg.output))
     with output_lock(cfg.output):
         remove_stale_temps(cfg.output)  # left by a render that was killed mid-write
-        if preview is not None:
+        if previewing:
             from pipeline.rendering.preview import render_preview
 
-            facts = render_preview(cfg, preview, force)
+            facts = render_preview(cfg, preview, force, at=preview_at)
             facts["seconds"] = round(time.monotonic() - t0, 3)
             return facts
         if cfg.mode == "still":

@@ -146,7 +146,10 @@ def test_preview_writes_a_contact_sheet(tmp_path, clips):
     cfg = config(tmp_path, clips["plain"], "p.mp4")
     assert main([str(cfg), "--preview", "4"]) == 0
     sheet = read_image(tmp_path / "p.mp4.preview.png")
-    assert sheet.shape[1] == 3 * 96 + 4 * 2  # frames 0, 4, 8 side by side
+    # Frames 0, 4, 8 side by side, each 96 px frame centred on a cell wide enough for its caption.
+    assert sheet.shape[1] == 3 * 176 + 4 * 2
+    cells = json.loads((tmp_path / "p.mp4.preview.json").read_text())["cells"]
+    assert [c["frame"] for c in cells] == [0, 4, 8] and cells[1]["caption"][0].startswith("f4  0:00.33")
     assert not (tmp_path / "p.mp4").exists()
 
 
