@@ -16,10 +16,10 @@ from typing import Any
 from pipeline.errors import ConfigError, DreamreelError, MediaError, OutputExistsError
 
 __version__ = "0.1.0"
-__all__ = ["render", "Dreamer", "dream_image", "load_config", "Config", "DreamreelError", "ConfigError",
+__all__ = ["render", "timeline", "Dreamer", "dream_image", "load_config", "Config", "DreamreelError", "ConfigError",
            "MediaError", "OutputExistsError", "__version__"]
 
-_LAZY = {"render": "pipeline.api", "Dreamer": "pipeline.api", "dream_image": "pipeline.api",
+_LAZY = {"render": "pipeline.api", "timeline": "pipeline.api", "Dreamer": "pipeline.api", "dream_image": "pipeline.api",
          "load_config": "pipeline.config", "Config": "pipeline.config"}
 
 

@@ -26,13 +26,14 @@ MAX_PIXELS = LimitsConfig().max_pixels
 
 
 def render(config: str | Path | dict | Config, *, force: bool = False, overrides: list[str] | tuple[str, ...] = (),
-           preview: int | None = None, **settings: Any) -> dict:
+           preview: int | None = None, preview_at: str | None = None, **settings: Any) -> dict:
     """Render ``config`` (a YAML path, a dict or a Config) and return its manifest as a dict.
 
     ``settings`` are top-level config keys merged over it (``output="x.mp4"``,
     ``dream={"steps": 3}`` keeps the other dream settings); ``overrides`` are dotted strings as
     on the command line (``"dream.steps=3"``). ``force`` and ``preview`` are the CLI's
-    ``--force`` and ``--preview N`` (a preview returns its facts: it writes no manifest).
+    ``--force``, ``--preview N`` and ``--preview-at MOMENTS`` (a preview returns its facts: it
+    writes no manifest).
     Raises ConfigError, MediaError or OutputExistsError (all DreamreelError); KeyboardInterrupt
     stops cleanly and the same call resumes.
     """
@@ -44,11 +45,27 @@ def render(config: str | Path | dict | Config, *, force: bool = False, overrides
     if preview is not None and (not _is_int(preview) or preview < 1):
         raise ConfigError(f"render(preview=...): every how many frames to preview, a whole number from 1; "
                           f"got {preview!r:.40}")
+    if preview_at is not None and (not isinstance(preview_at, str) or preview is not None):
+        raise ConfigError(f"render(preview_at=...): moments as one string ('12.5, f120, beat:64'), without "
+                          f"preview=; got {preview_at!r:.40}")
     cfg = load_config(config, overrides, settings, name="render")
-    facts = run_render(cfg, force=force, preview=preview)
-    if preview is not None:
+    facts = run_render(cfg, force=force, preview=preview, preview_at=preview_at)
+    if preview is not None or preview_at is not None:
         return facts
     return json.loads(manifest_path(cfg.output).read_text())
+
+
+def timeline(config: str | Path | dict | Config, *, overrides: list[str] | tuple[str, ...] = (),
+             **settings: Any) -> dict:
+    """``render CONFIG --timeline``: write OUTPUT.timeline.json/.html/.png (and the beats and
+    onsets as label tracks) without dreaming; returns the timeline's data (the JSON, as a dict)."""
+    from pipeline.rendering.overview import render_timeline, sidecar
+
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(f"timeline(overrides=...): a list of 'dotted.key=value' strings, got {overrides!r:.80}")
+    cfg = load_config(config, overrides, settings, name="timeline")
+    render_timeline(cfg)
+    return json.loads(sidecar(cfg.output, ".timeline.json").read_text())
 
 
 class Dreamer:

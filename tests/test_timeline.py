@@ -163,3 +163,15 @@ def test_a_still_has_no_timeline(tmp_path, capsys):
     path.write_text(f"input: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 's.png'}\n")
     assert main([str(path), "--timeline"]) == 2
     assert "--timeline shows the frames of video and zoom renders" in capsys.readouterr().err
+
+
+def test_the_python_api_writes_the_same_timeline_and_previews_moments(tmp_path):
+    import pipeline
+
+    data = pipeline.timeline(str(zoom_config(tmp_path)), overrides=["zoom.frames=48"])
+    assert data["frames"] == 48 and (tmp_path / "mv.mp4.timeline.html").is_file()
+    facts = pipeline.render(str(zoom_config(tmp_path)), preview_at="f3, beat:2", overrides=["zoom.frames=48"],
+                            dream={"steps": 1, "octaves": 1})
+    assert facts["frames"] == [3, int(data["beats"][1] * 24)]
+    with pytest.raises(pipeline.ConfigError, match="preview_at"):
+        pipeline.render(str(zoom_config(tmp_path)), preview_at=12)
