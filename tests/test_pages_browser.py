@@ -108,3 +108,35 @@ def test_the_report_page_reads_out_each_frames_figures(tmp_path, clips):
         summary = browser.evaluate("document.getElementById('summary').innerText")
         assert "flicker, median" in summary and "Resolved config" in browser.evaluate("document.body.innerText")
         assert browser.errors() == []
+
+
+def test_a_ten_minute_song_at_30_fps_opens_zooms_and_reads_out_its_last_frame(tmp_path):
+    from tests.conftest import ffmpeg
+
+    song = tmp_path / "song.wav"  # ten minutes of a 120 bpm pulse, made here, not committed
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=22050:duration=600",
+           "-af", "volume='if(lt(mod(t,0.5),0.06),1,0.05)':eval=frame", str(song))
+    cfg = tmp_path / "long.yaml"
+    cfg.write_text(CONFIG.format(out=tmp_path / "long.mp4").replace(str(SAMPLES / "beat.wav"), str(song))
+                   .replace("frames: 192, fps: 24", "frames: 18000, fps: 30"))
+    assert main([str(cfg), "--timeline"]) == 0
+    with Browser() as browser:
+        data = check_page(browser, tmp_path / "long.mp4.timeline.html", "timeline-18000")
+        assert data["frames"] == 18000 and abs(data["audio"]["tempo"] - 120) < 4  # whole-lag resolution
+        top = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().top")
+        left = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().left")
+        x = left + browser.evaluate("window.dreamreel.xOfFrame(17999)")
+        browser.move_mouse(x - 1, top + 60)
+        got = readout(browser)
+        frame = int(got["frame"])
+        assert frame >= 17950  # a pixel column spans about 20 frames here
+        assert float(got["zoom.zoom"]) == pytest.approx(data["schedules"]["zoom.zoom"]["values"][frame], rel=1e-4)
+        for _ in range(12):  # zoom in to a few frames a pixel, then pan
+            browser.call("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": x - 300, "y": top + 60,
+                                                      "deltaX": 0, "deltaY": -400})
+        span = browser.evaluate("window.dreamreel.view.t1 - window.dreamreel.view.t0")
+        assert span < 30
+        browser.call("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x - 300, "y": top + 60, "button": "left"})
+        browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x - 100, "y": top + 60, "button": "left"})
+        browser.call("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x - 100, "y": top + 60, "button": "left"})
+        assert browser.errors() == []

@@ -152,8 +152,10 @@
   function shorten(s, n) { return s.length > n ? "\u2026" + s.slice(s.length - n + 1) : s; }
 
   function markers(times, color, y0, h) {
+    const shown = times.filter((t) => t >= view.t0 && t <= view.t1);
+    if (shown.length > plotW() / 4) return;  // denser than a marker every 4 px: they would hide the lane
     ctx.fillStyle = color;
-    for (const t of times) if (t >= view.t0 && t <= view.t1) ctx.fillRect(Math.round(xOf(t)), y0, 1, h);
+    for (const t of shown) ctx.fillRect(Math.round(xOf(t)), y0, 1, h);
   }
 
   function drawWave(lane) {
