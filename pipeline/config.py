@@ -58,6 +58,12 @@ class SizeConfig(_Strict):
     height: int | None = Field(None, ge=8, le=16384, strict=True)
 
 
+def _auto_or_bool(v: object) -> object:
+    if v == "auto" or isinstance(v, bool):
+        return v
+    raise ValueError("must be auto, true or false")
+
+
 class DreamConfig(_Strict):
     """Everything the dream of one frame needs."""
 
@@ -80,7 +86,8 @@ class DreamConfig(_Strict):
     weights: str | None = None
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = Field(False, strict=True)
-    channels_last: bool = Field(True, strict=True)
+    # auto: measured with the precision the first time a machine meets the model and size.
+    channels_last: Annotated[Any, BeforeValidator(_auto_or_bool)] = "auto"
     mask: Path | None = None
     mask_invert: bool = Field(False, strict=True)
     mask_feather: float = Field(3.0, ge=0.0, le=256.0, strict=True)

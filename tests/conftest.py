@@ -1,7 +1,9 @@
 """Shared fixtures: real clips made with the bundled ffmpeg, the real default network."""
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,10 @@ from pipeline.media.images import read_image, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
+
+# Measured speed choices go to a cache of the test session's own (children inherit it), never
+# the user's ~/.cache/dreamreel: a test run neither reads nor changes what renders here chose.
+os.environ["DREAMREEL_CACHE"] = tempfile.mkdtemp(prefix="dreamreel-test-cache-")
 
 
 def ffmpeg(*args: str) -> None:

@@ -51,7 +51,7 @@ def describe(cfg: Config) -> str:
         f"steps per frame: {int(cfg.dream.steps.at(0)) * len(octs)}"
         + (" (at frame 0; some settings are scheduled)" if any(not s.constant for s in cfg.schedules().values()) else ""),
         f"tiles: {'yes' if max(h, w) > tile else 'no'} (tile {tile}{' = auto' if cfg.dream.tile == 'auto' else ''})",
-        f"device: {device}, precision: {resolve_precision(cfg.dream.precision, device)}",
+        f"device: {device}, {_choice_line(cfg, device, (h, w))}",
         f"model: {cfg.dream.model}, weights: {wsrc}",
         f"output: {cfg.output}",
         f"manifest: {manifest_path(cfg.output)}",
@@ -64,6 +64,26 @@ def describe(cfg: Config) -> str:
     if users:
         lines.append(f"audio-driven: {', '.join(users)} (from {cfg.audio or 'the input video'})")
     return "\n".join(lines)
+
+
+def _choice_line(cfg: Config, device, size: tuple[int, int]) -> str:
+    """Precision and layout as a render here would run them: as set, from the cache of measured
+    choices, or to be measured (a still takes the rule)."""
+    from pipeline.models.registry import parse_layer_key
+    from pipeline.rendering.choices import cache_file, candidates, label, lookup, machine_identity
+
+    d = cfg.dream
+    options = candidates(d.precision, d.channels_last, device)
+    rule = (resolve_precision(d.precision, device), d.channels_last is not False)
+    if len(options) == 1:
+        return f"precision: {label(options[0])} (set)"
+    found = lookup(machine_identity(device), d.model, [parse_layer_key(k)[0] for k in d.layers], *size, options)
+    if found is not None:
+        return f"precision: {label((found.precision, found.channels_last))} (measured earlier, {cache_file()})"
+    if cfg.mode in ("video", "zoom"):
+        return (f"precision: auto, timed at the first frame among {', '.join(map(label, options))} "
+                f"(until then the rule: {label(rule)})")
+    return f"precision: {label(rule)} (auto, by rule: a picture is too short to time choices for)"
 
 
 def _zoom_plan(cfg: Config) -> list[str]:

@@ -136,7 +136,9 @@ def load_net(dream: DreamConfig, device: torch.device, layers: tuple[str, ...] |
     """The network cut after the deepest layer the config uses (or of ``layers``, when given:
     the atlas dreams its own layer); returns (net, weights source)."""
     names = list(layers) if layers is not None else [parse_layer_key(k)[0] for k in dream.layers]
-    net, source = load_dream_net(dream.model, names, dream.weights, device, channels_last=dream.channels_last)
+    # channels_last auto, where nothing measured it (a still, the API): the layout that won on
+    # every CPU measured so far (bench_dream).
+    net, source = load_dream_net(dream.model, names, dream.weights, device, channels_last=dream.channels_last is not False)
     if dream.compile:
         # Optional: pays a compile on the first frame of each size; needs a C++ compiler on the CPU.
         net.body = torch.compile(net.body, dynamic=False)

@@ -138,6 +138,9 @@ class VideoRender:
                 raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by "
                                         f"{job.holder(segment)} right now")
             loop = LoopFacts()
+            if todo:
+                work = sum(s.own_to - r for s, r in todo) * max(1, int(cfg.video.steps_after_first.at(0, self.ctx.env(0))))
+                facts["choices"] = self.ctx.tune(self.size, work)
             if todo and cfg.render.backend == "ray":
                 from pipeline.rendering.ray_backend import dream_on_ray
 

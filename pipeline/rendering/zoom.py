@@ -109,6 +109,10 @@ class ZoomRender:
                        "loop_tail_frames": self.tail, "resumed_at": resume if resume > 0 else None,
                        "device": str(self.ctx.device)}
         if resume < total:
+            d = cfg.dream
+            steps = int(d.steps.at(0, self.ctx.env(0))) * int(d.octaves.at(0, self.ctx.env(0)))
+            facts["choices"] = self.ctx.tune((h, w), (total - resume) * max(1, steps))
+            cfg = self.ctx.cfg
             masks = open_mask(cfg.dream.mask, (h, w), self.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
                               cfg.limits.max_pixels)
             with (masks or contextlib.nullcontext()):

@@ -1,0 +1,194 @@
+"""``auto`` speed choices measured on the machine, not guessed from CPU flags.
+
+The first time a machine meets a combination (CPU model and flags, the ISA caps in the
+environment, device, torch version, threads, model, layers, frame size bucket), a video or zoom
+render times a few gradient steps of each candidate precision (fp32, bf16/fp16) and memory
+layout (channels_last or not) at its own frame size, and keeps the winner in a small JSON cache
+($DREAMREEL_CACHE, default ~/.cache/dreamreel/choices.json). Later renders read it and pay
+nothing. A setting the user wrote out is obeyed without trials; a render too short to repay a
+trial takes the old rule. Every choice, and how it was made, goes into the manifest.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.media.atomic import atomic_write_bytes
+
+TIMED_STEPS = 2  # per candidate, after one warm-up step
+# A render is worth a trial when its steps would take this many times the trial's (so the trial
+# costs at most a fifth of the render, and the cache makes it a one-off).
+REPAY = 5
+# A candidate whose first timed step is this many times the best so far is not timed again
+# (bf16 emulated on an AVX2-only CPU runs 30x slower than fp32).
+DROP = 3.0
+MAX_TRIAL_SECONDS = 8.0
+
+
+def cache_file() -> Path:
+    """Where measured choices are kept: $DREAMREEL_CACHE/choices.json, else ~/.cache/dreamreel/choices.json."""
+    root = os.environ.get("DREAMREEL_CACHE") or str(Path.home() / ".cache" / "dreamreel")
+    return Path(root) / "choices.json"
+
+
+def machine_identity(device: torch.device) -> dict[str, str]:
+    """What decides which choice is fastest besides the model and the size."""
+    cpu, flags = "", ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() == "model name" and not cpu:
+                    cpu = value.strip()
+                elif name.strip() == "flags":
+                    flags = value.strip()
+                    break
+    except OSError:
+        pass
+    cpu = cpu or platform.processor() or platform.machine()
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    return {"cpu": cpu, "flags": hashlib.sha256(flags.encode()).hexdigest()[:12], "gpu": gpu,
+            "isa_caps": f"{os.environ.get('ATEN_CPU_CAPABILITY', '')}/{os.environ.get('ONEDNN_MAX_CPU_ISA', '')}",
+            "torch": torch.__version__, "threads": str(torch.get_num_threads()), "device": device.type}
+
+
+def size_bucket(h: int, w: int) -> int:
+    """Frame sizes within a factor of sqrt(2) in pixels share a bucket (and a measured choice)."""
+    return round(2 * math.log2(max(1, h * w)))
+
+
+@dataclass
+class Choice:
+    """The precision and memory layout a render runs with, and how they were chosen:
+    ``set`` (written in the config), ``rule`` (too short to measure, or one candidate),
+    ``measured`` (timed now) or ``cache`` (timed by an earlier render)."""
+
+    precision: str
+    channels_last: bool
+    how: str
+    ms: dict[str, float] = field(default_factory=dict)  # milliseconds a step, per candidate timed
+
+    def facts(self) -> dict[str, Any]:
+        return {"precision": self.precision, "channels_last": self.channels_last, "how": self.how,
+                **({"step_ms": self.ms} if self.ms else {})}
+
+
+def candidates(precision: str, channels_last: bool | str, device: torch.device) -> list[tuple[str, bool]]:
+    """(precision, channels_last) pairs worth timing for these settings on ``device``."""
+    if device.type == "cuda":
+        half = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        precisions = ["fp32", half] if precision == "auto" else [precision]
+    else:
+        precisions = ["fp32", "bf16"] if precision == "auto" else [precision]
+    layouts = [True, False] if channels_last == "auto" else [bool(channels_last)]
+    return [(p, c) for p in precisions for c in layouts]
+
+
+def _key(identity: dict[str, str], model: str, layers: list[str], h: int, w: int) -> str:
+    text = json.dumps({**identity, "model": model, "layers": sorted(layers), "bucket": size_bucket(h, w)},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def read_cache() -> dict[str, Any]:
+    try:
+        data = json.loads(cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def lookup(identity: dict[str, str], model: str, layers: list[str], h: int, w: int,
+           options: list[tuple[str, bool]]) -> Choice | None:
+    """The cached choice for this combination, when it is one of ``options``."""
+    rec = read_cache().get(_key(identity, model, layers, h, w))
+    if not isinstance(rec, dict):
+        return None
+    pick = (rec.get("precision"), rec.get("channels_last"))
+    if pick not in options:
+        return None
+    ms = rec.get("ms") if isinstance(rec.get("ms"), dict) else {}
+    return Choice(pick[0], pick[1], "cache", ms)
+
+
+def store(identity: dict[str, str], model: str, layers: list[str], h: int, w: int, choice: Choice) -> None:
+    data = read_cache()
+    data[_key(identity, model, layers, h, w)] = {"precision": choice.precision, "channels_last": choice.channels_last,
+                                                 "ms": choice.ms, "size": [w, h], "model": model, **identity}
+    path = cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())
+    except OSError:
+        pass  # a read-only home: the choice holds for this render, the next one measures again
+
+
+def time_candidates(net: torch.nn.Module, step: Any, options: list[tuple[str, bool]],
+                    shape: tuple[int, int, int, int], device: torch.device) -> dict[tuple[str, bool], float]:
+    """Seconds a step for each candidate (a dropped one: inf). ``step(x, precision)`` runs one
+    gradient step on ``x``; the net is converted to each layout in turn, and left in the last."""
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    x = torch.rand(shape, generator=gen).to(device)
+    out: dict[tuple[str, bool], float] = {}
+    best = math.inf
+    t_start = time.perf_counter()
+    for precision, last in options:
+        if time.perf_counter() - t_start > MAX_TRIAL_SECONDS:
+            out[(precision, last)] = math.inf  # out of trial time: not a candidate
+            continue
+        net.to(memory_format=torch.channels_last if last else torch.contiguous_format)
+        step(x, precision)  # warm-up: a new layout or precision builds its kernels first
+        _sync(device)
+        times: list[float] = []
+        for _ in range(TIMED_STEPS):
+            t0 = time.perf_counter()
+            step(x, precision)
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+            if times[-1] > DROP * best:
+                break  # far behind (emulated bf16): one step tells
+        out[(precision, last)] = min(times)
+        best = min(best, out[(precision, last)])
+    return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def label(option: tuple[str, bool]) -> str:
+    return f"{option[0]}{'+channels_last' if option[1] else ''}"
+
+
+def choose(precision: str, channels_last: bool | str, device: torch.device, model: str, layers: list[str],
+           size: tuple[int, int], steps: int, rule: tuple[str, bool], trial: Any) -> Choice:
+    """The (precision, layout) a render of ``steps`` gradient steps at ``size`` (h, w) runs with.
+    ``rule`` is the unmeasured default; ``trial()`` returns (net, step) to time candidates with,
+    called only when a trial is run."""
+    options = candidates(precision, channels_last, device)
+    if len(options) == 1:
+        return Choice(*options[0], "set")
+    h, w = size
+    identity = machine_identity(device)
+    found = lookup(identity, model, layers, h, w, options)
+    if found is not None:
+        return found
+    if steps < REPAY * len(options) * (1 + TIMED_STEPS):
+        return Choice(*rule, "rule")  # the trial would cost more than it could save
+    net, step = trial()
+    times = time_candidates(net, step, options, (1, 3, h, w), device)
+    best = min(times, key=lambda o: times[o])
+    choice = Choice(best[0], best[1], "measured",
+                    {label(o): round(t * 1000, 2) for o, t in times.items() if math.isfinite(t)})
+    store(identity, model, layers, h, w, choice)
+    return choice

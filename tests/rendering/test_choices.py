@@ -1,0 +1,97 @@
+"""auto precision and memory layout: timed on the machine, kept in a cache keyed by what decides
+them, obeyed when written out, and recorded in the manifest and --dry-run."""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+import torch
+
+from pipeline.cli import main
+from pipeline.rendering import choices
+from tests.conftest import SAMPLES
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "choices.json"
+
+
+class Net(torch.nn.Module):
+    def forward(self, x):
+        return x
+
+
+def steps_taking(ms: dict[tuple[str, bool], float], calls: list):
+    """A fake gradient step that takes ms[(precision, layout)] milliseconds."""
+    net = Net()
+
+    def step(x, precision):
+        last = net.layout
+        calls.append((precision, last))
+        time.sleep(ms[(precision, last)] / 1000)
+
+    def to(memory_format):
+        net.layout = memory_format == torch.channels_last
+        return net
+
+    net.to = to
+    return net, step
+
+
+def test_the_fastest_candidate_wins_and_a_far_slower_one_is_timed_once(cache):
+    calls: list = []
+    ms = {("fp32", True): 4.0, ("fp32", False): 12.0, ("bf16", True): 60.0, ("bf16", False): 70.0}
+    net, step = steps_taking(ms, calls)
+    got = choices.time_candidates(net, step, list(ms), (1, 3, 8, 8), torch.device("cpu"))
+    assert min(got, key=got.get) == ("fp32", True)
+    assert calls.count(("bf16", True)) == 2 and calls.count(("fp32", True)) == 3  # warm-up + 1 vs + 2
+    assert got[("fp32", False)] == pytest.approx(0.012, abs=0.006)
+
+
+def test_choose_measures_once_then_reads_the_cache_and_obeys_settings(cache, monkeypatch):
+    calls: list = []
+    ms = {("fp32", True): 15.0, ("fp32", False): 3.0, ("bf16", True): 30.0, ("bf16", False): 30.0}
+    trial = lambda: steps_taking(ms, calls)  # noqa: E731
+    args = (torch.device("cpu"), "mobilenet_v2", ["features.13"], (360, 640))
+    first = choices.choose("auto", "auto", *args, 10_000, ("bf16", True), trial)
+    assert (first.precision, first.channels_last, first.how) == ("fp32", False, "measured")
+    assert set(first.ms) == {"fp32+channels_last", "fp32", "bf16+channels_last", "bf16"}
+    n = len(calls)
+    again = choices.choose("auto", "auto", *args, 10_000, ("bf16", True), trial)
+    assert (again.precision, again.channels_last, again.how) == ("fp32", False, "cache") and len(calls) == n
+    # A size in another bucket, or the ISA capped in the environment, is another combination.
+    assert choices.choose("auto", "auto", *args[:3], (720, 1280), 10_000, ("bf16", True), trial).how == "measured"
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert choices.choose("auto", "auto", *args, 10_000, ("bf16", True), trial).how == "measured"
+    # Written out: obeyed, no trial. Too short to repay a trial: the rule.
+    n = len(calls)
+    assert choices.choose("bf16", True, *args, 10_000, ("bf16", True), trial).facts() == \
+        {"precision": "bf16", "channels_last": True, "how": "set"}
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    short = choices.choose("auto", "auto", *args, 10, ("bf16", True), trial)
+    assert (short.precision, short.how) == ("bf16", "rule") and len(calls) == n
+    assert json.loads(cache.read_text())  # the file holds the measured choices
+
+
+def test_a_zoom_render_records_its_measured_choice_and_the_next_reads_it(tmp_path, cache, capsys):
+    cfg = tmp_path / "z.yaml"
+    cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
+                   "size: {width: 64}\nzoom: {frames: 40, fps: 12, preset: ultrafast}\n"
+                   "dream: {steps: 2, octaves: 1, jitter: 2}\n")
+    assert main([str(cfg), "--dry-run"]) == 0
+    assert "precision: auto, timed at the first frame among fp32+channels_last" in capsys.readouterr().out
+    assert main([str(cfg)]) == 0
+    got = json.loads((tmp_path / "z.mp4.manifest.json").read_text())["choices"]
+    assert got["how"] == "measured" and len(got["step_ms"]) >= 2
+    assert all(math.isfinite(v) and v > 0 for v in got["step_ms"].values())
+    assert main([str(cfg), "--force"]) == 0
+    again = json.loads((tmp_path / "z.mp4.manifest.json").read_text())["choices"]
+    assert again["how"] == "cache" and (again["precision"], again["channels_last"]) == (got["precision"], got["channels_last"])
+    assert main([str(cfg), "--dry-run"]) == 0
+    assert "(measured earlier, " in capsys.readouterr().out
+    assert main([str(cfg), "--force", "dream.precision=fp32", "dream.channels_last=false"]) == 0
+    assert json.loads((tmp_path / "z.mp4.manifest.json").read_text())["choices"]["how"] == "set"
