@@ -80,7 +80,7 @@ def test_choose_measures_once_then_reads_the_cache_and_obeys_settings(cache, mon
 def test_a_zoom_render_records_its_measured_choice_and_the_next_reads_it(tmp_path, cache, capsys):
     cfg = tmp_path / "z.yaml"
     cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
-                   "size: {width: 64}\nzoom: {frames: 40, fps: 12, preset: ultrafast}\n"
+                   "size: {width: 48}\nzoom: {frames: 32, fps: 12, preset: ultrafast}\n"
                    "dream: {steps: 2, octaves: 1, jitter: 2}\n")
     assert main([str(cfg), "--dry-run"]) == 0
     assert "precision: auto, timed at the first frame among fp32+channels_last" in capsys.readouterr().out
