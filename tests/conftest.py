@@ -19,6 +19,10 @@ SAMPLES = ROOT / "samples"
 # Measured speed choices go to a cache of the test session's own (children inherit it), never
 # the user's ~/.cache/dreamreel: a test run neither reads nor changes what renders here chose.
 os.environ["DREAMREEL_CACHE"] = tempfile.mkdtemp(prefix="dreamreel-test-cache-")
+# Tests compare renders bit for bit across runs: they take the rule for auto precision and layout,
+# which a measurement could decide differently from run to run (tests/rendering/test_choices.py
+# measures).
+os.environ["DREAMREEL_CHOICES"] = "rule"
 
 
 def ffmpeg(*args: str) -> None:

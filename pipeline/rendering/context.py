@@ -46,13 +46,13 @@ class RenderContext:
             self.loaded = load_net(self.cfg.dream, self.device, layers=self.layers)
         return self.loaded
 
-    def tune(self, size: tuple[int, int], steps: int) -> dict:
+    def tune(self, size: tuple[int, int], steps: int, pinned: dict | None = None) -> dict:
         """Settle ``auto`` precision and memory layout for frames of ``size`` (h, w) and about
         ``steps`` gradient steps of work: from the cache, by a trial of a few steps, or by the
         rule (see choices.py). The config then states them, so farm tasks and Ray workers run the
         same. Returns the manifest's ``choices``."""
         from pipeline.models.registry import parse_layer_key
-        from pipeline.rendering.choices import choose
+        from pipeline.rendering.choices import Choice, choose
         from pipeline.rendering.setup import resolve_precision
 
         d = self.cfg.dream
@@ -66,7 +66,10 @@ class RenderContext:
             return net, lambda x, precision: image_gradient(x, net, terms, None, precision)
 
         layers = [parse_layer_key(k)[0] for k in d.layers]
-        choice = choose(d.precision, d.channels_last, self.device, d.model, layers, size, steps, rule, trial)
+        if pinned is not None:
+            choice = Choice(pinned["precision"], pinned["channels_last"], "job", pinned.get("step_ms", {}))
+        else:
+            choice = choose(d.precision, d.channels_last, self.device, d.model, layers, size, steps, rule, trial)
         if self.loaded is not None:
             self.loaded[0].to(memory_format=torch.channels_last if choice.channels_last else torch.contiguous_format)
         dream = d.model_copy(update={"precision": choice.precision, "channels_last": choice.channels_last})

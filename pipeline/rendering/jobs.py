@@ -296,6 +296,21 @@ class Job:
               and all(isinstance(h, str) for h in info["hosts"]))
         return info if ok else {}
 
+    def choices(self) -> dict[str, Any] | None:
+        """The precision and layout this job's first run chose (choices.json), when valid: a
+        resumed job keeps them whatever the cache of measured choices says since."""
+        try:
+            got = json.loads((self.root / "choices.json").read_text())
+        except (OSError, ValueError):
+            return None
+        ok = (isinstance(got, dict) and got.get("precision") in ("fp32", "bf16", "fp16")
+              and isinstance(got.get("channels_last"), bool))
+        return got if ok else None
+
+    def pin_choices(self, choices: dict[str, Any]) -> None:
+        """Record the run's precision and layout for the runs that resume this job."""
+        atomic_write_bytes(self.root / "choices.json", (json.dumps(choices) + "\n").encode())
+
     def add_facts(self, index: int | str, facts: dict[str, Any]) -> None:
         """Append frame ``index``'s measured facts (strength, flicker, ...) to facts.jsonl, for
         the render's report. A torn last line is ignored when read."""

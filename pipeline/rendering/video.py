@@ -140,7 +140,10 @@ class VideoRender:
             loop = LoopFacts()
             if todo:
                 work = sum(s.own_to - r for s, r in todo) * max(1, int(cfg.video.steps_after_first.at(0, self.ctx.env(0))))
-                facts["choices"] = self.ctx.tune(self.size, work)
+                pinned = job.choices()
+                facts["choices"] = self.ctx.tune(self.size, work, pinned)
+                if pinned is None:
+                    job.pin_choices(facts["choices"])
             if todo and cfg.render.backend == "ray":
                 from pipeline.rendering.ray_backend import dream_on_ray
 

@@ -111,7 +111,10 @@ class ZoomRender:
         if resume < total:
             d = cfg.dream
             steps = int(d.steps.at(0, self.ctx.env(0))) * int(d.octaves.at(0, self.ctx.env(0)))
-            facts["choices"] = self.ctx.tune((h, w), (total - resume) * max(1, steps))
+            pinned = job.choices()
+            facts["choices"] = self.ctx.tune((h, w), (total - resume) * max(1, steps), pinned)
+            if pinned is None:
+                job.pin_choices(facts["choices"])
             cfg = self.ctx.cfg
             masks = open_mask(cfg.dream.mask, (h, w), self.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
                               cfg.limits.max_pixels)

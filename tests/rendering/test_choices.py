@@ -17,6 +17,7 @@ from tests.conftest import SAMPLES
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("DREAMREEL_CHOICES", raising=False)  # the suite's rule: these tests measure
     return tmp_path / "cache" / "choices.json"
 
 
@@ -103,3 +104,34 @@ def test_a_zoom_render_records_its_measured_choice_and_the_next_reads_it(tmp_pat
     assert "(measured earlier, " in capsys.readouterr().out
     assert main([str(cfg), "--force", "dream.precision=fp32", "dream.channels_last=false"]) == 0
     assert json.loads((tmp_path / "z.mp4.manifest.json").read_text())["choices"]["how"] == "set"
+
+
+def test_a_resumed_job_keeps_the_choice_of_its_first_run_whatever_the_cache_says_since(tmp_path, cache, monkeypatch):
+    import pipeline.rendering.zoom as zoom_mod
+
+    cfg = tmp_path / "z.yaml"
+    cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
+                   "size: {width: 48}\nzoom: {frames: 52, fps: 12, preset: ultrafast}\n"
+                   "dream: {steps: 2, octaves: 1, jitter: 2}\n")
+    real = zoom_mod.FrameWriter.put
+    seen = {"n": 0}
+
+    def put(self, index, rgb, *args, **kwargs):
+        if seen["n"] == 5:
+            raise KeyboardInterrupt
+        seen["n"] += 1
+        real(self, index, rgb, *args, **kwargs)
+
+    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
+    assert main([str(cfg)]) == 130
+    monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+    pinned = json.loads((tmp_path / "z.mp4.work" / "choices.json").read_text())
+    assert pinned["how"] == "measured"
+    # Meanwhile another render measured the opposite for this machine and size.
+    data = json.loads(cache.read_text())
+    for rec in data.values():
+        rec["precision"] = "bf16" if pinned["precision"] == "fp32" else "fp32"
+    cache.write_text(json.dumps(data))
+    assert main([str(cfg)]) == 0
+    got = json.loads((tmp_path / "z.mp4.manifest.json").read_text())["choices"]
+    assert got["how"] == "job" and (got["precision"], got["channels_last"]) == (pinned["precision"], pinned["channels_last"])
