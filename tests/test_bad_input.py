@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, SAMPLES, ffmpeg, make_clip
+from tests.warm import WARM
 
 RENDER = [shutil.which("render")] if shutil.which("render") else [sys.executable, "-m", "pipeline"]
 TINY_DREAM = "dream: {steps: 1, octaves: 1, jitter: 2}\n"
@@ -26,9 +27,12 @@ NO_DAC = (["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
 needs_permissions = pytest.mark.skipif(os.geteuid() == 0 and not NO_DAC, reason="root without setpriv ignores file modes")
 
 
-def render(*args: str, permissions: bool = False, **kw) -> subprocess.CompletedProcess:
-    prefix = NO_DAC if permissions else []
-    return subprocess.run([*prefix, *RENDER, *map(str, args)], capture_output=True, text=True, cwd=ROOT, **kw)
+def render(*args: str, permissions: bool = False) -> subprocess.CompletedProcess:
+    """The real command from the repository root: a fork of the warm child (tests/warm.py), or,
+    to drop root's file-mode override with setpriv, a new process."""
+    if permissions and NO_DAC:
+        return subprocess.run([*NO_DAC, *RENDER, *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    return WARM.run([*map(str, args)], ROOT, seconds=300)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES, ffmpeg, make_clip
+from tests.warm import WARM
 
 RENDER = [shutil.which("render")] if shutil.which("render") else [sys.executable, "-m", "pipeline"]
 TINY = "dream: {steps: 1, octaves: 1, jitter: 2}\n"
@@ -27,15 +28,9 @@ TINY_ZOOM = "mode: zoom\nsize: {width: 32, height: 32}\nzoom: {frames: 3, preset
 
 def run(cwd: Path, *args: object, seconds: int = 120, memory_gib: float = 4) -> subprocess.CompletedProcess:
     """The real command in ``cwd``, limited to ``seconds`` of wall and CPU time and ``memory_gib``
-    of address space (torch needs about 3 GiB of it just to load)."""
-    limit = int(memory_gib * (1 << 30))
-
-    def limits() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
-
-    return subprocess.run([*RENDER, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=seconds, preexec_fn=limits, stdin=subprocess.DEVNULL)
+    of address space (torch needs about 3 GiB of it just to load). A fork of one warm child
+    (tests/warm.py), so each case does not pay for importing torch again."""
+    return WARM.run([*map(str, args)], cwd, seconds, int(memory_gib * (1 << 30)))
 
 
 def one_line(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:

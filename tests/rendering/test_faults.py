@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.warm import WARM
 
 RENDER = [shutil.which("render")] if shutil.which("render") else [sys.executable, "-m", "pipeline"]
 # Slow enough per frame (~0.1-0.3 s) that a kill lands mid-render, small enough to stay quick.
@@ -58,7 +59,7 @@ def wait_for(cond, timeout: float = 120.0) -> None:
 def reference(tmp_path_factory, clips) -> tuple[Path, list[str]]:
     d = tmp_path_factory.mktemp("ref")
     cfg = config(d, clips["plain"], "frames")
-    assert subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True).returncode == 0
+    assert WARM.run([str(cfg)], ROOT, 300).returncode == 0
     return clips["plain"], digests(d / "frames")
 
 
@@ -78,7 +79,7 @@ def test_kill_9_then_resume_gives_bit_identical_frames(tmp_path, reference, afte
     else:
         # Unfinished, or killed between placing the output and removing the job folder: the
         # job owns that output, so the same command (no --force) finishes and cleans up.
-        resumed = subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True, text=True)
+        resumed = WARM.run([str(cfg)], ROOT, 300)
         assert resumed.returncode == 0, resumed.stderr
     assert digests(tmp_path / "frames") == want
 
@@ -96,7 +97,7 @@ def test_ctrl_c_stops_cleanly_with_130_and_resumes(tmp_path, reference):
     kept = done_frames(job)
     assert kept >= 3 and not (tmp_path / "frames").exists()
     assert not list(tmp_path.glob(".frames*"))  # lock and temp files gone
-    assert subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True).returncode == 0
+    assert WARM.run([str(cfg)], ROOT, 300).returncode == 0
     assert digests(tmp_path / "frames") == want
 
 
@@ -116,7 +117,7 @@ def test_full_disk_is_a_clear_error_and_the_frames_stay(tmp_path, reference):
     assert full.stderr.count("\n") == 1 and "render: error:" in full.stderr and "out.mp4" in full.stderr
     assert not (tmp_path / "out.mp4").exists()
     assert done_frames(tmp_path / "out.mp4.work") == 12  # everything dreamed is kept
-    again = subprocess.run([*RENDER, str(cfg), "video.crf=0"], cwd=ROOT, capture_output=True, text=True)
+    again = WARM.run([str(cfg), "video.crf=0"], ROOT, 300)
     assert again.returncode == 0, again.stderr
     import json
 
@@ -135,7 +136,7 @@ def test_corrupt_checkpoint_is_rendered_again(tmp_path, reference):
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    done = subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True, text=True)
+    done = WARM.run([str(cfg)], ROOT, 300)
     assert done.returncode == 0, done.stderr
     import json
 
@@ -149,7 +150,7 @@ def test_second_render_into_the_same_output_is_refused(tmp_path, reference):
     first = start(cfg, "dream.steps=300", "video.steps_after_first=300")  # slow: still running when the second starts
     try:
         wait_for(lambda: done_frames(tmp_path / "frames.work") >= 1)
-        second = subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True, text=True)
+        second = WARM.run([str(cfg)], ROOT, 300)
         assert second.returncode == 2
         assert "another render is writing this output" in second.stderr
         assert first.poll() is None  # the first one is unharmed and still going
@@ -172,7 +173,7 @@ def test_sigterm_stops_cleanly_and_stale_temp_files_are_swept(tmp_path, referenc
               job / "frames" / ".000005.png.1a2b3c4d.part.png"]
     for p in litter:
         p.write_bytes(b"half")
-    assert subprocess.run([*RENDER, str(cfg)], cwd=ROOT, capture_output=True).returncode == 0
+    assert WARM.run([str(cfg)], ROOT, 300).returncode == 0
     assert not any(p.exists() for p in litter)
     assert digests(tmp_path / "frames") == want
 
