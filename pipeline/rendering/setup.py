@@ -92,13 +92,21 @@ def warn_once(message: str) -> None:
 
 @lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
-    """True when the processor computes bf16 in hardware (otherwise autocast emulates it slowly)."""
+    """True when the processor computes bf16 in hardware and torch may use it: the flags list
+    AVX512-BF16 or AMX, and neither ATen's kernels nor oneDNN's are capped below AVX-512
+    (``ATEN_CPU_CAPABILITY=avx2``, ``ONEDNN_MAX_CPU_ISA=AVX2``: then bf16 is emulated, 30x slower)."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = f.read()
     except OSError:
         return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    if " avx512_bf16" not in flags and " amx_bf16" not in flags:
+        return False
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if onednn and not (onednn.startswith("AVX512") or onednn.startswith("AVX10") or onednn in ("ALL", "DEFAULT")
+                       or onednn.startswith("AMX")):
+        return False
+    return torch.backends.cpu.get_cpu_capability().upper().startswith("AVX512")
 
 
 def terms_of(dream: DreamConfig, t: int = 0, env: dict[str, float] | None = None) -> tuple[Term, ...]:

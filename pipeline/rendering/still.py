@@ -62,6 +62,9 @@ def render_still(cfg: Config) -> dict:
     generator = frame_generator(cfg.dream.seed, 0)
     x = start_image(cfg, device, generator)
     mask = still_mask(cfg, x.shape[-2], x.shape[-1], device)
+    # A choice measured earlier for this machine and size is free to use; a picture too small to
+    # repay a trial of its own takes the rule.
+    choices = ctx.tune((x.shape[-2], x.shape[-1]), total_steps(x.shape[-2], x.shape[-1], ctx.params(0)))
     net, source = ctx.net()
     params = ctx.params(0)
     guide = ctx.guide()
@@ -70,4 +73,4 @@ def render_still(cfg: Config) -> dict:
         y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1), mask=mask)
     write_image(cfg.output, to_rgb8(y))
     return {"mode": "still", "size": [int(y.shape[-1]), int(y.shape[-2])], "model": cfg.dream.model,
-            "weights": source, "device": str(device), "precision": params.precision}
+            "weights": source, "device": str(device), "precision": params.precision, "choices": choices}

@@ -135,3 +135,27 @@ def test_a_resumed_job_keeps_the_choice_of_its_first_run_whatever_the_cache_says
     assert main([str(cfg)]) == 0
     got = json.loads((tmp_path / "z.mp4.manifest.json").read_text())["choices"]
     assert got["how"] == "job" and (got["precision"], got["channels_last"]) == (pinned["precision"], pinned["channels_last"])
+
+
+def test_a_still_uses_a_choice_measured_for_its_size_and_the_rule_respects_isa_caps(tmp_path, cache, monkeypatch):
+    from pipeline.rendering.setup import cpu_has_native_bf16
+
+    zoom = tmp_path / "z.yaml"
+    zoom.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
+                    "size: {width: 48}\nzoom: {frames: 52, fps: 12, preset: ultrafast}\n"
+                    "dream: {steps: 2, octaves: 1, jitter: 2}\n")
+    assert main([str(zoom)]) == 0
+    measured = json.loads((tmp_path / "z.mp4.manifest.json").read_text())["choices"]
+    still = tmp_path / "s.yaml"
+    still.write_text(f"input: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 's.png'}\nsize: {{width: 48}}\n"
+                     "dream: {steps: 2, octaves: 1, jitter: 2}\n")
+    assert main([str(still)]) == 0
+    got = json.loads((tmp_path / "s.png.manifest.json").read_text())["choices"]
+    assert got["how"] == "cache" and got["precision"] == measured["precision"]
+    # The flag rule ignored an ISA cap in the environment and picked emulated bf16 (30x slower).
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    cpu_has_native_bf16.cache_clear()
+    try:
+        assert cpu_has_native_bf16() is False
+    finally:
+        cpu_has_native_bf16.cache_clear()
