@@ -59,7 +59,8 @@ def timeline(config: str | Path | dict | Config, *, overrides: list[str] | tuple
              **settings: Any) -> dict:
     """``render CONFIG --timeline``: write OUTPUT.timeline.json/.html/.png (and the beats and
     onsets as label tracks) without dreaming; returns the timeline's data (the JSON, as a dict)."""
-    from pipeline.rendering.overview import render_timeline, sidecar
+    from pipeline.rendering.outputs import sidecar
+    from pipeline.rendering.overview import render_timeline
 
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
         raise ConfigError(f"timeline(overrides=...): a list of 'dotted.key=value' strings, got {overrides!r:.80}")

@@ -187,6 +187,13 @@ def _span_max(env: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def onset_frames(env: Envelopes, threshold: float = 0.5) -> list[int]:
     """Frames where the onset envelope peaks above ``threshold`` (local maxima)."""
-    o = env.onset
-    return [i for i in range(len(o)) if o[i] >= threshold and (i == 0 or o[i] >= o[i - 1])
-            and (i == len(o) - 1 or o[i] > o[i + 1])]
+    return peak_frames(env.onset, threshold).tolist()
+
+
+def peak_frames(values: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices (int, ascending) where ``values`` [n] is at least ``threshold`` and a local maximum
+    (at least its left neighbour, above its right one; the ends count their one neighbour)."""
+    v = np.asarray(values, float)
+    left = np.concatenate([[-np.inf], v[:-1]])
+    right = np.concatenate([v[1:], [-np.inf]])
+    return np.flatnonzero((v >= threshold) & (v >= left) & (v > right))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import ConfigError
+from pipeline.envelopes import peak_frames
 from pipeline.markers import parse_clock
 
 FORMS = "12.5, 0:42.5, f120, beat:64, onsets or onsets:0.7"
@@ -76,8 +77,6 @@ def _onsets(item: str, onset: np.ndarray | None, limit: int) -> list[int]:
     if onset is None or not np.any(onset):
         raise ConfigError(f"--preview-at: {item!r}: this render has no onsets (no audio, or a silent track)")
     o = np.asarray(onset, float)
-    left = np.concatenate([[-np.inf], o[:-1]])
-    right = np.concatenate([o[1:], [-np.inf]])
-    peaks = np.flatnonzero((o >= level) & (o >= left) & (o > right))
+    peaks = peak_frames(o, level)
     strongest = peaks[np.argsort(-o[peaks], kind="stable")][:limit]
     return sorted(int(p) for p in strongest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,25 @@ def net():
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+@contextmanager
+def zoom_stopped_after(monkeypatch: pytest.MonkeyPatch, frames: int):
+    """Within the block, a zoom render stops as Ctrl-C stops it (KeyboardInterrupt) when it hands
+    its checkpoint writer one frame more than ``frames``; the first ``frames`` are kept."""
+    import pipeline.rendering.zoom as zoom_mod
+
+    real = zoom_mod.FrameWriter.put
+    seen = {"n": 0}
+
+    def put(self, index, rgb, *args, **kwargs):
+        if seen["n"] == frames:
+            raise KeyboardInterrupt
+        seen["n"] += 1
+        real(self, index, rgb, *args, **kwargs)
+
+    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)

@@ -14,7 +14,8 @@ from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.markers import format_labels, read_markers
-from pipeline.rendering.overview import render_timeline, sidecar
+from pipeline.rendering.outputs import sidecar
+from pipeline.rendering.overview import render_timeline
 from pipeline.rendering.timeline import build_timeline
 from tests.conftest import SAMPLES
 

@@ -187,6 +187,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def rule(dream: Any, device: torch.device) -> tuple[str, bool]:
+    """The unmeasured (precision, channels_last) of ``dream`` settings on ``device``: what a
+    render takes when it cannot repay a trial and nothing was measured."""
+    from pipeline.rendering.setup import resolve_precision
+
+    return resolve_precision(dream.precision, device), dream.channels_last is not False
+
+
+def layer_names(dream: Any) -> list[str]:
+    """The layers of ``dream.layers`` without their channel suffixes (part of a choice's key)."""
+    from pipeline.models.registry import parse_layer_key
+
+    return [parse_layer_key(k)[0] for k in dream.layers]
+
+
 def label(option: tuple[str, bool]) -> str:
     return f"{option[0]}{'+channels_last' if option[1] else ''}"
 

@@ -51,12 +51,9 @@ class RenderContext:
         ``steps`` gradient steps of work: from the cache, by a trial of a few steps, or by the
         rule (see choices.py). The config then states them, so farm tasks and Ray workers run the
         same. Returns the manifest's ``choices``."""
-        from pipeline.models.registry import parse_layer_key
-        from pipeline.rendering.choices import Choice, choose
-        from pipeline.rendering.setup import resolve_precision
+        from pipeline.rendering.choices import Choice, choose, layer_names, rule
 
         d = self.cfg.dream
-        rule = (resolve_precision(d.precision, self.device), d.channels_last is not False)
 
         def trial():
             from pipeline.dream.engine import image_gradient
@@ -65,11 +62,11 @@ class RenderContext:
             terms = self.params(0).terms
             return net, lambda x, precision: image_gradient(x, net, terms, None, precision)
 
-        layers = [parse_layer_key(k)[0] for k in d.layers]
         if pinned is not None:
             choice = Choice(pinned["precision"], pinned["channels_last"], "job", pinned.get("step_ms", {}))
         else:
-            choice = choose(d.precision, d.channels_last, self.device, d.model, layers, size, steps, rule, trial)
+            choice = choose(d.precision, d.channels_last, self.device, d.model, layer_names(d), size, steps,
+                            rule(d, self.device), trial)
         if self.loaded is not None:
             self.loaded[0].to(memory_format=torch.channels_last if choice.channels_last else torch.contiguous_format)
         dream = d.model_copy(update={"precision": choice.precision, "channels_last": choice.channels_last})

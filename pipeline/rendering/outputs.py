@@ -19,10 +19,16 @@ from pipeline.rendering.jobs import removing_dir
 from pipeline.runtime import cpu_facts_dict
 
 
+def sidecar(output: Path, suffix: str) -> Path:
+    """A file beside ``output`` named after it: ``renders/x.mp4`` + ``.timeline.json`` ->
+    ``renders/x.mp4.timeline.json`` (manifest, report, timeline, preview)."""
+    output = Path(output)
+    return output.parent / f"{output.name}{suffix}"
+
+
 def manifest_path(output: Path) -> Path:
     """The manifest that describes ``output``: ``renders/x.mp4`` -> ``renders/x.mp4.manifest.json``."""
-    output = Path(output)
-    return output.parent / f"{output.name}.manifest.json"
+    return sidecar(output, ".manifest.json")
 
 
 def check_output(output: Path, force: bool, folder: bool = False, owned: bool = False) -> None:

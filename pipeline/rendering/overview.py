@@ -15,16 +15,12 @@ from pipeline.errors import ConfigError, MediaError
 from pipeline.markers import format_labels
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.audio import ANALYSIS_RATE, listening_copy, read_audio
+from pipeline.rendering.outputs import sidecar
 from pipeline.rendering.timeline import Timeline, analyse_audio, check_schedules
 from pipeline.views.lanes import timeline_data, waveform
 
 # Audio longer than this is not embedded in the page (an hour of 32 kb/s Opus is 14 MB).
 MAX_EMBED_SECONDS = 3600.0
-
-
-def sidecar(output: Path, suffix: str) -> Path:
-    """``renders/city.mp4`` + ``.timeline.json`` -> ``renders/city.mp4.timeline.json``."""
-    return Path(output).parent / f"{Path(output).name}{suffix}"
 
 
 def render_timeline(cfg: Config) -> dict[str, Any]:

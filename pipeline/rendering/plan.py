@@ -10,7 +10,7 @@ from pipeline.media.probe import MediaInfo, probe
 from pipeline.models.registry import get_spec
 from pipeline.models.weights import locate_weights
 from pipeline.rendering.outputs import manifest_path
-from pipeline.rendering.setup import fit_size, resolve_device, resolve_precision, resolve_tile
+from pipeline.rendering.setup import fit_size, resolve_device, resolve_tile
 
 
 def _frame_size(cfg: Config, info: MediaInfo | None) -> tuple[int, int]:
@@ -69,21 +69,19 @@ def describe(cfg: Config) -> str:
 def _choice_line(cfg: Config, device, size: tuple[int, int]) -> str:
     """Precision and layout as a render here would run them: as set, from the cache of measured
     choices, or to be measured (a still takes the rule)."""
-    from pipeline.models.registry import parse_layer_key
-    from pipeline.rendering.choices import cache_file, candidates, label, lookup, machine_identity
+    from pipeline.rendering.choices import cache_file, candidates, label, layer_names, lookup, machine_identity, rule
 
     d = cfg.dream
     options = candidates(d.precision, d.channels_last, device)
-    rule = (resolve_precision(d.precision, device), d.channels_last is not False)
     if len(options) == 1:
         return f"precision: {label(options[0])} (set)"
-    found = lookup(machine_identity(device), d.model, [parse_layer_key(k)[0] for k in d.layers], *size, options)
+    found = lookup(machine_identity(device), d.model, layer_names(d), *size, options)
     if found is not None:
         return f"precision: {label((found.precision, found.channels_last))} (measured earlier, {cache_file()})"
     if cfg.mode in ("video", "zoom"):
         return (f"precision: auto, timed at the first frame among {', '.join(map(label, options))} "
-                f"(until then the rule: {label(rule)})")
-    return f"precision: {label(rule)} (auto, by rule: a picture is too short to time choices for)"
+                f"(until then the rule: {label(rule(d, device))})")
+    return f"precision: {label(rule(d, device))} (auto, by rule: a picture is too short to time choices for)"
 
 
 def _zoom_plan(cfg: Config) -> list[str]:

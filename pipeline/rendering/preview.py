@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -24,7 +23,7 @@ from pipeline.media.reader import FrameReader
 from pipeline.moments import resolve_moments
 from pipeline.rendering.atlas import grid
 from pipeline.rendering.context import RenderContext, build_context
-from pipeline.rendering.outputs import check_output
+from pipeline.rendering.outputs import check_output, sidecar
 from pipeline.rendering.progress import bar
 from pipeline.rendering.setup import fit_size, frame_generator
 from pipeline.rendering.timeline import analyse_audio
@@ -37,17 +36,12 @@ THUMB_WIDTH = 128  # the filmstrip's thumbnails
 MIN_CELL_WIDTH = 176  # room for a caption line
 
 
-def preview_path(output: Path, suffix: str = ".preview.png") -> Path:
-    """``renders/city.mp4`` -> ``renders/city.mp4.preview.png``."""
-    return Path(output).parent / f"{Path(output).name}{suffix}"
-
-
 def render_preview(cfg: Config, every: int | None, force: bool, at: str | None = None) -> dict:
     """Dream every ``every``-th output frame, or the moments ``at``, at PREVIEW_WIDTH; write the
     labelled sheet and its JSON. Frame numbers are the output's, 0 its first."""
     if cfg.mode not in ("video", "zoom"):
         raise ConfigError(f"--preview works on video and zoom renders; this config renders mode {cfg.mode}")
-    out = preview_path(cfg.output)
+    out = sidecar(cfg.output, ".preview.png")
     check_output(out, force)
     source = info = None
     if cfg.mode == "video":
@@ -86,7 +80,7 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     for c, rgb in zip(cells, frames):
         c["thumb"] = _thumb(rgb)
     sheet = {"frames": count, "fps": fps, "first_frame": start, "image": out.name, "cells": cells}
-    atomic_write_bytes(preview_path(cfg.output, ".preview.json"), json.dumps(sheet).encode())
+    atomic_write_bytes(sidecar(cfg.output, ".preview.json"), json.dumps(sheet).encode())
     return {"preview": str(out), "frames": wanted}
 
 

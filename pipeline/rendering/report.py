@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.quality import dream_strength, sharpness, warp_flicker
-from pipeline.rendering.overview import sidecar
+from pipeline.rendering.outputs import sidecar
 
 KEYS = ("strength", "flicker", "sharpness", "seconds", "fresh", "segment", "host")
 

@@ -11,7 +11,7 @@ import torch
 
 from pipeline.cli import main
 from pipeline.rendering import choices
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, zoom_stopped_after
 
 
 @pytest.fixture
@@ -107,24 +107,12 @@ def test_a_zoom_render_records_its_measured_choice_and_the_next_reads_it(tmp_pat
 
 
 def test_a_resumed_job_keeps_the_choice_of_its_first_run_whatever_the_cache_says_since(tmp_path, cache, monkeypatch):
-    import pipeline.rendering.zoom as zoom_mod
-
     cfg = tmp_path / "z.yaml"
     cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
                    "size: {width: 48}\nzoom: {frames: 52, fps: 12, preset: ultrafast}\n"
                    "dream: {steps: 2, octaves: 1, jitter: 2}\n")
-    real = zoom_mod.FrameWriter.put
-    seen = {"n": 0}
-
-    def put(self, index, rgb, *args, **kwargs):
-        if seen["n"] == 5:
-            raise KeyboardInterrupt
-        seen["n"] += 1
-        real(self, index, rgb, *args, **kwargs)
-
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
-    assert main([str(cfg)]) == 130
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+    with zoom_stopped_after(monkeypatch, 5):
+        assert main([str(cfg)]) == 130
     pinned = json.loads((tmp_path / "z.mp4.work" / "choices.json").read_text())
     assert pinned["how"] == "measured"
     # Meanwhile another render measured the opposite for this machine and size.

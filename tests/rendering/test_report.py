@@ -11,7 +11,7 @@ from pipeline.media.images import read_image
 from pipeline.media.reader import FrameReader
 from pipeline.media.probe import probe
 from pipeline.quality import dream_strength, sharpness
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, zoom_stopped_after
 
 
 def test_a_video_report_measures_every_output_frame_against_the_frames(tmp_path, clips):
@@ -51,25 +51,13 @@ def test_a_video_report_measures_every_output_frame_against_the_frames(tmp_path,
 
 
 def test_a_resumed_zoom_reports_every_frame_with_the_lanes_of_its_timeline(tmp_path, monkeypatch):
-    import pipeline.rendering.zoom as zoom_mod
-
     cfg = tmp_path / "z.yaml"
     cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
                    f"audio: {SAMPLES / 'beat.wav'}\nsize: {{width: 64}}\n"
                    "zoom: {frames: 12, fps: 12, zoom: '1.01 + 0.03*beat', preset: ultrafast}\n"
                    "dream: {steps: 1, octaves: 1, jitter: 2}\n")
-    real = zoom_mod.FrameWriter.put
-    seen = {"n": 0}
-
-    def put(self, index, rgb, *args, **kwargs):
-        if seen["n"] == 5:
-            raise KeyboardInterrupt
-        seen["n"] += 1
-        real(self, index, rgb, *args, **kwargs)
-
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
-    assert main([str(cfg)]) == 130
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+    with zoom_stopped_after(monkeypatch, 5):
+        assert main([str(cfg)]) == 130
     assert main([str(cfg)]) == 0
     report = json.loads((tmp_path / "z.mp4.report.json").read_text())
     f = report["report"]["frames"]

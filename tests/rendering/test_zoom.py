@@ -9,8 +9,7 @@ import numpy as np
 from pipeline.cli import main
 from pipeline.media.images import read_image
 from pipeline.media.probe import probe
-from pipeline.rendering import zoom as zoom_mod
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, zoom_stopped_after
 
 TINY = """\
 mode: zoom
@@ -95,18 +94,8 @@ def test_noise_start_and_resume_give_the_same_frames(tmp_path, monkeypatch):
     cfg.write_text(text)
     assert main([str(cfg)]) == 0
     reference = [read_image(p) for p in sorted((tmp_path / "n").glob("*.png"))]
-    real = zoom_mod.FrameWriter.put
-    count = {"n": 0}
-
-    def put(self, index, rgb, *args, **kwargs):
-        if count["n"] == 4:  # stop inside the loop tail's first frames
-            raise KeyboardInterrupt
-        count["n"] += 1
-        real(self, index, rgb, *args, **kwargs)
-
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
-    assert main([str(cfg), "--force"]) == 130
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+    with zoom_stopped_after(monkeypatch, 4):  # stop inside the loop tail's first frames
+        assert main([str(cfg), "--force"]) == 130
     assert main([str(cfg)]) == 0
     assert manifest(tmp_path, "n")["resumed_at"] == 4
     again = [read_image(p) for p in sorted((tmp_path / "n").glob("*.png"))]
@@ -135,18 +124,8 @@ def test_a_resume_notices_a_replaced_audio_file(tmp_path, monkeypatch, capsys):
     shutil.copy(SAMPLES / "beat.wav", track)
     cfg = config(tmp_path, "a.mp4", frames=8, extra=f"audio: {track}\n")
     args = [str(cfg), "zoom.rotate=2*beat"]  # the audio shapes the pixels
-    real = zoom_mod.FrameWriter.put
-    count = {"n": 0}
-
-    def put(self, index, rgb, *args, **kwargs):
-        if count["n"] == 4:
-            raise KeyboardInterrupt
-        count["n"] += 1
-        real(self, index, rgb, *args, **kwargs)
-
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
-    assert main(args) == 130
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+    with zoom_stopped_after(monkeypatch, 4):
+        assert main(args) == 130
     from tests.conftest import ffmpeg
 
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:beep_factor=6:sample_rate=22050:duration=8", str(track))
