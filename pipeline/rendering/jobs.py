@@ -386,7 +386,7 @@ class FrameWriter:
                 continue
             index, rgb, state, facts = item
             try:
-                self.job.record(index, encode_image(rgb, ".png"), state)
+                self.job.record(index, encode_image(rgb, ".png", checkpoint=True), state)
                 if facts is not None:
                     # Measured here, beside the PNG encoding, so the dream loop does not wait for it.
                     self.job.add_facts(index, facts.measure(rgb))

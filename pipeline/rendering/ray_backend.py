@@ -126,7 +126,7 @@ class _StreamStore:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), state
 
     def put(self, name: str, rgb: np.ndarray, state: str, facts: Any = None) -> None:
-        self.out.put(("frame", name, encode_image(rgb, ".png"), state, None if facts is None else facts.measure(rgb)))
+        self.out.put(("frame", name, encode_image(rgb, ".png", checkpoint=True), state, None if facts is None else facts.measure(rgb)))
 
     def segment_done(self, index: int, seconds: float, frames: int) -> None:
         self.out.put(("segment", index, seconds, frames, self.host))

@@ -81,3 +81,18 @@ def test_text_file_named_mp4_is_a_media_error(tmp_path):
 def test_audio_only_file_is_a_media_error():
     with pytest.raises(MediaError, match="has audio but no video"):
         probe(SAMPLES / "beat.wav")
+
+
+def test_a_checkpoint_png_is_lossless_and_a_png():
+    # Checkpoints are encoded for speed (zlib level 1, run-length only); a resumed render reads
+    # them back as the frame a chain continues from, so they must decode to the same pixels.
+    import cv2
+
+    from pipeline.media.images import encode_image
+
+    with FrameReader(SAMPLES / "city.mp4", probe(SAMPLES / "city.mp4").fps, (160, 90), 5, 1, 1) as reader:
+        rgb = next(iter(reader))[1]
+    data = encode_image(rgb, ".png", checkpoint=True)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    back = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(back, rgb) and rgb.std() > 10
