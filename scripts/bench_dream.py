@@ -34,14 +34,18 @@ def step_flops(net, x, terms) -> int:
     return counter.get_total_flops()
 
 
-def make_net(layer: str, channels_last: bool, fold: bool):
-    real = net_module.fold_batchnorm, net_module.fold_sequential_batchnorm
+def make_net(layer: str, channels_last: bool, fold: bool, inplace: bool = False):
+    """The default model as dreamreel loads it, or without its BatchNorm folding (``fold`` False)
+    or with the classifier's in-place activations kept (``inplace``), to show what each gives."""
+    real = net_module.fold_batchnorm, net_module.fold_sequential_batchnorm, net_module.out_of_place_activations
     if not fold:
         net_module.fold_batchnorm = net_module.fold_sequential_batchnorm = lambda m: 0
+    if inplace:
+        net_module.out_of_place_activations = lambda m: 0
     try:
         return load_dream_net("mobilenet_v2", [layer], None, torch.device("cpu"), channels_last=channels_last)[0]
     finally:
-        net_module.fold_batchnorm, net_module.fold_sequential_batchnorm = real
+        net_module.fold_batchnorm, net_module.fold_sequential_batchnorm, net_module.out_of_place_activations = real
 
 
 def main() -> None:
@@ -61,18 +65,20 @@ def main() -> None:
     terms = (Term(args.layer),)
     peak = matmul_gflops()
     threads = cpu.threads
-    # (name, channels_last, precision, fold BatchNorm, torch threads)
-    variants = [("NCHW fp32, BatchNorm kept", False, "fp32", False, threads),
-                ("NCHW fp32", False, "fp32", True, threads),
-                ("channels_last fp32, BatchNorm kept", True, "fp32", False, threads),
-                ("channels_last bf16, BatchNorm kept", True, "bf16", False, threads),
-                ("channels_last fp32", True, "fp32", True, threads),
-                ("channels_last bf16 autocast", True, "bf16", True, threads)]
+    # (name, channels_last, precision, fold BatchNorm, torch threads, activations in place)
+    variants = [("NCHW fp32, BatchNorm kept", False, "fp32", False, threads, False),
+                ("NCHW fp32", False, "fp32", True, threads, False),
+                ("channels_last fp32, BatchNorm kept", True, "fp32", False, threads, False),
+                ("channels_last bf16, BatchNorm kept", True, "bf16", False, threads, False),
+                ("channels_last fp32, activations in place", True, "fp32", True, threads, True),
+                ("channels_last bf16 autocast, activations in place", True, "bf16", True, threads, True),
+                ("channels_last fp32", True, "fp32", True, threads, False),
+                ("channels_last bf16 autocast", True, "bf16", True, threads, False)]
     if threads > 1:
-        variants.append((f"channels_last fp32, {threads // 2} thread(s)", True, "fp32", True, threads // 2))
+        variants.append((f"channels_last fp32, {threads // 2} thread(s)", True, "fp32", True, threads // 2, False))
     runs = []
-    for name, cl, prec, fold, nthreads in variants:
-        net = make_net(args.layer, cl, fold)
+    for name, cl, prec, fold, nthreads, inplace in variants:
+        net = make_net(args.layer, cl, fold, inplace)
         x = torch.rand(1, 3, args.height, args.width)
         if cl:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -35,6 +35,7 @@ class DreamNet(nn.Module):
         # and backward skip those memory-bound passes (bench_dream, channels_last fp32 at
         # 512x288: 40.1 -> 23.5 ms per step on 2 cores).
         fold_batchnorm(self.body)
+        out_of_place_activations(self.body)
         for p in self.body.parameters():
             p.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
@@ -90,6 +91,29 @@ def fold_batchnorm(gm: GraphModule) -> int:
     gm.graph.lint()
     gm.recompile()
     return folded
+
+
+def out_of_place_activations(gm: GraphModule) -> int:
+    """Make every in-place activation of the traced graph (modules with ``inplace``, functional
+    calls with ``inplace=True``) write a new tensor instead; returns how many were changed.
+
+    In place saves memory in a classifier's forward pass, but under autograd an in-place ReLU6 on
+    a convolution's output is a clamp into a new tensor and a copy back, and its backward reads the
+    clamped result: out of place drops the copy (bench_dream, mobilenet_v2 at 640x360, 2 cores:
+    58.9 -> 54.7 ms a step fp32, 66.8 -> 63.1 bf16) for the convolution outputs kept until the
+    backward pass."""
+    changed = 0
+    for m in gm.modules():
+        if getattr(m, "inplace", False) is True:
+            m.inplace = False
+            changed += 1
+    for node in gm.graph.nodes:
+        if node.op in ("call_function", "call_method") and node.kwargs.get("inplace") is True:
+            node.kwargs = {**node.kwargs, "inplace": False}
+            changed += 1
+    if changed:
+        gm.recompile()
+    return changed
 
 
 def build_model(name: str, weights: str | None) -> tuple[nn.Module, ModelSpec, str]:

@@ -79,3 +79,24 @@ def test_efficientnet_lite2_port_agrees_with_mobilenet_on_the_photo(small_photo)
     eff, espec, src = build_model("efficientnet_lite2", None)
     assert src.endswith("efficientnet-lite2-9656183e.pth")
     assert _top5(mob, x, mspec.mean, mspec.std) & _top5(eff, x, espec.mean, espec.std)
+
+
+@pytest.mark.parametrize("name, layer", [("mobilenet_v2", "features.13"), ("googlenet", "inception4c")])
+def test_activations_run_out_of_place_and_the_gradient_is_the_classifiers(name, layer, monkeypatch):
+    import pipeline.models.net as net_module
+
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+
+    def grad(net):
+        leaf = x.clone().requires_grad_(True)
+        net(leaf)[layer].pow(2).mean().backward()
+        return leaf.grad
+
+    net, _ = load_dream_net(name, [layer], "random", torch.device("cpu"))
+    assert not any(getattr(m, "inplace", False) for m in net.modules())
+    assert not any(n.kwargs.get("inplace") for n in net.body.graph.nodes)
+    monkeypatch.setattr(net_module, "out_of_place_activations", lambda gm: 0)
+    inplace, _ = load_dream_net(name, [layer], "random", torch.device("cpu"))
+    assert any(getattr(m, "inplace", False) for m in inplace.modules()) or \
+        any(n.kwargs.get("inplace") for n in inplace.body.graph.nodes)
+    assert torch.equal(grad(net), grad(inplace))
