@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = load_config(args.config, args.overrides)
         if args.timeline:
-            if args.segment is not None or args.dry_run:
-                print("render: error: --timeline dreams nothing; use it without --segment and --dry-run",
-                      file=sys.stderr)
+            if args.segment is not None or args.dry_run or args.preview is not None or args.preview_at is not None:
+                print("render: error: --timeline dreams nothing; use it without --segment, --dry-run, --preview and "
+                      "--preview-at (a preview made first shows on the timeline's filmstrip)", file=sys.stderr)
                 return EXIT_CONFIG
             from pipeline.rendering.overview import render_timeline
 

@@ -166,6 +166,18 @@ def test_a_still_has_no_timeline(tmp_path, capsys):
     assert "--timeline shows the frames of video and zoom renders" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra", [["--preview", "2"], ["--preview-at", "f3"], ["--dry-run"], ["--segment", "0"]])
+def test_the_timeline_with_an_option_that_dreams_is_refused_in_one_line(tmp_path, capsys, extra):
+    # --timeline dreams nothing: a preview asked beside it used to be dropped without a word.
+    path = tmp_path / "z.yaml"
+    path.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
+                    "zoom: {frames: 8}\n")
+    assert main([str(path), "--timeline", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--timeline dreams nothing" in err and extra[0] in err
+    assert not list(tmp_path.glob("z.mp4*"))
+
+
 def test_the_python_api_writes_the_same_timeline_and_previews_moments(tmp_path):
     import pipeline
 
