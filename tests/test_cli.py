@@ -11,6 +11,7 @@ import numpy as np
 from pipeline.cli import main
 from pipeline.media.images import read_image
 from tests.conftest import ROOT, SAMPLES
+from tests.warm import WARM
 
 STILL = """\
 input: {inp}
@@ -26,8 +27,9 @@ def still_config(tmp_path: Path, out: str = "out/dream.png") -> Path:
     return p
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT)
+def run(*args: object) -> subprocess.CompletedProcess:
+    """``render ARGS`` as a process of its own: a fork of the warm child (tests/warm.py)."""
+    return WARM.run([str(a) for a in args], ROOT, seconds=300)
 
 
 def test_still_render_writes_a_dreamed_png_and_a_manifest(tmp_path):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,13 +15,14 @@ from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.rendering.still import fit_image
 from tests.conftest import ROOT, SAMPLES, ffmpeg, make_clip
+from tests.warm import WARM
 
 TINY = "dream: {{steps: 2, octaves: 2, jitter: 4, mask: {mask}, mask_feather: {feather}{extra}}}\n"
 
 
 def run(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    """``render ARGS`` as a process of its own: a fork of the warm child (tests/warm.py)."""
+    return WARM.run([str(a) for a in args], ROOT, seconds=300)
 
 
 def half_mask(path: Path, w: int, h: int, clean: str = "left") -> Path:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,13 +12,14 @@ from pipeline.media.ffmpeg import ffmpeg_exe
 from pipeline.media.probe import parse_framecrc, probe
 from pipeline.media.timecode import frames_to_timecode, offset_timecode, timecode_to_frames
 from tests.conftest import ROOT, ffmpeg
+from tests.warm import WARM
 
 TINY = "dream: {steps: 1, octaves: 1, jitter: 2}\nvideo: {steps_after_first: 1, preset: ultrafast}\n"
 
 
 def run(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    """``render ARGS`` as a process of its own: a fork of the warm child (tests/warm.py)."""
+    return WARM.run([str(a) for a in args], ROOT, seconds=300)
 
 
 @pytest.fixture(scope="module")
