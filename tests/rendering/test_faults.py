@@ -43,8 +43,34 @@ def done_frames(job: Path) -> int:
         return 0
 
 
-def start(cfg: Path, *extra: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([*RENDER, str(cfg), *extra], cwd=ROOT, stdout=subprocess.PIPE,
+# `render` that stops after its N-th finished frame is handed to the job folder and waits there
+# for a signal: a fault sent then lands mid-render on every machine. Sent after a count of
+# frames on disk alone, it raced the render's end: on a loaded machine the render finished first
+# (Ctrl-C test: exit 0, expected 130).
+HELD = """\
+import sys, time
+from pipeline.cli import main
+from pipeline.rendering import jobs
+
+after, put, seen = int(sys.argv[1]), jobs.JobStore.put, [0]
+
+
+def held(self, *args, **kwargs):
+    put(self, *args, **kwargs)
+    seen[0] += 1
+    while seen[0] == after:
+        time.sleep(0.05)
+
+
+jobs.JobStore.put = held
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def start(cfg: Path, *extra: str, hold: int | None = None, **kw) -> subprocess.Popen:
+    """``render CFG EXTRA`` as a child; with ``hold``, one held after that many frames (HELD)."""
+    cmd = [*RENDER] if hold is None else [sys.executable, "-c", HELD, str(hold)]
+    return subprocess.Popen([*cmd, str(cfg), *extra], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -68,19 +94,13 @@ def test_kill_9_then_resume_gives_bit_identical_frames(tmp_path, reference, afte
     clip, want = reference
     cfg = config(tmp_path, clip, "frames")
     job = tmp_path / "frames.work"
-    proc = start(cfg)
-    wait_for(lambda: done_frames(job) >= after or proc.poll() is not None)
+    proc = start(cfg, hold=after)
+    wait_for(lambda: done_frames(job) >= after)
     proc.kill()  # SIGKILL: no cleanup of any kind runs
     proc.wait()
-    finished = (tmp_path / "frames").exists()
-    if finished and not job.exists():
-        # Killed after the very last step (only possible at after=12): the output is whole.
-        assert after == 12
-    else:
-        # Unfinished, or killed between placing the output and removing the job folder: the
-        # job owns that output, so the same command (no --force) finishes and cleans up.
-        resumed = WARM.run([str(cfg)], ROOT, 300)
-        assert resumed.returncode == 0, resumed.stderr
+    assert not (tmp_path / "frames").exists() and done_frames(job) == after
+    resumed = WARM.run([str(cfg)], ROOT, 300)
+    assert resumed.returncode == 0, resumed.stderr
     assert digests(tmp_path / "frames") == want
 
 
@@ -88,7 +108,7 @@ def test_ctrl_c_stops_cleanly_with_130_and_resumes(tmp_path, reference):
     clip, want = reference
     cfg = config(tmp_path, clip, "frames")
     job = tmp_path / "frames.work"
-    proc = start(cfg)
+    proc = start(cfg, hold=3)
     wait_for(lambda: done_frames(job) >= 3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -128,7 +148,7 @@ def test_corrupt_checkpoint_is_rendered_again(tmp_path, reference):
     clip, want = reference
     cfg = config(tmp_path, clip, "frames")
     job = tmp_path / "frames.work"
-    proc = start(cfg)
+    proc = start(cfg, hold=6)
     wait_for(lambda: done_frames(job) >= 6)
     proc.kill()
     proc.wait()
@@ -147,7 +167,7 @@ def test_corrupt_checkpoint_is_rendered_again(tmp_path, reference):
 def test_second_render_into_the_same_output_is_refused(tmp_path, reference):
     clip, _ = reference
     cfg = config(tmp_path, clip, "frames")
-    first = start(cfg, "dream.steps=300", "video.steps_after_first=300")  # slow: still running when the second starts
+    first = start(cfg, hold=1)  # held mid-render: still running when the second starts
     try:
         wait_for(lambda: done_frames(tmp_path / "frames.work") >= 1)
         second = WARM.run([str(cfg)], ROOT, 300)
@@ -163,7 +183,7 @@ def test_sigterm_stops_cleanly_and_stale_temp_files_are_swept(tmp_path, referenc
     clip, want = reference
     cfg = config(tmp_path, clip, "frames")
     job = tmp_path / "frames.work"
-    proc = start(cfg)
+    proc = start(cfg, hold=2)
     wait_for(lambda: done_frames(job) >= 2)
     proc.terminate()
     _, err = proc.communicate(timeout=60)
