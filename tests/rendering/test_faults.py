@@ -48,7 +48,7 @@ def done_frames(job: Path) -> int:
 # frames on disk alone, it raced the render's end: on a loaded machine the render finished first
 # (Ctrl-C test: exit 0, expected 130).
 HELD = """\
-import sys, time
+import faulthandler, signal, sys, time
 from pipeline.cli import main
 from pipeline.rendering import jobs
 
@@ -63,6 +63,7 @@ def held(self, *args, **kwargs):
 
 
 jobs.JobStore.put = held
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # what it was doing, if it hangs
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -72,6 +73,20 @@ def start(cfg: Path, *extra: str, hold: int | None = None, **kw) -> subprocess.P
     cmd = [*RENDER] if hold is None else [sys.executable, "-c", HELD, str(hold)]
     return subprocess.Popen([*cmd, str(cfg), *extra], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
+
+
+def stop(proc: subprocess.Popen, sig: int, timeout: float = 120.0) -> str:
+    """Send ``sig`` to a held render and wait for it to exit; returns its stderr. If it does not
+    exit in time, fail with every thread's stack (faulthandler in HELD) instead of a bare timeout."""
+    proc.send_signal(sig)
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        err = proc.communicate()[1]
+        pytest.fail(f"render did not exit {timeout:.0f} s after signal {sig}; its threads:\n{err[-6000:]}")
 
 
 def wait_for(cond, timeout: float = 120.0) -> None:
@@ -110,8 +125,7 @@ def test_ctrl_c_stops_cleanly_with_130_and_resumes(tmp_path, reference):
     job = tmp_path / "frames.work"
     proc = start(cfg, hold=3)
     wait_for(lambda: done_frames(job) >= 3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = stop(proc, signal.SIGINT)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     kept = done_frames(job)
@@ -185,8 +199,7 @@ def test_sigterm_stops_cleanly_and_stale_temp_files_are_swept(tmp_path, referenc
     job = tmp_path / "frames.work"
     proc = start(cfg, hold=2)
     wait_for(lambda: done_frames(job) >= 2)
-    proc.terminate()
-    _, err = proc.communicate(timeout=60)
+    err = stop(proc, signal.SIGTERM)
     assert proc.returncode == 143 and "interrupted" in err
     # What a kill -9 mid-write would leave: a temp file beside the output and in the job.
     litter = [tmp_path / ".frames.part", tmp_path / ".frames.manifest.json.0a1b2c3d.part.json",
