@@ -68,11 +68,18 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def start(cfg: Path, *extra: str, hold: int | None = None, **kw) -> subprocess.Popen:
+def _sigint_default() -> None:
+    # A process started in the background by a non-interactive shell (`pytest ... &`, some CI
+    # runners) inherits SIGINT ignored, and Python then leaves it ignored: Ctrl-C is meant for the
+    # foreground. The render under test is a foreground render, so it gets the default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(cfg: Path, *extra: str, hold: int | None = None) -> subprocess.Popen:
     """``render CFG EXTRA`` as a child; with ``hold``, one held after that many frames (HELD)."""
     cmd = [*RENDER] if hold is None else [sys.executable, "-c", HELD, str(hold)]
     return subprocess.Popen([*cmd, str(cfg), *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
 
 
 def stop(proc: subprocess.Popen, sig: int, timeout: float = 120.0) -> str:
