@@ -48,17 +48,19 @@ def done_frames(job: Path) -> int:
 # frames on disk alone, it raced the render's end: on a loaded machine the render finished first
 # (Ctrl-C test: exit 0, expected 130).
 HELD = """\
-import faulthandler, signal, sys, time
+import faulthandler, os, signal, sys, time
 from pipeline.cli import main
 from pipeline.rendering import jobs
 
-after, put, seen = int(sys.argv[1]), jobs.JobStore.put, [0]
+after, put, seen, parent = int(sys.argv[1]), jobs.JobStore.put, [0], os.getppid()
 
 
 def held(self, *args, **kwargs):
     put(self, *args, **kwargs)
     seen[0] += 1
     while seen[0] == after:
+        if os.getppid() != parent:  # the test process is gone: nobody will signal
+            os._exit(1)
         time.sleep(0.05)
 
 
@@ -75,11 +77,28 @@ def _sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_child_outlives_its_test():
+    # A held render waits for its signal forever: a test that fails before sending it must not
+    # leave it behind.
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def start(cfg: Path, *extra: str, hold: int | None = None) -> subprocess.Popen:
     """``render CFG EXTRA`` as a child; with ``hold``, one held after that many frames (HELD)."""
     cmd = [*RENDER] if hold is None else [sys.executable, "-c", HELD, str(hold)]
-    return subprocess.Popen([*cmd, str(cfg), *extra], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*cmd, str(cfg), *extra], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
+    _STARTED.append(proc)
+    return proc
 
 
 def stop(proc: subprocess.Popen, sig: int, timeout: float = 120.0) -> str:
