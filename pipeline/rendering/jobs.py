@@ -14,10 +14,12 @@ A render resumes from the first frame that is missing or fails its checksum.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
 import queue
+import secrets
 import shutil
 import socket
 import threading
@@ -28,7 +30,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from pipeline.errors import MediaError, OutputExistsError
-from pipeline.media.atomic import atomic_write_bytes, held_flock
+from pipeline.media.atomic import atomic_write_bytes, held_flock, temp_prefix
 from pipeline.media.encode import FRAME_NAME
 from pipeline.media.images import encode_image, read_image
 from pipeline.rendering.streams import Stream, tiles
@@ -155,10 +157,8 @@ class Job:
             raise OutputExistsError(f"{self.root}: holds frames but no job.json saying what made them; "
                                     "pass --force to start over")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
             if not (self.root / MARKER).is_file():
-                # First, before anything else goes in: from here on the folder is provably ours.
-                atomic_write_bytes(self.root / MARKER, f"dreamreel job folder of {self.output.name}\n".encode())
+                self._make_root()
             self.frames.mkdir(exist_ok=True)
         except OSError as exc:
             raise MediaError(f"{self.root}: cannot create the job folder: {exc.strerror}") from None
@@ -166,6 +166,28 @@ class Job:
             atomic_write_bytes(meta, (json.dumps(self.fingerprint, indent=2, sort_keys=True) + "\n").encode())
         if force:
             self.claim(self.output)
+
+    def _make_root(self) -> None:
+        """Create the job folder with its marker already in it: a folder prepared beside it and
+        renamed into place. Farm tasks started together each try; one rename wins and the others
+        find a marked folder. Made in place, a task saw the folder before its marker was written
+        and refused it as not dreamreel's. An older job's folder (found ours by ``is_job_dir``)
+        is marked where it is."""
+        parent = self.root.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = parent / f"{temp_prefix(self.root.name)}{secrets.token_hex(4)}.part{self.root.suffix}"
+        tmp.mkdir()
+        try:
+            atomic_write_bytes(tmp / MARKER, f"dreamreel job folder of {self.output.name}\n".encode())
+            try:
+                os.rename(tmp, self.root)  # onto nothing or an empty folder: both are taken
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not (self.root / MARKER).is_file():
+            atomic_write_bytes(self.root / MARKER, f"dreamreel job folder of {self.output.name}\n".encode())
 
     def claim(self, path: Path) -> None:
         """Record that the output at ``path`` (or the temp file about to become it) is this job's

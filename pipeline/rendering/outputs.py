@@ -104,12 +104,12 @@ def write_manifest(output: Path, config: dict[str, Any], extra: dict[str, Any]) 
 def remove_stale_temps(output: Path) -> int:
     """Delete temporary files a killed render left beside ``output`` and in its job folder
     (``.NAME.<hex>.part.ext`` of the output and its manifest, the encoder's ``.NAME.seq`` links,
-    a frames folder's ``.NAME.part``, a finished job folder half deleted, ``.NAME.gone``);
-    call only under the lock. Names are compared literally,
-    never as patterns, so another output's files are never touched. Returns how many went."""
+    a frames folder's ``.NAME.part``, a job folder half made or a finished one half deleted,
+    ``.NAME.gone``); call only under the lock. Names are compared literally, never as patterns,
+    so another output's files are never touched. Returns how many went."""
     output = Path(output)
     parent = output.parent if str(output.parent) else Path(".")
-    owners = [output.name, manifest_path(output).name]
+    owners = [output.name, manifest_path(output).name, f"{output.name}.work"]  # the last: a job folder being made
     stale = [parent / f".{output.name}.seq", parent / f".{output.name}.part", removing_dir(output)]
     if parent.is_dir():
         stale += [parent / n for n in os.listdir(parent) if any(is_temp_of(n, o) for o in owners)]

@@ -204,3 +204,40 @@ def test_a_task_whose_job_folder_was_removed_does_not_recreate_it(tmp_path):
     with pytest.raises(MediaError, match="job folder was removed while this render ran"):
         job.record(1, b"png")
     assert not job.root.exists()
+
+
+def test_a_job_folder_appears_with_its_marker_so_a_task_started_beside_never_refuses_it(tmp_path, monkeypatch):
+    # Two farm tasks started together: the second saw the first's folder before its marker was
+    # written and refused it as "not a dreamreel job folder" (exit 2, one run of the suite in
+    # several). The folder must never be visible without the marker.
+    from pipeline.rendering import jobs
+
+    out = tmp_path / "take.mp4"
+    root = jobs.job_dir(out)
+    visible_when_marked: list[bool] = []
+    real_write = jobs.atomic_write_bytes
+
+    def write(path, data):
+        if Path(path).name == jobs.MARKER:
+            visible_when_marked.append(root.exists())
+        return real_write(path, data)
+
+    monkeypatch.setattr(jobs, "atomic_write_bytes", write)
+    jobs.Job(out, {"settings": "a"}).open(force=False)
+    assert visible_when_marked == [False] and (root / jobs.MARKER).is_file()
+
+    # Another task wins the rename between this one's preparing and renaming: this one takes its folder.
+    other = tmp_path / "other.mp4"
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if Path(dst) == jobs.job_dir(other):
+            Path(dst).mkdir()
+            real_write(Path(dst) / jobs.MARKER, b"made by the other task\n")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(jobs.os, "rename", rename)
+    jobs.Job(other, {"settings": "a"}).open(force=False)
+    assert (jobs.job_dir(other) / jobs.MARKER).read_bytes() == b"made by the other task\n"
+    assert (jobs.job_dir(other) / "job.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.mp4.work", "take.mp4.work"]  # no temp left
