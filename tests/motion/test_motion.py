@@ -78,7 +78,7 @@ def test_feathered_trust_fills_specks_but_not_an_occluded_region():
     assert feather_trust(mask, 0.0) is mask
 
 
-@pytest.mark.parametrize("sigma", [8.0, 16.0])
+@pytest.mark.parametrize("sigma", [16.0, 32.0])  # grids 2x and 4x coarser
 def test_a_wide_feather_on_a_coarser_grid_spreads_trust_as_the_full_size_blur(sigma):
     rng = np.random.default_rng(3)
     mask = (rng.random((180, 322)) > 0.1).astype(np.float32)
