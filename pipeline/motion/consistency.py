@@ -14,17 +14,6 @@ import numpy as np
 FEATHER_GRID = 8
 
 
-def sample_flow(flow: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Bilinearly sample a flow field [H,W,2] at float positions ``at`` [H,W,2] (x, y pixels)."""
-    return cv2.remap(flow, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def pixel_grid(h: int, w: int) -> np.ndarray:
-    """[H,W,2] float32 (x, y) coordinates of every pixel."""
-    xs, ys = pixel_axes(h, w)
-    return np.stack([xs, ys], axis=-1)
-
-
 @lru_cache(maxsize=4)
 def pixel_axes(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """x and y of every pixel, [H,W] float32 each; read-only, shared between calls (a remap's
