@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.benchlib import machine, report  # noqa: E402
+from scripts.benchlib import report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VARIANTS = ["this checkout="]
@@ -71,9 +71,8 @@ def main() -> None:
                       f"{100 * got[name][-1]['outside']:.1f} % outside", flush=True)
 
     base = statistics.median(x["per_frame"] for x in got[variants[0][0]])
-    lines = [f"- machine: {machine()}",
-             f"- command: `python scripts/bench_loop.py {' '.join(sys.argv[1:])}`",
-             f"- clip: {Path(args.clip).name} at width {args.width}, {args.frames} frames, defaults otherwise; "
+    # The machine and the command head the section BENCHMARKS.md gets (benchlib.append).
+    lines = [f"- clip: {Path(args.clip).name} at width {args.width}, {args.frames} frames, defaults otherwise; "
              f"{args.rounds} interleaved rounds, medians (range in brackets)", "",
              "| variant | s per frame | x first | outside the dream step | choice |", "|---|---|---|---|---|"]
     for name, env in variants:
