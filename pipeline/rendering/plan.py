@@ -68,20 +68,26 @@ def describe(cfg: Config) -> str:
 
 def _choice_line(cfg: Config, device, size: tuple[int, int]) -> str:
     """Precision and layout as a render here would run them: as set, from the cache of measured
-    choices, or to be measured (a still takes the rule)."""
-    from pipeline.rendering.choices import cache_file, candidates, label, layer_names, lookup, machine_identity, rule
+    choices, or to be measured (a render too short to repay a trial, a still among them, takes
+    what was measured here at the nearest size, else the rule)."""
+    from pipeline.rendering.choices import (cache_file, candidates, label, layer_names, lookup, machine_identity,
+                                            nearest, rule)
 
     d = cfg.dream
     options = candidates(d.precision, d.channels_last, device)
     if len(options) == 1:
         return f"precision: {label(options[0])} (set)"
-    found = lookup(machine_identity(device), d.model, layer_names(d), *size, options)
+    identity = machine_identity(device)
+    found = lookup(identity, d.model, layer_names(d), *size, options)
     if found is not None:
         return f"precision: {label((found.precision, found.channels_last))} (measured earlier, {cache_file()})"
+    near = nearest(identity, d.model, *size, options)
+    short = (f"{label((near.precision, near.channels_last))}, measured here at another size" if near is not None
+             else f"{label(rule(d, device))} by rule")
     if cfg.mode in ("video", "zoom"):
         return (f"precision: auto, timed at the first frame among {', '.join(map(label, options))} "
-                f"(until then the rule: {label(rule(d, device))})")
-    return f"precision: {label(rule(d, device))} (auto, by rule: a picture is too short to time choices for)"
+                f"(a render too short to repay the trial takes {short})")
+    return f"precision: {short} (auto: a picture is too short to time choices for)"
 
 
 def _zoom_plan(cfg: Config) -> list[str]:

@@ -104,6 +104,35 @@ def test_choose_measures_once_then_reads_the_cache_and_obeys_settings(cache, clo
     assert json.loads(cache.read_text())  # the file holds the measured choices
 
 
+def test_a_render_too_short_to_measure_takes_what_this_machine_measured_at_the_nearest_size(cache, clock, monkeypatch):
+    calls: list = []
+    # fp32 wins by far here, and the flag rule would say bf16: the short render must not guess.
+    ms = {("fp32", True): 3.0, ("fp32", False): 9.0, ("bf16", True): 8.0, ("bf16", False): 8.0}
+    trial = lambda: steps_taking(ms, calls)  # noqa: E731
+    cpu = torch.device("cpu")
+    assert choices.choose("auto", "auto", cpu, "mobilenet_v2", ["features.13"], (270, 480), 10_000,
+                          ("bf16", True), trial).how == "measured"
+    # Another record: the same model, a size farther off, another pick.
+    choices.store(choices.machine_identity(cpu), "mobilenet_v2", ["features.13"], 1080, 1920,
+                  choices.Choice("bf16", False, "measured"))
+    n = len(calls)
+    short = choices.choose("auto", "auto", cpu, "mobilenet_v2", ["inception_4c"], (360, 640), 10, ("bf16", True), trial)
+    assert short.facts()["how"] == "nearby" and (short.precision, short.channels_last) == ("fp32", True)
+    big = choices.choose("auto", "auto", cpu, "mobilenet_v2", ["features.13"], (800, 1400), 10, ("bf16", True), trial)
+    assert (big.precision, big.channels_last, big.how) == ("bf16", False, "nearby") and len(calls) == n
+    # Not a pick the settings exclude (fp32 nearest, bf16 set: the farther bf16 record), not
+    # another model's, not another machine's (an ISA cap in the environment): then the rule.
+    only_bf16 = choices.choose("bf16", "auto", cpu, "mobilenet_v2", ["features.13"], (360, 640), 10,
+                               ("bf16", True), trial)
+    assert (only_bf16.precision, only_bf16.channels_last, only_bf16.how) == ("bf16", False, "nearby")
+    assert choices.choose("auto", "auto", cpu, "googlenet", ["inception_4c"], (360, 640), 10, ("bf16", True),
+                          trial).how == "rule"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert choices.choose("auto", "auto", cpu, "mobilenet_v2", ["features.13"], (360, 640), 10, ("fp32", True),
+                          trial).how == "rule"
+    assert len(calls) == n
+
+
 def test_a_zoom_render_records_its_measured_choice_and_the_next_reads_it(tmp_path, cache, capsys):
     cfg = tmp_path / "z.yaml"
     cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
