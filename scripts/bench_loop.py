@@ -39,12 +39,24 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
 
 def run(cfg: Path, manifest: Path, env: dict[str, str]) -> dict:
     """One render of ``cfg``; the manifest's loop figures."""
-    full = {**os.environ, **env}
-    subprocess.run([sys.executable, "-m", "pipeline", str(cfg), "--force"], check=True, env=full,
+    # Run from the config's folder with this checkout on PYTHONPATH unless the variant names
+    # another: ``python -m`` puts the working directory first on sys.path, so started from a
+    # checkout every variant imported that checkout's code, whatever its PYTHONPATH said.
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    subprocess.run([sys.executable, "-m", "pipeline", str(cfg), "--force"], check=True, env=full, cwd=cfg.parent,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     m = json.loads(manifest.read_text())
     return {"per_frame": m["loop_seconds"] / m["frames_dreamed"], "outside": m["outside_dream_share"],
             "choice": m.get("choices", {})}
+
+
+def code_of(env: dict[str, str], cwd: Path) -> str:
+    """The folder ``pipeline`` is imported from under a variant's environment (the table says it,
+    so a variant that did not reach its code shows)."""
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    out = subprocess.run([sys.executable, "-c", "import pipeline, pathlib; print(pathlib.Path(pipeline.__file__).parents[1])"],
+                         env=full, cwd=cwd, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
 
 
 def main() -> None:
@@ -63,6 +75,7 @@ def main() -> None:
         cfg.write_text(f"input: {args.clip}\noutput: {out}\nsize: {{width: {args.width}}}\n"
                        f"frames: {{count: {args.frames}}}\n")
         manifest = Path(f"{out}.manifest.json")
+        code = {name: code_of(env, Path(tmp)) for name, env in variants}
         got: dict[str, list[dict]] = {name: [] for name, _ in variants}
         for r in range(args.rounds):
             for name, env in variants:
@@ -74,12 +87,13 @@ def main() -> None:
     # The machine and the command head the section BENCHMARKS.md gets (benchlib.append).
     lines = [f"- clip: {Path(args.clip).name} at width {args.width}, {args.frames} frames, defaults otherwise; "
              f"{args.rounds} interleaved rounds, medians (range in brackets)", "",
-             "| variant | s per frame | x first | outside the dream step | choice |", "|---|---|---|---|---|"]
+             "| variant | code from | s per frame | x first | outside the dream step | choice |",
+             "|---|---|---|---|---|---|"]
     for name, env in variants:
         pf = [x["per_frame"] for x in got[name]]
         out_share = [x["outside"] for x in got[name]]
         ch = got[name][-1]["choice"]
-        lines.append(f"| {name} ({', '.join(f'{k}={v}' for k, v in env.items()) or 'as is'}) | "
+        lines.append(f"| {name} ({', '.join(f'{k}={v}' for k, v in env.items()) or 'as is'}) | {code[name]} | "
                      f"{statistics.median(pf):.3f} ({min(pf):.3f}-{max(pf):.3f}) | "
                      f"{base / statistics.median(pf):.2f} | {100 * statistics.median(out_share):.1f} % "
                      f"({100 * min(out_share):.1f}-{100 * max(out_share):.1f}) | "
