@@ -63,7 +63,7 @@ def render_still(cfg: Config) -> dict:
     x = start_image(cfg, device, generator)
     mask = still_mask(cfg, x.shape[-2], x.shape[-1], device)
     # A choice measured earlier for this machine and size is free to use; a picture too small to
-    # repay a trial of its own takes the rule.
+    # repay a trial of its own takes what was measured here nearest its size, else the rule.
     choices = ctx.tune((x.shape[-2], x.shape[-1]), total_steps(x.shape[-2], x.shape[-1], ctx.params(0)))
     net, source = ctx.net()
     params = ctx.params(0)
