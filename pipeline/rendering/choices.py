@@ -80,10 +80,11 @@ class Choice:
     channels_last: bool
     how: str
     ms: dict[str, float] = field(default_factory=dict)  # milliseconds a step, per candidate timed
+    at: tuple[int, int] | None = None  # (w, h) the step_ms were timed at, for a ``nearby`` choice
 
     def facts(self) -> dict[str, Any]:
         return {"precision": self.precision, "channels_last": self.channels_last, "how": self.how,
-                **({"step_ms": self.ms} if self.ms else {})}
+                **({"step_ms": self.ms} if self.ms else {}), **({"timed_at": list(self.at)} if self.at else {})}
 
 
 def candidates(precision: str, channels_last: bool | str, device: torch.device) -> list[tuple[str, bool]]:
@@ -147,7 +148,7 @@ def nearest(identity: dict[str, str], model: str, h: int, w: int,
             continue
         if best is None or distance < best[0]:
             ms = rec.get("ms") if isinstance(rec.get("ms"), dict) else {}
-            best = (distance, Choice(pick_[0], pick_[1], "nearby", ms))
+            best = (distance, Choice(pick_[0], pick_[1], "nearby", ms, (int(size[0]), int(size[1]))))
     return None if best is None else best[1]
 
 

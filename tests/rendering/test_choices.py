@@ -118,6 +118,7 @@ def test_a_render_too_short_to_measure_takes_what_this_machine_measured_at_the_n
     n = len(calls)
     short = choices.choose("auto", "auto", cpu, "mobilenet_v2", ["inception_4c"], (360, 640), 10, ("bf16", True), trial)
     assert short.facts()["how"] == "nearby" and (short.precision, short.channels_last) == ("fp32", True)
+    assert short.facts()["timed_at"] == [480, 270]  # its step_ms are that size's, not this one's
     big = choices.choose("auto", "auto", cpu, "mobilenet_v2", ["features.13"], (800, 1400), 10, ("bf16", True), trial)
     assert (big.precision, big.channels_last, big.how) == ("bf16", False, "nearby") and len(calls) == n
     # Not a pick the settings exclude (fp32 nearest, bf16 set: the farther bf16 record), not
