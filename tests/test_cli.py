@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import numpy as np
 
 from pipeline.cli import main
 from pipeline.media.images import read_image
-from tests.conftest import ROOT, SAMPLES
-from tests.warm import WARM
+from tests.conftest import SAMPLES
+from tests.warm import render as run
 
 STILL = """\
 input: {inp}
@@ -25,11 +24,6 @@ def still_config(tmp_path: Path, out: str = "out/dream.png") -> Path:
     p = tmp_path / "still.yaml"
     p.write_text(STILL.format(inp=SAMPLES / "astronaut.png", out=tmp_path / out))
     return p
-
-
-def run(*args: object) -> subprocess.CompletedProcess:
-    """``render ARGS`` as a process of its own: a fork of the warm child (tests/warm.py)."""
-    return WARM.run([str(a) for a in args], ROOT, seconds=300)
 
 
 def test_still_render_writes_a_dreamed_png_and_a_manifest(tmp_path):

@@ -136,5 +136,10 @@ class WarmRender:
 
 WARM = WarmRender()
 
+
+def render(*args: object, seconds: int = 300) -> subprocess.CompletedProcess:
+    """``render ARGS`` from the checkout as a process of its own: a fork of the warm child."""
+    return WARM.run([str(a) for a in args], ROOT, seconds=seconds)
+
 if __name__ == "__main__":
     _serve()

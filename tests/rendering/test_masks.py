@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -14,15 +13,10 @@ from pipeline.media.images import read_image
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.rendering.still import fit_image
-from tests.conftest import ROOT, SAMPLES, ffmpeg, make_clip
-from tests.warm import WARM
+from tests.conftest import SAMPLES, ffmpeg, make_clip
+from tests.warm import render as run
 
 TINY = "dream: {{steps: 2, octaves: 2, jitter: 4, mask: {mask}, mask_feather: {feather}{extra}}}\n"
-
-
-def run(*args: object) -> subprocess.CompletedProcess:
-    """``render ARGS`` as a process of its own: a fork of the warm child (tests/warm.py)."""
-    return WARM.run([str(a) for a in args], ROOT, seconds=300)
 
 
 def half_mask(path: Path, w: int, h: int, clean: str = "left") -> Path:

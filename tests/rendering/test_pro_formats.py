@@ -11,15 +11,10 @@ import pytest
 from pipeline.media.ffmpeg import ffmpeg_exe
 from pipeline.media.probe import parse_framecrc, probe
 from pipeline.media.timecode import frames_to_timecode, offset_timecode, timecode_to_frames
-from tests.conftest import ROOT, ffmpeg
-from tests.warm import WARM
+from tests.conftest import ffmpeg
+from tests.warm import render as run
 
 TINY = "dream: {steps: 1, octaves: 1, jitter: 2}\nvideo: {steps_after_first: 1, preset: ultrafast}\n"
-
-
-def run(*args: object) -> subprocess.CompletedProcess:
-    """``render ARGS`` as a process of its own: a fork of the warm child (tests/warm.py)."""
-    return WARM.run([str(a) for a in args], ROOT, seconds=300)
 
 
 @pytest.fixture(scope="module")
