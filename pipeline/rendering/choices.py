@@ -11,6 +11,7 @@ for its model yet, the old rule. Every choice, and how it was made, goes into th
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -112,17 +113,20 @@ def read_cache() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def lookup(identity: dict[str, str], model: str, layers: list[str], h: int, w: int,
-           options: list[tuple[str, bool]]) -> Choice | None:
-    """The cached choice for this combination, when it is one of ``options``."""
-    rec = read_cache().get(_key(identity, model, layers, h, w))
+def _recorded(rec: Any, options: list[tuple[str, bool]], how: str) -> Choice | None:
+    """A cache record as a Choice made ``how``, when it is a record and its pick one of ``options``."""
     if not isinstance(rec, dict):
         return None
     pick = (rec.get("precision"), rec.get("channels_last"))
     if pick not in options:
         return None
-    ms = rec.get("ms") if isinstance(rec.get("ms"), dict) else {}
-    return Choice(pick[0], pick[1], "cache", ms)
+    return Choice(pick[0], pick[1], how, rec.get("ms") if isinstance(rec.get("ms"), dict) else {})
+
+
+def lookup(identity: dict[str, str], model: str, layers: list[str], h: int, w: int,
+           options: list[tuple[str, bool]]) -> Choice | None:
+    """The cached choice for this combination, when it is one of ``options``."""
+    return _recorded(read_cache().get(_key(identity, model, layers, h, w)), options, "cache")
 
 
 def nearest(identity: dict[str, str], model: str, h: int, w: int,
@@ -136,19 +140,16 @@ def nearest(identity: dict[str, str], model: str, h: int, w: int,
     bucket = size_bucket(h, w)
     best: tuple[int, Choice] | None = None
     for rec in read_cache().values():
-        if not isinstance(rec, dict) or rec.get("model") != model or any(rec.get(k) != v for k, v in identity.items()):
-            continue
-        pick_ = (rec.get("precision"), rec.get("channels_last"))
-        size = rec.get("size")
-        if pick_ not in options or not (isinstance(size, list) and len(size) == 2):
+        choice = _recorded(rec, options, "nearby")
+        if choice is None or rec.get("model") != model or any(rec.get(k) != v for k, v in identity.items()):
             continue
         try:
-            distance = abs(size_bucket(int(size[1]), int(size[0])) - bucket)
-        except (TypeError, ValueError):
+            size = (int(rec["size"][0]), int(rec["size"][1]))  # (w, h)
+        except (KeyError, IndexError, TypeError, ValueError):
             continue
+        distance = abs(size_bucket(size[1], size[0]) - bucket)
         if best is None or distance < best[0]:
-            ms = rec.get("ms") if isinstance(rec.get("ms"), dict) else {}
-            best = (distance, Choice(pick_[0], pick_[1], "nearby", ms, (int(size[0]), int(size[1]))))
+            best = (distance, dataclasses.replace(choice, at=size))
     return None if best is None else best[1]
 
 
