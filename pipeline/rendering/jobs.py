@@ -178,7 +178,7 @@ class Job:
         tmp = parent / f"{temp_prefix(self.root.name)}{secrets.token_hex(4)}.part{self.root.suffix}"
         tmp.mkdir()
         try:
-            atomic_write_bytes(tmp / MARKER, f"dreamreel job folder of {self.output.name}\n".encode())
+            self._mark(tmp)
             try:
                 os.rename(tmp, self.root)  # onto nothing or an empty folder: both are taken
             except OSError as exc:
@@ -187,7 +187,10 @@ class Job:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         if not (self.root / MARKER).is_file():
-            atomic_write_bytes(self.root / MARKER, f"dreamreel job folder of {self.output.name}\n".encode())
+            self._mark(self.root)
+
+    def _mark(self, folder: Path) -> None:
+        atomic_write_bytes(folder / MARKER, f"dreamreel job folder of {self.output.name}\n".encode())
 
     def claim(self, path: Path) -> None:
         """Record that the output at ``path`` (or the temp file about to become it) is this job's
