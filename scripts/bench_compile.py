@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.models.net import load_dream_net  # noqa: E402
 from pipeline.runtime import tune_process  # noqa: E402
-from scripts.benchlib import machine, report  # noqa: E402
+from scripts.benchlib import report  # noqa: E402
 
 
 def step(net, x0: torch.Tensor, bf16: bool) -> None:
@@ -55,8 +55,8 @@ def main() -> None:
                 for _ in range(args.steps):
                     step(f, x0, prec == "bf16")
                 times.setdefault((name, prec), []).append((time.perf_counter() - t0) / args.steps)
-    lines = [f"- machine: {machine()}", f"- command: `python scripts/bench_compile.py {' '.join(sys.argv[1:])}`",
-             f"- mobilenet_v2 to features.13, {args.width}x{args.height}, channels_last, {args.rounds} interleaved "
+    # The machine and the command head the section BENCHMARKS.md gets (benchlib.append).
+    lines = [f"- mobilenet_v2 to features.13, {args.width}x{args.height}, channels_last, {args.rounds} interleaved "
              f"rounds of {args.steps} steps, medians; torch {torch.__version__}", "",
              "| precision | eager ms | torch.compile ms | compiled / eager | first compiled step (compiling), s |",
              "|---|---|---|---|---|"]

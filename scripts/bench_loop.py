@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipeline.rendering.choices import label  # noqa: E402
 from scripts.benchlib import report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +98,7 @@ def main() -> None:
                      f"{statistics.median(pf):.3f} ({min(pf):.3f}-{max(pf):.3f}) | "
                      f"{base / statistics.median(pf):.2f} | {100 * statistics.median(out_share):.1f} % "
                      f"({100 * min(out_share):.1f}-{100 * max(out_share):.1f}) | "
-                     f"{ch.get('precision')}{'+channels_last' if ch.get('channels_last') else ''} ({ch.get('how')}) |")
+                     f"{label((ch.get('precision'), ch.get('channels_last')))} ({ch.get('how')}) |")
     report("bench_loop: the video frame loop", lines, not args.no_append)
 
 
