@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from pipeline.errors import MediaError, OutputExistsError
 from pipeline.media.atomic import atomic_write_bytes, held_flock, is_temp_name, is_temp_of
 from pipeline.media.encode import foreign_files
-from pipeline.rendering.jobs import removing_dir
+from pipeline.rendering.jobs import job_dir, removing_dir
 from pipeline.runtime import cpu_facts_dict
 
 
@@ -109,7 +109,7 @@ def remove_stale_temps(output: Path) -> int:
     so another output's files are never touched. Returns how many went."""
     output = Path(output)
     parent = output.parent if str(output.parent) else Path(".")
-    owners = [output.name, manifest_path(output).name, f"{output.name}.work"]  # the last: a job folder being made
+    owners = [output.name, manifest_path(output).name, job_dir(output).name]  # the last: a job folder being made
     stale = [parent / f".{output.name}.seq", parent / f".{output.name}.part", removing_dir(output)]
     if parent.is_dir():
         stale += [parent / n for n in os.listdir(parent) if any(is_temp_of(n, o) for o in owners)]
