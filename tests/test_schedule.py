@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.schedule import ScheduleError, compile_expr, parse_schedule
@@ -154,6 +154,7 @@ def _scalar(s, t, env):
 
 @settings(max_examples=300, deadline=None)
 @given(_EXPRESSIONS, st.sampled_from(["", "linear", "step", "cosine"]))
+@example("(-1 % tanh(t))", "")  # numpy's tanh(19) is an ulp from libm's, and % made it a jump of 1
 def test_over_equals_at_frame_by_frame_values_and_errors(expr, ease):
     import numpy as np
 
@@ -183,3 +184,13 @@ def test_a_fault_at_one_frame_of_a_million_is_found_and_named():
     ok = parse_schedule("0:(1), 500000:(1 + sqrt(abs(t - 400000))), ease=cosine")
     v = ok.over(np.arange(1_000_000, dtype=float))
     assert v[999_999] == ok.at(999_999) and v[250_000] == ok.at(250_000)
+
+
+def test_over_takes_the_transcendental_functions_from_math_so_a_jump_after_them_agrees():
+    import numpy as np
+
+    # tanh(19) is 0.9999999999999999 in libm and 1.0 in numpy's SIMD kernel; the % turns that ulp
+    # into 0.9999999999999998 against 0.0. The timeline must show what the render computes.
+    s = parse_schedule("-1 % tanh(t) + floor(10 * sin(t) ** 2) + (exp(t / 9) > 2)")
+    t = np.arange(0.25, 40, 0.25)  # tanh(0) = 0 would be a modulo by zero
+    assert s.over(t).tolist() == [s.at(float(x)) for x in t]
