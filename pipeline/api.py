@@ -56,7 +56,7 @@ def render(config: str | Path | dict | Config, *, force: bool = False, overrides
 
 
 def timeline(config: str | Path | dict | Config, *, overrides: list[str] | tuple[str, ...] = (),
-             **settings: Any) -> dict:
+             force: bool = False, **settings: Any) -> dict:
     """``render CONFIG --timeline``: write OUTPUT.timeline.json/.html/.png (and the beats and
     onsets as label tracks) without dreaming; returns the timeline's data (the JSON, as a dict)."""
     from pipeline.rendering.outputs import sidecar
@@ -65,7 +65,7 @@ def timeline(config: str | Path | dict | Config, *, overrides: list[str] | tuple
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
         raise ConfigError(f"timeline(overrides=...): a list of 'dotted.key=value' strings, got {overrides!r:.80}")
     cfg = load_config(config, overrides, settings, name="timeline")
-    render_timeline(cfg)
+    render_timeline(cfg, force=force)
     return json.loads(sidecar(cfg.output, ".timeline.json").read_text())
 
 

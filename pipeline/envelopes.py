@@ -1,6 +1,7 @@
-"""Audio envelopes sampled at video frame times: loudness, onset strength and beat pulses.
+"""Audio envelopes sampled at video frame times: loudness, onsets, bands, beats and bars.
 
-Pure numpy: mono float32 samples in, one value in [0,1] per frame out.
+Pure numpy: mono float32 samples in, one value per video frame out. The rhythm itself (beats,
+bars, tempo) comes from pipeline.rhythm.
 """
 from __future__ import annotations
 
@@ -8,26 +9,47 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-HOP = 256  # samples between spectral frames (11.6 ms at 22.05 kHz)
-WIN = 1024
-BLOCK = 4096  # spectral frames analysed at once (47 s of audio, about 100 MB of work space)
+from pipeline.rhythm.analysis import Rhythm, RhythmSettings, analyse
+
+# The variables a schedule reads per frame, in the order the timeline shows them.
+LANES = ("rms", "onset", "bass", "mid", "high", "beat", "bar")
+COUNTS = ("beat_in_bar", "bar_number")
+PULSE_SECONDS = 0.1  # a beat's and a bar's pulse decays with this time constant
 
 
 @dataclass(frozen=True)
 class Envelopes:
-    """Per-frame envelopes, each float32 [frames] in [0,1]."""
+    """Per-frame envelopes, each float32 [frames]: ``rms``, ``onset``, ``bass``, ``mid``, ``high``
+    in [0,1]; ``beat`` and ``bar`` pulses (1 on the frame holding a beat or downbeat, decaying);
+    ``beat_in_bar`` (1..meter at the last beat, 0 before the first) and ``bar_number`` (1 from
+    the render's first downbeat, 0 before it). ``beats``, ``downbeats`` and ``onsets`` are times
+    in seconds of the audio; ``offset`` is frame 0's time there."""
 
     rms: np.ndarray
     onset: np.ndarray
     beat: np.ndarray
-    tempo: float  # beats per minute found, 0 when there is no steady beat
-    beats: np.ndarray = field(default_factory=lambda: np.zeros(0))  # beat times, seconds of the audio
-    onsets: np.ndarray = field(default_factory=lambda: np.zeros(0))  # onset peak times, seconds of the audio
-    offset: float = 0.0  # time of frame 0 in the audio, seconds
+    tempo: float  # beats per minute (median spacing), 0 when there is no steady beat
+    beats: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    onsets: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    offset: float = 0.0
+    bass: np.ndarray | None = None
+    mid: np.ndarray | None = None
+    high: np.ndarray | None = None
+    bar: np.ndarray | None = None
+    beat_in_bar: np.ndarray | None = None
+    bar_number: np.ndarray | None = None
+    downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    meter: int = 4
+    notes: tuple[str, ...] = ()
+
+    def track(self, name: str) -> np.ndarray:
+        """The per-frame values of variable ``name`` (zeros where it was not computed)."""
+        v = getattr(self, name)
+        return np.zeros(len(self.rms), np.float32) if v is None else v
 
     def at(self, frame: int) -> dict[str, float]:
         i = min(max(frame, 0), len(self.rms) - 1)
-        return {"rms": float(self.rms[i]), "onset": float(self.onset[i]), "beat": float(self.beat[i])}
+        return {k: float(self.track(k)[i]) for k in (*LANES, *COUNTS)}
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -35,78 +57,14 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return np.clip(x / top, 0.0, 1.0).astype(np.float32) if top > 1e-12 else np.zeros_like(x, np.float32)
 
 
-def onset_strength(samples: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
-    """Spectral flux (sum of rises of the log-magnitude spectrum), one value per HOP samples;
-    returns (envelope float32 [1 + len // HOP], envelope rate in Hz); ``_env_time`` maps its
-    index to seconds.
-
-    Computed BLOCK spectral frames at a time over views of ``samples``, so the memory it needs
-    beyond the samples themselves is the same for a jingle and a two-hour DJ set (the whole
-    spectrum at once took 165 MB a minute of audio)."""
-    window = np.hanning(WIN).astype(np.float32)
-    n = 1 + samples.size // HOP
-    env = np.zeros(n, np.float32)
-    prev = None
-    for a in range(0, n, BLOCK):
-        b = min(n, a + BLOCK)
-        frames = _frames(samples, a, b) * window
-        mag = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=1))).astype(np.float32)
-        # Frame k vs k-1: the rise is at the centre of frame k (frame 0 rises from silence: 0).
-        rows = mag if prev is None else np.concatenate([prev, mag])
-        flux = np.maximum(rows[1:] - rows[:-1], 0.0).sum(axis=1)
-        env[a + (prev is None) : b] = flux
-        prev = mag[-1:]
-    return env, rate / HOP
-
-
-def _frames(samples: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Spectral frames a..b-1 [b-a, WIN] of ``samples`` behind a lead-in of WIN zeros (so a sound
-    at t = 0 is a rise too; times are shifted back in _env_time): frame k is lead-in-and-samples
-    [k*HOP, k*HOP + WIN), zero past either end."""
-    lo, hi = a * HOP - WIN, (b - 1) * HOP  # the span of ``samples`` the block covers
-    span = samples[max(lo, 0) : max(min(hi, samples.size), 0)]
-    span = np.pad(span, (max(-lo, 0), max(hi - max(lo, 0) - span.size - max(-lo, 0), 0)))
-    return np.lib.stride_tricks.sliding_window_view(span, WIN)[::HOP]
-
-
-def _env_time(k: np.ndarray, env_rate: float) -> np.ndarray:
-    # A rise shows in the flux once it is three quarters into the window (measured on clicks:
-    # this lands every click in its own frame); minus the lead-in.
-    return (k * HOP + 0.75 * WIN - WIN) / (env_rate * HOP)
-
-
-def tempo_and_beats(env: np.ndarray, env_rate: float, duration: float) -> tuple[float, np.ndarray]:
-    """Tempo (bpm, 60-200) by autocorrelation of the onset envelope, and beat times (seconds)
-    placed on the phase that collects the most onset energy. No steady beat: (0, [])."""
-    x = (env - env.mean()).astype(np.float64)
-    if env.size < 8 or not np.any(x):
-        return 0.0, np.zeros(0)
-    lo, hi = int(env_rate * 60 / 200), int(env_rate * 60 / 60)
-    if hi >= x.size or lo < 1:
-        return 0.0, np.zeros(0)
-    # Only the lags a tempo can have: linear in the track's length (a full correlation is
-    # quadratic, minutes for an hour of audio).
-    ac = np.array([np.dot(x[: x.size - k], x[k:]) for k in range(hi + 1)])
-    best = lo + int(np.argmax(ac[lo : hi + 1]))
-    if ac[best] <= 0.1 * ac[0]:
-        return 0.0, np.zeros(0)
-    period = best / env_rate
-    phases = np.arange(best)
-    scores = [env[p::best].sum() for p in phases]
-    phase = phases[int(np.argmax(scores))]
-    beats = _env_time(np.arange(phase, env.size, best), env_rate)
-    return 60.0 / period, beats[beats <= duration]
-
-
 def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: float = 0.0,
-              beats: np.ndarray | None = None) -> Envelopes:
+              beats: np.ndarray | None = None, settings: RhythmSettings = RhythmSettings(),
+              notes: tuple[str, ...] = ()) -> Envelopes:
     """Envelopes of mono ``samples`` at ``rate`` Hz for ``frames`` video frames at ``fps``.
 
-    Frame i covers [offset + i/fps, offset + (i+1)/fps) seconds of the audio. rms is the
-    loudness over that span, onset the strongest rise within it, beat a pulse that is 1 on a
-    frame holding a beat and decays with a 0.1 s time constant. ``beats`` (seconds of the audio,
-    e.g. from a marker file a person corrected) replace the detected beats, and the tempo is then
-    their median spacing.
+    Frame i covers [offset + i/fps, offset + (i+1)/fps) seconds of the audio: rms is the loudness
+    over that span; onset, bass, mid and high the strongest value within it. ``beats`` (seconds
+    of the audio, e.g. from a marker file a person corrected) replace the detected beats.
     """
     samples = np.asarray(samples, np.float32)
     starts = ((offset + np.arange(frames) / fps) * rate).astype(np.int64)
@@ -114,48 +72,77 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
     s0, s1 = np.clip(starts, 0, samples.size), np.clip(ends, 0, samples.size)
     rms = np.sqrt(_span_sums_of_squares(samples, s0, s1) / np.maximum(s1 - s0, 1))
 
-    env, env_rate = onset_strength(samples, rate)
-    t_env = _env_time(np.arange(env.size), env_rate)
-    onset = _span_max(env, np.searchsorted(t_env, starts / rate), np.searchsorted(t_env, ends / rate))
-
-    if beats is None:
-        tempo, beats = tempo_and_beats(env, env_rate, samples.size / rate)
-    else:
-        beats = np.sort(np.asarray(beats, float))
-        gaps = np.diff(beats)
-        tempo = 60.0 / float(np.median(gaps)) if gaps.size and np.median(gaps) > 0 else 0.0
+    rh = analyse(samples, rate, settings, beats)
+    f = rh.features
+    lo = np.searchsorted(np.arange(f.flux.size) / f.rate, starts / rate)
+    hi = np.maximum(np.searchsorted(np.arange(f.flux.size) / f.rate, ends / rate), lo + 1)
+    lo, hi = np.minimum(lo, f.flux.size), np.minimum(hi, f.flux.size)
+    per_frame = {name: _normalise(_span_max(x, lo, hi)) for name, x in
+                 (("onset", rh.strength), ("bass", f.bass), ("mid", f.mid), ("high", f.high))}
     times = offset + np.arange(frames) / fps
-    beat = np.zeros(frames)
-    if beats.size:
-        on_frame = np.floor((beats - offset) * fps + 1e-9).astype(int)
+    beat = pulse(rh.beats, times, offset, fps)
+    bar = pulse(rh.downbeats, times, offset, fps)
+    in_bar, bar_number = counts(rh, offset, fps, frames)
+    onsets = peaks(rh.strength, 0.3, int(0.05 * f.rate) + 1) / f.rate
+    return Envelopes(_normalise(rms), per_frame["onset"], beat, float(rh.tempo), rh.beats, onsets, offset,
+                     per_frame["bass"], per_frame["mid"], per_frame["high"], bar, in_bar, bar_number,
+                     rh.downbeats, rh.meter, tuple(notes))
+
+
+def frame_of(times: np.ndarray, offset: float, fps: float) -> np.ndarray:
+    """The output frame that holds each time (seconds of the audio): floor((t - offset) * fps),
+    the one rule for beats, bars, ``beat:N`` moments and the timeline's numbers."""
+    return np.floor((np.asarray(times, float) - offset) * fps + 1e-9).astype(np.int64)
+
+
+def pulse(events: np.ndarray, times: np.ndarray, offset: float, fps: float) -> np.ndarray:
+    """float32 [frames]: 1 on a frame holding an event, decaying with PULSE_SECONDS after it."""
+    frames = times.size
+    out = np.zeros(frames)
+    if events.size:
+        on_frame = frame_of(events, offset, fps)
         last = np.full(frames, -np.inf)
-        for f, b in zip(on_frame, beats):
-            if 0 <= f < frames:
-                last[f] = b
+        inside = (on_frame >= 0) & (on_frame < frames)
+        last[on_frame[inside]] = np.asarray(events, float)[inside]
         last = np.maximum.accumulate(last)
-        beat = np.where(np.isfinite(last), np.exp(-np.maximum(times - last, 0.0) / 0.1), 0.0)
-        beat[np.isin(np.arange(frames), on_frame)] = 1.0
-    peaks = _peaks(env)
-    return Envelopes(_normalise(rms), _normalise(onset), beat.astype(np.float32), float(tempo), beats,
-                     _env_time(peaks, env_rate), offset)
+        out = np.where(np.isfinite(last), np.exp(-np.maximum(times - last, 0.0) / PULSE_SECONDS), 0.0)
+        out[on_frame[inside]] = 1.0
+    return out.astype(np.float32)
 
 
-def _peaks(env: np.ndarray, level: float = 0.3) -> np.ndarray:
-    """Indices of the onset envelope's local maxima above ``level`` of its 99.5th percentile, at
-    least 50 ms apart (the stronger kept): the onsets a person would mark."""
-    if env.size < 3:
+def counts(rh: Rhythm, offset: float, fps: float, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, ``beat_in_bar`` (the place in the bar of the last beat at or before it, 0 before
+    the first) and ``bar_number`` (1 from the first downbeat of the render, 0 before it)."""
+    t = np.arange(frames)
+    k = np.searchsorted(frame_of(rh.beats, offset, fps), t, side="right")  # beats up to frame t
+    in_bar = np.where(k > 0, np.append([0], rh.place)[k], 0).astype(np.float32)
+    down = frame_of(rh.downbeats, offset, fps)
+    bar_number = np.searchsorted(down[down >= 0], t, side="right").astype(np.float32)
+    return in_bar, bar_number
+
+
+def render_events(times: np.ndarray, offset: float, fps: float, frames: int) -> np.ndarray:
+    """The events (seconds of the audio) that fall within the render's frames, as seconds of the
+    output, ascending: number 1 is the first of these (beats for ``beat:N``, bars for ``bar:N``)."""
+    f = frame_of(times, offset, fps)
+    return np.asarray(times, float)[(f >= 0) & (f < frames)] - offset
+
+
+def peaks(x: np.ndarray, level: float, gap: int) -> np.ndarray:
+    """Indices of ``x``'s peaks: values at least ``level`` of its 99.5th percentile that are the
+    largest within ``gap`` samples either side (the first of equal ones). Linear in the length:
+    a window maximum, not a comparison of each peak with every other."""
+    x = np.asarray(x, np.float64)
+    if x.size < 3:
         return np.zeros(0, int)
-    top = np.percentile(env, 99.5)
+    top = np.percentile(x, 99.5)
     if top <= 1e-12:
         return np.zeros(0, int)
-    x = env / top
-    cand = np.flatnonzero((x[1:-1] >= level) & (x[1:-1] >= x[:-2]) & (x[1:-1] > x[2:])) + 1
-    keep: list[int] = []
-    gap = 5  # envelope frames: 58 ms at 22.05 kHz and HOP 256
-    for i in cand[np.argsort(-x[cand], kind="stable")]:
-        if all(abs(i - k) >= gap for k in keep):
-            keep.append(int(i))
-    return np.array(sorted(keep), int)
+    padded = np.pad(x, gap, constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * gap + 1)
+    biggest = windows.max(axis=1)
+    first = np.argmax(windows, axis=1) == gap  # the first maximum of its window is this sample
+    return np.flatnonzero((x >= level * top) & (x >= biggest) & first)
 
 
 def _span_sums_of_squares(samples: np.ndarray, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
@@ -173,16 +160,18 @@ def _span_sums_of_squares(samples: np.ndarray, s0: np.ndarray, s1: np.ndarray) -
 
 
 def _span_max(env: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """max(env[lo[i]:hi[i]]) per i, 0 where the span is empty; spans are consecutive
-    (hi[i] == lo[i+1]), as frames' spans of time are."""
+    """max(env[lo[i]:hi[i]]) per i, 0 where the span is empty."""
     out = np.zeros(lo.size)
     full = np.flatnonzero(hi > lo)
     if full.size:
-        # reduceat takes each segment up to the next index: the next non-empty span starts where
-        # this one ends; the sentinel ends the last one at its own end.
-        padded = np.append(env, -np.inf)
-        out[full] = np.maximum.reduceat(padded, np.append(lo[full], hi[full[-1]]))[:-1]
-    return out
+        # Spans overlap when a frame is shorter than a spectral frame: take each span's max from
+        # a sliding maximum of the widest span.
+        width = int((hi[full] - lo[full]).max())
+        padded = np.pad(np.asarray(env, float), (0, width), constant_values=-np.inf)
+        win = np.lib.stride_tricks.sliding_window_view(padded, width)[: env.size]
+        cols = np.arange(width)[None, :] < (hi[full] - lo[full])[:, None]
+        out[full] = np.where(cols, win[np.minimum(lo[full], env.size - 1)], -np.inf).max(axis=1)
+    return np.maximum(out, 0.0)
 
 
 def onset_frames(env: Envelopes, threshold: float = 0.5) -> list[int]:

@@ -17,7 +17,12 @@ import numpy as np
 from pipeline.errors import ConfigError
 
 MAX_BYTES = 16 << 20  # a marker file of a two-hour set at 200 bpm is under 1 MB
+MAX_SECONDS = 100 * 3600.0  # no track is longer; 1e300 is a typo, not a time
+SAME = 0.001  # markers closer than this (seconds) are one marker written twice
 _CLOCK = re.compile(r"^(?:(\d{1,3}):)?(\d{1,3}):(\d{1,2}(?:\.\d*)?)$")
+# Plain decimal seconds: no "1_0" (Python's float reads it as 10), no "nan", "inf" or hex.
+_SECONDS = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_NUMBER_WORDS = {"nan", "inf", "infinity", "+inf", "-inf", "+nan", "-nan", "+infinity", "-infinity"}
 
 
 def parse_clock(text: str) -> float:
@@ -29,9 +34,13 @@ def parse_clock(text: str) -> float:
         if float(sec) >= 60:
             raise ValueError(f"{text!r}: seconds must be under 60")
         return (int(h) if h else 0) * 3600 + int(mnt) * 60 + float(sec)
-    value = float(text)  # ValueError for anything else
-    if not math.isfinite(value):
+    if text.lower() in _NUMBER_WORDS:
         raise ValueError(f"{text!r} is not a finite time")
+    if not _SECONDS.match(text):
+        raise ValueError(f"{text!r} is not a time")
+    value = float(text)
+    if not math.isfinite(value) or value > MAX_SECONDS:
+        raise ValueError(f"{text!r} is past any track (at most {MAX_SECONDS:.0f} s)")
     return value
 
 
@@ -55,7 +64,9 @@ def read_markers(path: Path) -> np.ndarray:
         first = re.split(r"[\t,;]", stripped, maxsplit=1)[0].strip()
         try:
             t = parse_clock(first)
-        except ValueError:
+        except ValueError as exc:
+            if "past any track" in str(exc) or "finite" in str(exc):
+                raise ConfigError(f"audio_markers: {path}:{n}: {exc}") from None
             if not times and n == _first_content_line(text) and not re.search(r"\d", first):
                 continue  # a CSV header ("time,label"): words, no number
             shown = first if len(first) <= 40 else first[:37] + "..."
@@ -67,6 +78,24 @@ def read_markers(path: Path) -> np.ndarray:
     if not times:
         raise ConfigError(f"audio_markers: {path}: holds no marker times")
     return np.sort(np.array(times, float))
+
+
+def usable_beats(times: np.ndarray, duration: float, path: Path | str) -> tuple[np.ndarray, list[str]]:
+    """``times`` (sorted seconds) as beats of a track ``duration`` seconds long, and what a person
+    should know of them: markers written twice (closer than SAME) count once, markers past the
+    end of the audio are left out; each with a note naming the file."""
+    notes = []
+    times = np.asarray(times, float)
+    keep = np.concatenate([[True], np.diff(times) >= SAME]) if times.size else times.astype(bool)
+    if not keep.all():
+        notes.append(f"audio_markers: {path}: {int((~keep).sum())} marker(s) repeat the one before "
+                     f"(within {SAME * 1000:g} ms) and count once")
+    times = times[keep]
+    past = times > duration
+    if past.any():
+        notes.append(f"audio_markers: {path}: {int(past.sum())} marker(s) after the end of the audio "
+                     f"({duration:.3f} s) are left out, the first at {times[past][0]:.3f} s")
+    return times[~past], notes
 
 
 def _first_content_line(text: str) -> int:

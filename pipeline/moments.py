@@ -10,14 +10,15 @@ from pipeline.errors import ConfigError
 from pipeline.envelopes import peak_frames
 from pipeline.markers import parse_clock
 
-FORMS = "12.5, 0:42.5, f120, beat:64, onsets or onsets:0.7"
+FORMS = "12.5, 0:42.5, f120, beat:64, bar:16, onsets or onsets:0.7"
 ONSET_LEVEL = 0.5
 
 
 def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None = None,
-                    onset: np.ndarray | None = None, limit: int = 48) -> list[int]:
+                    onset: np.ndarray | None = None, limit: int = 48, bars: np.ndarray | None = None) -> list[int]:
     """Output frames (0-based, sorted, distinct) of the comma-separated moments in ``spec``.
-    ``beats``: beat times in seconds of the output; ``onset``: the onset envelope per frame in
+    ``beats``, ``bars``: beat and downbeat times in seconds of the output, the render's own
+    (``envelopes.render_events``: beat 1 is the render's first); ``onset``: the onset envelope per frame in
     [0,1]. Onsets past ``limit`` keep the strongest; more named moments than ``limit`` is an error.
     ConfigError names the moment that is not one or lies outside the render."""
     duration = frames / fps
@@ -30,13 +31,15 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
         if low.startswith("onsets"):
             found |= set(_onsets(item, onset, limit))
             continue
-        if low.startswith("beat:"):
-            n = _whole(item[5:], item)
-            if beats is None or len(beats) == 0:
-                raise ConfigError(f"--preview-at: {item!r}: this render has no beats (no audio, or no steady beat)")
-            if not 1 <= n <= len(beats):
-                raise ConfigError(f"--preview-at: {item!r}: the render has beats 1 to {len(beats)}")
-            frame = int(np.floor(beats[n - 1] * fps + 1e-9))
+        if low.startswith(("beat:", "bar:")):
+            kind = low.split(":", 1)[0]
+            events = beats if kind == "beat" else bars
+            n = _whole(item[len(kind) + 1:], item, kind)
+            if events is None or len(events) == 0:
+                raise ConfigError(f"--preview-at: {item!r}: this render has no {kind}s (no audio, or no steady beat)")
+            if not 1 <= n <= len(events):
+                raise ConfigError(f"--preview-at: {item!r}: the render has {kind}s 1 to {len(events)}")
+            frame = int(np.floor(events[n - 1] * fps + 1e-9))
         elif low.startswith("f") and low[1:].isdigit():
             frame = int(low[1:])
         else:
@@ -57,9 +60,9 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
     return sorted(found)
 
 
-def _whole(text: str, item: str) -> int:
+def _whole(text: str, item: str, kind: str = "beat") -> int:
     if not text.strip().isdigit():
-        raise ConfigError(f"--preview-at: {item!r}: a beat is named by its number, 1 for the first")
+        raise ConfigError(f"--preview-at: {item!r}: a {kind} is named by its number, 1 for the first")
     return int(text)
 
 

@@ -20,8 +20,9 @@ import numpy as np
 from pipeline import schedule_vector
 from pipeline.errors import ConfigError
 
-VARIABLES = ("t", "T", "s", "fps", "rms", "onset", "beat", "pi", "e", "tau")
-AUDIO_VARIABLES = frozenset({"rms", "onset", "beat"})
+AUDIO_VARIABLES = frozenset({"rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_in_bar", "bar_number"})
+VARIABLES = ("t", "T", "s", "fps", "rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_in_bar", "bar_number",
+             "pi", "e", "tau")
 EASINGS = ("linear", "step", "cosine")
 MAX_LENGTH = 2000  # characters of one expression
 MAX_SCHEDULE_LENGTH = 20_000  # characters of a whole keyframe string

@@ -94,7 +94,7 @@ def input_identities(cfg: Config) -> dict[str, Any]:
     path, and the mask. A resumed job whose files were replaced is refused, not continued with
     frames of the old ones."""
     d = cfg.dream
-    files = {"audio": cfg.audio, "audio_markers": cfg.audio_markers, "guide": d.guide, "mask": d.mask,
+    files = {"audio": cfg.audio.file, "audio_markers": cfg.audio_markers, "guide": d.guide, "mask": d.mask,
              "weights": d.weights if d.weights not in (None, "random") else None}
     return {k: file_identity(Path(v)) if v is not None else None for k, v in files.items()}
 

@@ -86,14 +86,14 @@ def mux_audio(cfg: Config, source: MediaInfo | None, offset: float) -> AudioPlan
     ``audio``. A missing or undecodable file is a MediaError now, before anything is dreamed."""
     if cfg.mode == "video":
         assert source is not None
-        if cfg.audio is not None and cfg.video.audio == "source":
+        if cfg.audio.file is not None and cfg.video.audio == "source":
             # The top-level track runs along the source (its envelopes are read from ``offset``):
             # muxed from 0 s it was out of sync with both the picture and the effects.
-            return audio_plan(str(cfg.audio), cfg.input, source.has_audio, source.audio_codec, offset,
+            return audio_plan(str(cfg.audio.file), cfg.input, source.has_audio, source.audio_codec, offset,
                               file_start=offset)
         return audio_plan(cfg.video.audio, cfg.input, source.has_audio, source.audio_codec, offset)
-    if cfg.mode == "zoom" and cfg.audio is not None:
-        return audio_plan(str(cfg.audio), None, False, None, 0.0)
+    if cfg.mode == "zoom" and cfg.audio.file is not None:
+        return audio_plan(str(cfg.audio.file), None, False, None, 0.0)
     return None
 
 

@@ -1,7 +1,9 @@
 """``render CONFIG --timeline``: what a video or zoom render would use, computed without
 dreaming (audio analysis, every schedule at every frame, cuts and segments), written beside the
 output as OUTPUT.timeline.json, .html and .png, with the beats and onsets as Audacity label
-tracks (OUTPUT.beats.txt, OUTPUT.onsets.txt) to correct and feed back as ``audio_markers``."""
+tracks (OUTPUT.detected.beats.txt, .detected.bars.txt, .detected.onsets.txt) to correct and feed
+back as ``audio_markers``. A file there that a person changed is never replaced without --force
+(rendering/sidecars.py), and the marker input is never written."""
 from __future__ import annotations
 
 import json
@@ -16,14 +18,15 @@ from pipeline.markers import format_labels
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.audio import ANALYSIS_RATE, listening_copy, read_audio
 from pipeline.rendering.outputs import sidecar
+from pipeline.rendering.sidecars import check_sidecars, ledger_entry, read_ledger
 from pipeline.rendering.timeline import Timeline, analyse_audio, check_schedules
-from pipeline.views.lanes import timeline_data, waveform
+from pipeline.views.lanes import FORMAT, timeline_data, waveform
 
 # Audio longer than this is not embedded in the page (an hour of 32 kb/s Opus is 14 MB).
 MAX_EMBED_SECONDS = 3600.0
 
 
-def render_timeline(cfg: Config) -> dict[str, Any]:
+def render_timeline(cfg: Config, force: bool = False) -> dict[str, Any]:
     """Compute the timeline of ``cfg`` and write its files; returns {written: [paths], ...}."""
     if cfg.mode not in ("video", "zoom"):
         raise ConfigError(f"--timeline shows the frames of video and zoom renders; this config renders mode {cfg.mode}")
@@ -37,9 +40,9 @@ def render_timeline(cfg: Config) -> dict[str, Any]:
         info = probe(cfg.input, cfg.limits.max_pixels)
         start, count = plan_frames(cfg, info)
         fps, offset = float(info.fps), float(start / info.fps)
-        source = cfg.audio or (info.path if info.has_audio else None)
+        source = cfg.audio.file or (info.path if info.has_audio else None)
     else:
-        start, count, fps, offset, source = 0, cfg.zoom.frames, float(cfg.zoom.fps), 0.0, cfg.audio
+        start, count, fps, offset, source = 0, cfg.zoom.frames, float(cfg.zoom.fps), 0.0, cfg.audio.file
     samples = envs = None
     if source is None:
         notes.append("no audio: the envelopes are flat" + (" and the render would refuse this config, since "
@@ -51,6 +54,7 @@ def render_timeline(cfg: Config) -> dict[str, Any]:
             notes.append(f"audio: {exc}; the envelopes are flat")
     if samples is not None:
         envs = analyse_audio(cfg, source, count, fps, offset, samples=samples)
+        notes.extend(envs.notes)
         if not np.any(samples):
             notes.append(f"audio: {source} is silent; the envelopes are flat")
         elif envs.tempo == 0 and cfg.audio_markers is None:
@@ -63,12 +67,14 @@ def render_timeline(cfg: Config) -> dict[str, Any]:
     audio = None
     if source is not None:
         audio = {"file": str(source), "offset": offset,
-                 "beat_source": f"markers: {cfg.audio_markers}" if cfg.audio_markers else "detected"}
+                 "beat_source": f"markers: {cfg.audio_markers}" if cfg.audio_markers else
+                 ("detected (madmom)" if cfg.audio.beats == "madmom" else "detected")}
     wave = waveform(samples, ANALYSIS_RATE, offset, count / fps) if samples is not None else None
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, audio=audio, cuts=cuts,
                          segments=segments, wave=wave, notes=notes)
     data["previews"] = _previews(cfg.output, count, fps)
-    return write_timeline(cfg.output, data, _listening(source, offset, count / fps, samples, notes), envs)
+    return write_timeline(cfg.output, data, _listening(source, offset, count / fps, samples, notes), envs,
+                          force=force, markers=cfg.audio_markers)
 
 
 def _cuts_and_segments(cfg: Config, info: Any, start: int, count: int,
@@ -113,25 +119,36 @@ def _previews(output: Path, frames: int, fps: float) -> list[dict[str, Any]]:
     return []
 
 
-def write_timeline(output: Path, data: dict[str, Any], listening: bytes | None, envs: Any) -> dict[str, Any]:
-    """Write OUTPUT.timeline.json/.html/.png and the label tracks; returns what was written."""
+def write_timeline(output: Path, data: dict[str, Any], listening: bytes | None, envs: Any, force: bool = False,
+                   markers: Path | None = None) -> dict[str, Any]:
+    """Write OUTPUT.timeline.json/.html/.png and the label tracks; returns what was written.
+
+    Everything is made in memory first, then checked against what is there (sidecars.py): a file
+    a person changed is refused without ``force`` before anything is written."""
     from pipeline.views.figure import timeline_png
     from pipeline.views.page import timeline_page
 
-    written = []
-    path = sidecar(output, ".timeline.json")
-    atomic_write_bytes(path, json.dumps(data, separators=(",", ":")).encode())
-    written.append(path)
-    path = sidecar(output, ".timeline.html")
-    atomic_write_bytes(path, timeline_page(data, listening).encode())
-    written.append(path)
-    path = sidecar(output, ".timeline.png")
-    atomic_write_bytes(path, timeline_png(data))
-    written.append(path)
+    files: dict[Path, bytes] = {sidecar(output, ".timeline.html"): timeline_page(data, listening).encode(),
+                                sidecar(output, ".timeline.png"): timeline_png(data)}
     if envs is not None:
         # In the audio file's own time, as Audacity shows it: corrected, it goes back as audio_markers.
-        for name, times in (("beats", envs.beats), ("onsets", envs.onsets)):
-            path = sidecar(output, f".{name}.txt")
-            atomic_write_bytes(path, format_labels(times, name[:-1]).encode())
-            written.append(path)
+        tracks = [("onsets", envs.onsets, "onset"), ("bars", envs.downbeats, "bar")]
+        if markers is None:
+            tracks.insert(0, ("beats", envs.beats, "beat"))
+        for name, times, label in tracks:
+            files[sidecar(output, f".detected.{name}.txt")] = format_labels(times, label).encode()
+    json_path = sidecar(output, ".timeline.json")
+    ledger = read_ledger(json_path, FORMAT)
+    writable = check_sidecars([json_path, *files], ledger, force, [markers] if markers else [], json_path)
+    skipped = [p for p in files if p not in writable]
+    for p in skipped:
+        data["notes"].append(f"{p.name} is the audio_markers input: left as it is")
+        del files[p]
+    data["written"] = ledger_entry(files)
+    written = []
+    for path, blob in files.items():
+        atomic_write_bytes(path, blob)
+        written.append(path)
+    atomic_write_bytes(json_path, json.dumps(data, separators=(",", ":"), allow_nan=False).encode())
+    written.insert(0, json_path)
     return {"timeline": [str(p) for p in written], "frames": data["frames"], "notes": data["notes"]}

@@ -62,7 +62,7 @@ def describe(cfg: Config) -> str:
         lines += _zoom_plan(cfg)
     users = cfg.uses_audio()
     if users:
-        lines.append(f"audio-driven: {', '.join(users)} (from {cfg.audio or 'the input video'})")
+        lines.append(f"audio-driven: {', '.join(users)} (from {cfg.audio.file or 'the input video'})")
     return "\n".join(lines)
 
 
@@ -99,7 +99,7 @@ def _zoom_plan(cfg: Config) -> list[str]:
     return [
         f"frames: {z.frames} at {z.fps:g} fps ({z.frames / z.fps:.2f} s)",
         f"loop: {'yes, ' + str(tail) + ' tail frames dreamed toward the start' if z.loop else 'no'}",
-        f"audio track: {cfg.audio or 'none'}",
+        f"audio track: {cfg.audio.file or 'none'}",
         f"job folder: {job_dir(cfg.output)}",
     ]
 

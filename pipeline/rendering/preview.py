@@ -14,6 +14,7 @@ import torch
 
 from pipeline.config import Config, SizeConfig
 from pipeline.dream import dream
+from pipeline.envelopes import render_events
 from pipeline.errors import ConfigError, MediaError
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.images import to_rgb8, to_tensor, write_image
@@ -27,6 +28,7 @@ from pipeline.rendering.outputs import check_output, sidecar
 from pipeline.rendering.progress import bar
 from pipeline.rendering.setup import fit_size, frame_generator
 from pipeline.rendering.timeline import analyse_audio
+from pipeline.views.lanes import beat_numbers
 
 PREVIEW_WIDTH = 256  # pixels per cell: a look costs seconds, not minutes
 MAX_CELLS = 48
@@ -52,12 +54,12 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
         start, count = plan_frames(cfg, info)
         fps = float(info.fps)
         h, w = fit_size(info.height, info.width, cfg.size, even=True)
-        audio = cfg.audio or (info.path if info.has_audio else None)
+        audio = cfg.audio.file or (info.path if info.has_audio else None)
     else:
         from pipeline.rendering.zoom import start_frame
 
         source = start_frame(cfg)
-        start, count, fps, audio = 0, cfg.zoom.frames, float(cfg.zoom.fps), cfg.audio
+        start, count, fps, audio = 0, cfg.zoom.frames, float(cfg.zoom.fps), cfg.audio.file
         h, w = source.shape[:2]
     size = fit_size(h, w, SizeConfig(width=min(PREVIEW_WIDTH, w)), even=True)
     # The render's own context: the same settings, schedules, audio and guide as the render.
@@ -68,9 +70,10 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
             envs = analyse_audio(cfg, audio, count, fps, start / fps)
         except MediaError:
             envs = None
-    beats = None if envs is None else envs.beats - envs.offset
+    beats = None if envs is None else render_events(envs.beats, envs.offset, fps, count)
+    bars = None if envs is None else render_events(envs.downbeats, envs.offset, fps, count)
     if at is not None:
-        wanted = resolve_moments(at, count, fps, beats, None if envs is None else envs.onset, MAX_CELLS)
+        wanted = resolve_moments(at, count, fps, beats, None if envs is None else envs.onset, MAX_CELLS, bars=bars)
     else:
         wanted = list(range(0, count, every or 1))[:MAX_CELLS]
     frames = _dream_cells(ctx, info, source, start, count, size, wanted)
@@ -136,7 +139,7 @@ def _describe(ctx: RenderContext, t: int, fps: float, beats: np.ndarray | None) 
               if not s.constant and k.startswith(("dream.", f"{cfg.mode}."))}
     beat = None
     if beats is not None and len(beats):
-        beat = int(np.searchsorted(np.floor(np.asarray(beats) * fps + 1e-9), t, side="right"))
+        beat = int(beat_numbers(t + 1, fps, beats)[t])
     seconds = t / fps
     head = f"f{t}  {int(seconds // 60)}:{seconds % 60:05.2f}" + (f"  beat {beat}" if beat is not None else "")
     lines = [head] + [f"{k.split('.', 1)[1]} {v:.4g}" for k, v in list(values.items())[:MAX_VALUE_LINES]]

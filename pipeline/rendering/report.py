@@ -104,7 +104,7 @@ def write_report(cfg: Any, ctx: Any, names: list[str], recorded: dict[str, dict[
 
         timeline = Timeline(n, fps, timeline.envelopes)
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, cuts=cuts, segments=segments,
-                         audio={"file": str(cfg.audio)} if cfg.audio else None)
+                         audio={"file": str(cfg.audio.file)} if cfg.audio.file else None)
     data["format"] = "dreamreel.report"
     data["report"] = {"frames": frames, "summary": summarise(frames)}
     data["config"] = cfg.model_dump(mode="json")

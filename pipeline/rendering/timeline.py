@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import Config
-from pipeline.envelopes import Envelopes, envelopes
+from pipeline.envelopes import COUNTS, LANES, Envelopes, envelopes
 from pipeline.errors import ConfigError
-from pipeline.markers import read_markers
+from pipeline.markers import read_markers, usable_beats
+from pipeline.rhythm.analysis import RhythmSettings
 from pipeline.media.audio import ANALYSIS_RATE, read_audio
 
 
@@ -26,34 +27,34 @@ class Timeline:
         if self.envelopes is not None:
             out.update(self.envelopes.at(t))
         else:
-            out.update(rms=0.0, onset=0.0, beat=0.0)
+            out.update({k: 0.0 for k in (*LANES, *COUNTS)})
         return out
 
     def envs(self, t: np.ndarray) -> dict[str, np.ndarray]:
         """``env`` for an int array of frames at once: each variable an array like ``t``."""
         t = np.asarray(t, np.int64)
         out = {"T": np.full(t.shape, float(self.frames)), "s": t / self.fps, "fps": np.full(t.shape, self.fps)}
-        for name in ("rms", "onset", "beat"):
+        for name in (*LANES, *COUNTS):
             if self.envelopes is None:
                 out[name] = np.zeros(t.shape)
             else:
-                track = getattr(self.envelopes, name)
+                track = self.envelopes.track(name)
                 out[name] = track[np.clip(t, 0, len(track) - 1)].astype(float)
         return out
 
 
 def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
                    fallback_audio: Path | None = None) -> Timeline:
-    """The timeline of a render. Audio comes from ``cfg.audio``, else ``fallback_audio`` (a video's
+    """The timeline of a render. Audio comes from ``cfg.audio.file``, else ``fallback_audio`` (a video's
     own track); it is analysed only when a schedule reads it. ``offset`` is the time of frame 0
     in the audio, seconds."""
     users = cfg.uses_audio()
     if not users:
         return check_schedules(cfg, Timeline(frames, fps))
-    source = cfg.audio or fallback_audio
+    source = cfg.audio.file or fallback_audio
     if source is None:
         raise ConfigError(
-            f"{users[0]}: reads an audio envelope (rms, onset or beat) but there is no audio; "
+            f"{users[0]}: reads the audio (rms, onset, bass, mid, high, beat, bar, ...) but there is no audio; "
             "set audio: path/to/track.wav"
         )
     return check_schedules(cfg, Timeline(frames, fps, analyse_audio(cfg, source, frames, fps, offset)))
@@ -65,8 +66,18 @@ def analyse_audio(cfg: Config, source: Path, frames: int, fps: float, offset: fl
     the beats of ``cfg.audio_markers`` (when given) in place of the detected ones."""
     if samples is None:
         samples = read_audio(source)
-    beats = read_markers(cfg.audio_markers) if cfg.audio_markers is not None else None
-    return envelopes(samples, ANALYSIS_RATE, fps, frames, offset, beats=beats)
+    beats, notes = None, []
+    if cfg.audio_markers is not None:
+        beats, notes = usable_beats(read_markers(cfg.audio_markers), samples.size / ANALYSIS_RATE, cfg.audio_markers)
+    return envelopes(samples, ANALYSIS_RATE, fps, frames, offset, beats=beats, settings=rhythm_settings(cfg),
+                     notes=tuple(notes))
+
+
+def rhythm_settings(cfg: Config) -> RhythmSettings:
+    """What ``cfg.audio`` says of the music, for the rhythm analysis."""
+    a = cfg.audio
+    return RhythmSettings(tempo_range=a.tempo_range, bpm=a.bpm, bpm_exact=a.bpm_exact,
+                          meter=None if a.meter == "auto" else a.meter, tracker=a.beats)
 
 
 # Frames a pre-flight evaluates at once (numpy work space of a few tens of MB per schedule).

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import Config
+from pipeline.envelopes import LANES, frame_of, render_events
 from pipeline.rendering.timeline import Timeline
 
 FORMAT = "dreamreel.timeline"
@@ -48,10 +49,10 @@ def _source(source: Any) -> Any:
 
 def beat_numbers(frames: int, fps: float, beats: np.ndarray) -> np.ndarray:
     """Per frame, the number of the last beat it holds or follows: 0 before the first beat, 1
-    from the frame holding the first, ... (int [frames]). A frame holds a beat that falls in its
-    span of time, as the ``beat`` envelope counts it."""
-    on_frame = np.floor(np.sort(np.asarray(beats, float)) * fps + 1e-9)
-    return np.searchsorted(on_frame, np.arange(frames), side="right")
+    from the frame holding the first, ... (int [frames]). ``beats``: seconds of the output, those
+    of the render only (``render_events``), so number N is the render's Nth beat, as ``beat:N``
+    names it. A frame holds a beat that falls in its span of time, as the ``beat`` envelope counts it."""
+    return np.searchsorted(frame_of(np.sort(np.asarray(beats, float)), 0.0, fps), np.arange(frames), side="right")
 
 
 def waveform(samples: np.ndarray, rate: int, start: float, seconds: float) -> dict[str, Any]:
@@ -84,23 +85,26 @@ def timeline_data(cfg: Config, timeline: Timeline, *, title: str, first_frame: i
     data: dict[str, Any] = {
         "format": FORMAT, "version": VERSION, "title": title, "mode": cfg.mode, "fps": fps, "frames": n,
         "first_frame": first_frame, "duration": duration, "time": rounded(times, 9),
-        "audio": None, "envelopes": {}, "beats": [], "onsets": [], "beat_number": [],
+        "audio": None, "envelopes": {}, "beats": [], "bars": [], "onsets": [], "beat_number": [],
+        "beat_in_bar": [], "bar_number": [],
         "schedules": scheduled_values(cfg, timeline), "cuts": cuts or [], "segments": segments or [],
         "waveform": wave, "notes": list(notes or []),
     }
     if env is not None:
         offset = env.offset
-        beats = env.beats - offset
-        onsets = env.onsets - offset
-        beats = beats[(beats >= 0) & (beats < duration)]
+        beats = render_events(env.beats, offset, fps, n)
         data["beats"] = rounded(beats, 9)
-        data["onsets"] = rounded(onsets[(onsets >= 0) & (onsets < duration)], 9)
+        data["bars"] = rounded(render_events(env.downbeats, offset, fps, n), 9)
+        data["onsets"] = rounded(render_events(env.onsets, offset, fps, n), 9)
         data["beat_number"] = beat_numbers(n, fps, beats).tolist()
-        data["envelopes"] = {k: rounded(getattr(env, k), 4) for k in ("rms", "onset", "beat")}
-        data["audio"] = {"tempo": round(env.tempo, 3), **(audio or {})}
+        data["beat_in_bar"] = env.track("beat_in_bar").astype(int).tolist()
+        data["bar_number"] = env.track("bar_number").astype(int).tolist()
+        data["envelopes"] = {k: rounded(env.track(k), 4) for k in LANES}
+        tempo = env.tempo if math.isfinite(env.tempo) else 0.0
+        data["audio"] = {"tempo": round(tempo, 3), "meter": env.meter, **(audio or {})}
     else:
-        data["envelopes"] = {k: [0.0] * n for k in ("rms", "onset", "beat")}
-        data["beat_number"] = [0] * n
+        data["envelopes"] = {k: [0.0] * n for k in LANES}
+        data["beat_number"] = data["beat_in_bar"] = data["bar_number"] = [0] * n
         if audio:
-            data["audio"] = {"tempo": 0.0, **audio}
+            data["audio"] = {"tempo": 0.0, "meter": 0, **audio}
     return data

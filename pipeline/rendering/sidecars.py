@@ -1,0 +1,88 @@
+"""Files written beside an output that a person may open, edit or keep (the timeline's pages and
+label tracks): one rule for all of them. A file there is replaced only when it is provably ours,
+unchanged since we wrote it (its SHA-256 is in the ledger we wrote with it), or with ``--force``;
+a file the config reads (a marker file) is never written, even with ``--force``."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import OutputExistsError
+from pipeline.media.atomic import open_regular
+
+MAX_LEDGER_BYTES = 64 << 20
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_ledger(path: Path, fmt: str) -> dict[str, str] | None:
+    """``{file name: sha256}`` of the files the JSON at ``path`` (of format ``fmt``) says it wrote,
+    or None when there is no such file of ours. Read bounded, only from a regular file, and
+    validated: anything else (a FIFO, a huge or nested file, bad JSON, another format) is not ours."""
+    fd, problem = open_regular(path)
+    if fd is None:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(MAX_LEDGER_BYTES + 1)
+        if len(raw) > MAX_LEDGER_BYTES:
+            return None
+        data = json.loads(raw)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        return None
+    written = data.get("written", {})
+    if not isinstance(written, dict):
+        return {}
+    return {k: v for k, v in written.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def file_digest(path: Path) -> str | None:
+    fd, _ = open_regular(path)
+    if fd is None:
+        return None
+    h = hashlib.sha256()
+    with os.fdopen(fd, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
+
+
+def check_sidecars(paths: list[Path], ledger: dict[str, str] | None, force: bool,
+                   inputs: list[Path], ledger_path: Path | None = None) -> list[Path]:
+    """The ``paths`` that may be written, before any is: a folder in the way, or a file that is not
+    provably ours without ``force``, is an OutputExistsError naming it. Paths that are an input
+    of the config are left out (returned list), never written. ``ledger_path`` is the ledger's own
+    file: ours when it read as a ledger at all."""
+    writable = []
+    for path in paths:
+        if any(same_file(path, i) for i in inputs if i is not None and Path(i).exists()):
+            continue
+        if path.is_dir():
+            raise OutputExistsError(f"{path}: is a folder; --timeline writes a file there, so move it or "
+                                    "choose another output name")
+        if path.exists() and not force:
+            ours = ledger is not None and (path == ledger_path or ledger.get(path.name) == file_digest(path))
+            if not ours:
+                raise OutputExistsError(f"{path}: exists and is not as dreamreel wrote it (edited since, or "
+                                        "made by someone else); pass --force to replace it, or move it")
+        writable.append(path)
+    return writable
+
+
+def ledger_entry(files: dict[Path, bytes]) -> dict[str, Any]:
+    """``{file name: sha256}`` of the files about to be written, for the ledger."""
+    return {p.name: digest(b) for p, b in files.items()}

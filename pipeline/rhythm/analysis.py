@@ -1,0 +1,84 @@
+"""One track's rhythm: beats, their places in the bar, the meter and the tempo, from the samples
+(or from beats a person marked). The steps of pipeline.rhythm composed, with the settings a
+person gives when the music is known."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.rhythm.activation import beat_activation, low_onset, normalised, onset_strength
+from pipeline.rhythm.bars import accents, downbeats
+from pipeline.rhythm.beats import TrackerSettings, heard, refine, track
+from pipeline.rhythm.spectrum import Features, features
+
+QUIET = 0.05  # of the track's strong onsets: below it no beat is heard
+TRACKER = TrackerSettings(prior_bpm=125.0, prior_octaves=0.4, prior_weight=3.0, observation=16.0)
+
+
+@dataclass(frozen=True)
+class RhythmSettings:
+    """What a person knows of the music: ``tempo_range`` (bpm), ``bpm`` (a hint: the tempo prior
+    is centred there and the range narrowed to within 20 %; with ``bpm_exact`` to within 1 %),
+    ``meter`` (beats a bar; None finds 3 or 4), ``tracker`` ("dreamreel" or "madmom")."""
+
+    tempo_range: tuple[float, float] = (55.0, 215.0)
+    bpm: float | None = None
+    bpm_exact: bool = False
+    meter: int | None = None
+    tracker: str = "dreamreel"
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """``beats`` (seconds, ascending), ``place`` (int [beats], 1..meter: 1 is a downbeat),
+    ``meter``, ``tempo`` (bpm, median; 0 with fewer than two beats), ``features`` and
+    ``strength`` (the onset strength per spectral frame, at ``features.rate``)."""
+
+    beats: np.ndarray
+    place: np.ndarray
+    meter: int
+    tempo: float
+    features: Features
+    strength: np.ndarray
+
+    @property
+    def downbeats(self) -> np.ndarray:
+        return self.beats[self.place == 1]
+
+
+def tracker_settings(s: RhythmSettings) -> TrackerSettings:
+    """The HMM's settings for what a person said of the music."""
+    lo, hi = s.tempo_range
+    if s.bpm is None:
+        centre = min(max(TRACKER.prior_bpm, lo), hi)
+        return TrackerSettings(**{**TRACKER.__dict__, "tempo_range": (lo, hi), "prior_bpm": centre})
+    spread = 1.01 if s.bpm_exact else 1.2
+    return TrackerSettings(**{**TRACKER.__dict__, "tempo_range": (s.bpm / spread, s.bpm * spread),
+                              "prior_bpm": s.bpm, "prior_octaves": 0.1})
+
+
+def analyse(samples: np.ndarray, rate: int, settings: RhythmSettings = RhythmSettings(),
+            beats: np.ndarray | None = None) -> Rhythm:
+    """The rhythm of mono float32 ``samples`` at ``rate`` Hz. ``beats`` (seconds, e.g. a marker
+    file a person corrected) replace the detected ones; bars are found on them all the same."""
+    f = features(np.asarray(samples, np.float32), rate)
+    strength = onset_strength(f)
+    norm = normalised(strength, f.rate)
+    if beats is None:
+        if settings.tracker == "madmom":
+            from pipeline.rhythm.madmom_beats import madmom_beats
+
+            beats = madmom_beats(samples, rate)
+        else:
+            tr = tracker_settings(settings)
+            frames = track(beat_activation(norm), f.rate, tr)
+            beats = refine(frames, norm, f.rate, tr.observation)
+        top = float(np.percentile(strength, 99)) if strength.size else 0.0
+        beats = heard(beats, strength, f.rate, QUIET * top) if top > 0 else np.zeros(0)
+    beats = np.asarray(beats, float)
+    meters = (settings.meter,) if settings.meter else (3, 4)
+    place, meter = downbeats(accents(beats, f, low_onset(f)), meters)
+    gaps = np.diff(beats)
+    tempo = 60.0 / float(np.median(gaps)) if gaps.size and np.median(gaps) > 0 else 0.0
+    return Rhythm(beats, place, meter, tempo, f, strength)

