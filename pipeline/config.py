@@ -310,7 +310,7 @@ class Config(_Strict):
             raise ValueError("input: mode video needs an input video")
         heard = [k for k in self.uses_audio() if k.startswith("dream.")]
         if mode in ("still", "atlas") and heard:
-            raise ValueError(f"{heard[0]}: reads the audio (rms, onset, bass, mid, high, beat, bar, ...), but a {mode} is one "
+            raise ValueError(f"{heard[0]}: reads an audio envelope (rms, onset, bass, mid, high, beat, bar, ...), but a {mode} is one "
                              "picture with no time to read it at; audio drives video and zoom renders")
         if mode == "atlas":
             for key, what in (("mask", "keeps part of a picture clean"), ("guide", "steers the dream of a picture")):

@@ -54,7 +54,7 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
     source = cfg.audio.file or fallback_audio
     if source is None:
         raise ConfigError(
-            f"{users[0]}: reads the audio (rms, onset, bass, mid, high, beat, bar, ...) but there is no audio; "
+            f"{users[0]}: reads an audio envelope (rms, onset, bass, mid, high, beat, bar, ...) but there is no audio; "
             "set audio: path/to/track.wav"
         )
     return check_schedules(cfg, Timeline(frames, fps, analyse_audio(cfg, source, frames, fps, offset)))

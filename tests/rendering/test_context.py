@@ -83,6 +83,6 @@ def test_a_still_reading_an_audio_envelope_is_refused_with_its_line(tmp_path, ca
     cfg = _still(tmp_path, "loud", "steps: '2 + 4*rms'")
     assert main([cfg]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"render: error: {cfg}:4: dream.steps: reads an audio envelope (rms, onset or beat), but a still "
+    assert err == [f"render: error: {cfg}:4: dream.steps: reads an audio envelope (rms, onset, bass, mid, high, beat, bar, ...), but a still "
                    "is one picture with no time to read it at; audio drives video and zoom renders"]
     assert not (tmp_path / "loud.png").exists()

@@ -14,7 +14,7 @@
   const lanes = [];
   if (D.waveform && D.waveform.max.length) lanes.push({ key: "waveform", kind: "wave", height: 70 });
   if (D.audio) {
-    for (const k of ["rms", "onset", "beat"]) {
+    for (const k of Object.keys(D.envelopes)) {
       lanes.push({ key: k, kind: "line", values: D.envelopes[k], height: 44, lo: 0, hi: 1 });
     }
   }
@@ -158,9 +158,20 @@
     for (const t of shown) ctx.fillRect(Math.round(xOf(t)), y0, 1, h);
   }
 
+  function barNumbers(lane) {  // each bar line's number, where there is room for it
+    const bars = D.bars || [];
+    const shown = bars.filter((t) => t >= view.t0 && t <= view.t1);
+    if (!shown.length || shown.length > plotW() / 24) return;
+    ctx.fillStyle = "rgba(255,236,200,0.95)";
+    ctx.font = "10px sans-serif";
+    for (const t of shown) ctx.fillText(String(bars.indexOf(t) + 1), Math.round(xOf(t)) + 2, lane.y + 10);
+  }
+
   function drawWave(lane) {
     const w = D.waveform, mid = lane.y + lane.height / 2, amp = lane.height / 2 - 2;
     markers(D.beats, "rgba(242,160,61,0.55)", lane.y, lane.height);
+    markers(D.bars || [], "rgba(255,236,200,0.95)", lane.y, lane.height);
+    barNumbers(lane);
     markers(D.onsets, "rgba(90,180,240,0.8)", lane.y + lane.height - 8, 8);
     ctx.fillStyle = "#6f8fb0";
     const i0 = Math.max(0, Math.floor(view.t0 * w.rate)), i1 = Math.min(w.max.length, Math.ceil(view.t1 * w.rate));
@@ -259,6 +270,10 @@
     const t = frame / FPS, out = [["time", fmtTime(t) + " s"], ["frame", "" + frame]];
     if (D.first_frame) out.push(["source frame", "" + (frame + D.first_frame)]);
     if (D.beats.length) out.push(["beat number", "" + (D.beat_number[frame] || 0)]);
+    if ((D.bars || []).length) {
+      out.push(["bar number", "" + ((D.bar_number || [])[frame] || 0)]);
+      out.push(["beat in bar", "" + ((D.beat_in_bar || [])[frame] || 0)]);
+    }
     for (const lane of lanes) if (lane.kind === "line") out.push([lane.key, fmt(lane.values[frame])]);
     if (report) {
       for (const k of ["fresh", "segment", "host"]) if (report[k]) out.push(["report." + k, fmt(report[k][frame])]);

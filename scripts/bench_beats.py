@@ -1,0 +1,122 @@
+"""Beat tracking against ground truth nobody on the team chose: click tracks at 60-200 bpm, ramps,
+a gap and swing, and MIDI songs of varied styles, meters and tempi rendered with fluidsynth (beats
+from the MIDI tempo map, corrected by the synthesizer's measured latency). dreamreel's tracker,
+librosa's beat_track and madmom's RNN+DBN run on the same audio in the same run and are scored
+with mir_eval: F-measure, CMLt, AMLt, the median signed offset, the share of tracks at a wrong
+metrical level, downbeat F, and seconds per minute of audio.
+
+    pip install -e '.[beats-bench]'; apt-get install fluidsynth fluid-soundfont-gm
+    python scripts/bench_beats.py [--save] [--seconds 30] [--only dreamreel]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.beatdata import click_suite, song_suite  # noqa: E402
+from scripts.benchlib import report  # noqa: E402
+
+
+def dreamreel(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    from pipeline.rhythm.analysis import analyse
+
+    r = analyse(samples, rate)
+    return r.beats, r.downbeats
+
+
+def librosa_beats(samples: np.ndarray, rate: int) -> tuple[np.ndarray, None]:
+    import librosa
+
+    _, frames = librosa.beat.beat_track(y=samples, sr=rate, units="time")
+    return np.asarray(frames, float), None
+
+
+def madmom_beats(samples: np.ndarray, rate: int) -> tuple[np.ndarray, None]:
+    from pipeline.rhythm.madmom_beats import madmom_beats as mm
+
+    return mm(samples, rate), None
+
+
+TRACKERS = {"dreamreel": dreamreel, "librosa 0.11 beat_track": librosa_beats, "madmom RNN+DBN": madmom_beats}
+
+
+def level(ref: np.ndarray, est: np.ndarray) -> str:
+    """"right", "half", "double" or "other": the metrical level of ``est`` against ``ref``."""
+    if est.size < 3:
+        return "other"
+    ratio = np.median(np.diff(ref)) / np.median(np.diff(est))
+    for name, r in (("right", 1.0), ("double", 2.0), ("half", 0.5), ("other", 1.5), ("other", 2 / 3)):
+        if abs(ratio / r - 1) < 0.08:
+            return name
+    return "other"
+
+
+def score(tracks, fn) -> dict:
+    import mir_eval
+
+    rows = []
+    for tr in tracks:
+        t0 = time.perf_counter()
+        est, down = fn(tr.samples, tr.rate)
+        secs = time.perf_counter() - t0
+        ref, e = mir_eval.beat.trim_beats(tr.beats), mir_eval.beat.trim_beats(np.asarray(est, float))
+        f = mir_eval.beat.f_measure(ref, e)
+        _, cmlt, _, amlt = mir_eval.beat.continuity(ref, e)
+        offs = [b - ref[np.argmin(np.abs(ref - b))] for b in e] if ref.size else []
+        offs = [o for o in offs if abs(o) <= 0.07]
+        fd = mir_eval.beat.f_measure(tr.downbeats, down) if down is not None and tr.downbeats.size else np.nan
+        rows.append({"name": tr.name, "f": f, "cmlt": cmlt, "amlt": amlt, "offset": np.median(offs) if offs else np.nan,
+                     "level": level(tr.beats, np.asarray(est, float)), "down": fd,
+                     "per_min": secs / (tr.samples.size / tr.rate / 60)})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--save", action="store_true", help="append the table to BENCHMARKS.md")
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of each song")
+    ap.add_argument("--only", action="append", help="run only these trackers (repeatable)")
+    ap.add_argument("--tracks", action="store_true", help="also list every track's row")
+    ap.add_argument("--skip", action="append", help="leave out these trackers (repeatable)")
+    args = ap.parse_args()
+    suites = {"clicks": click_suite(), "songs": song_suite(args.seconds)}
+    lines = [f"{len(suites['clicks'])} click tracks (60-200 bpm, ramps 90-140 and 150-100, a gap, swing), "
+             f"{len(suites['songs'])} MIDI songs of {args.seconds:g} s (fluidsynth, FluidR3 GM).", "",
+             "| tracker | set | F | CMLt | AMLt | median offset ms | wrong level | downbeat F | s per min |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    detail = []
+    for name, fn in TRACKERS.items():
+        if args.only and name.split()[0] not in args.only or name.split()[0] in (args.skip or []):
+            continue
+        for set_name, tracks in suites.items():
+            try:
+                rows = score(tracks, fn)
+            except ImportError as exc:
+                lines.append(f"| {name} | {set_name} | not installed ({exc.name}) | | | | | | |")
+                break
+            wrong = sum(r["level"] != "right" for r in rows)
+            down = [r["down"] for r in rows if np.isfinite(r["down"])]
+            lines.append(f"| {name} | {set_name} | {np.mean([r['f'] for r in rows]):.3f} | "
+                         f"{np.mean([r['cmlt'] for r in rows]):.3f} | {np.mean([r['amlt'] for r in rows]):.3f} | "
+                         f"{np.nanmedian([r['offset'] for r in rows]) * 1000:+.1f} | {wrong} of {len(rows)} | "
+                         f"{np.mean(down):.3f} | {np.mean([r['per_min'] for r in rows]):.2f} |"
+                         if down else
+                         f"| {name} | {set_name} | {np.mean([r['f'] for r in rows]):.3f} | "
+                         f"{np.mean([r['cmlt'] for r in rows]):.3f} | {np.mean([r['amlt'] for r in rows]):.3f} | "
+                         f"{np.nanmedian([r['offset'] for r in rows]) * 1000:+.1f} | {wrong} of {len(rows)} | - | "
+                         f"{np.mean([r['per_min'] for r in rows]):.2f} |")
+            detail += [f"| {name} | {r['name']} | {r['f']:.3f} | {r['cmlt']:.3f} | {r['level']} |" for r in rows]
+            print(lines[-1], flush=True)
+    if args.tracks:
+        lines += ["", "| tracker | track | F | CMLt | level |", "|---|---|---|---|---|", *detail]
+    report("Beat tracking against known beats", lines, args.save)
+
+
+if __name__ == "__main__":
+    main()
