@@ -37,8 +37,13 @@ def accents(beats: np.ndarray, f: Features, low_onset: np.ndarray) -> np.ndarray
 
 
 def _z(x: np.ndarray) -> np.ndarray:
-    spread = np.median(np.abs(x - np.median(x))) * 1.4826
-    return (x - np.median(x)) / spread if spread > 1e-12 else np.zeros_like(x, float)
+    """Robust z-scores clipped to [-3, 3]: one huge value (a track's first chord, out of silence)
+    must not outvote a whole track's bars, and a feature that hardly varies says nothing."""
+    x = np.asarray(x, float)
+    spread = max(np.median(np.abs(x - np.median(x))) * 1.4826, 0.1 * float(np.std(x)))
+    if spread <= 1e-12:
+        return np.zeros_like(x)
+    return np.clip((x - np.median(x)) / spread, -3.0, 3.0)
 
 
 def downbeats(accent: np.ndarray, meters: tuple[int, ...] = (3, 4)) -> tuple[np.ndarray, int]:

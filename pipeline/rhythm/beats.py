@@ -73,36 +73,38 @@ def track(activation: np.ndarray, rate: float, settings: TrackerSettings = Track
     move += prior[None, :]
 
     total = n + 2 * pad + 1
-    # score[j, p]: best log-probability of a path where a beat of interval j starts at padded
-    # frame p, counting the observations before p; the path may start anywhere in a beat.
-    score = np.full((k, total), -np.inf)
-    back = np.zeros((k, total), np.uint8 if k <= 256 else np.int16)
-    start = np.arange(total)[None, :]
-    first = (start > pad - lengths[:, None]) & (start <= pad)
-    score[first] = -np.log(lengths.sum())
     step = int(lengths[0])
+    # score[j, p % ring]: best log-probability of a path where a beat of interval j starts at padded
+    # frame p, counting the observations before p; the path may start anywhere in a beat. Only the
+    # last longest interval of starts is ever looked back at, so a ring of them is kept: memory is
+    # the same for a jingle and a two-hour set (the back-pointers, a byte a tempo a frame, remain).
+    ring = 2 * pad + step
+    score = np.full((k, ring), -np.inf)
+    back = np.zeros((k, total), np.uint8 if k <= 256 else np.int16)
+    for j, length in enumerate(lengths):
+        score[j, np.arange(pad - length + 1, pad + 1) % ring] = -np.log(lengths.sum())
     rows = np.arange(k)[:, None]
     for a in range(pad + 1, n + pad, step):
         s = np.arange(a, min(a + step, n + pad))
         prev = s[None, :] - lengths[:, None]  # [k, len(s)]
-        done = score[rows, prev] + _beat_loglik(cb, cn, prev, lengths, beat_frames)
+        done = score[rows, prev % ring] + _beat_loglik(cb, cn, prev, lengths, beat_frames)
         cand = done[:, :, None] + move[:, None, :]  # [from, s, to]
         best = np.argmax(cand, axis=0)  # [s, to]
-        score[:, s] = np.take_along_axis(cand, best[None], axis=0)[0].T
+        score[:, s % ring] = np.take_along_axis(cand, best[None], axis=0)[0].T
         back[:, s] = best.T
     # The end: the last frame lies somewhere inside a beat that started at most one interval ago.
     end = n + pad  # one past the last real frame
     best_val, best_at = -np.inf, (0, pad)
     for j in range(k):
         p = np.arange(max(end - lengths[j], 0), end)
-        partial = score[j, p] + _beat_loglik(cb, cn, p[None, :], lengths[j : j + 1], beat_frames[j : j + 1],
-                                             stop=end)[0]
+        partial = score[j, p % ring] + _beat_loglik(cb, cn, p[None, :], lengths[j : j + 1], beat_frames[j : j + 1],
+                                                    stop=end)[0]
         i = int(np.argmax(partial))
         if partial[i] > best_val:
             best_val, best_at = float(partial[i]), (j, int(p[i]))
     beats = []
     j, p = best_at
-    while p > pad - lengths[j] and np.isfinite(score[j, p]):
+    while p > pad - lengths[j]:  # a start at or before frame 0 began the path
         if p >= pad:
             beats.append(p - pad)
         if p <= pad:
