@@ -31,7 +31,7 @@ def f_measure(ref: np.ndarray, est: np.ndarray, tol: float = TOLERANCE, skip: fl
     return 0.0 if hits == 0 else 2 * p * q / (p + q)
 
 
-@pytest.mark.parametrize("bpm", [75, 97.5, 128, 175])
+@pytest.mark.parametrize("bpm", [60, 97.5, 128, 175, 200])
 def test_clicks_at_any_common_tempo_are_tracked(bpm):
     tr = click_track(bpm, 30.0)
     r = analyse(tr.samples, tr.rate)
@@ -40,6 +40,14 @@ def test_clicks_at_any_common_tempo_are_tracked(bpm):
     # Sub-frame placement: no quantised period, so no drift over the track.
     matched = [b - tr.beats[np.argmin(np.abs(tr.beats - b))] for b in r.beats]
     assert abs(np.median(matched)) < 0.010 and np.max(np.abs(matched[-10:])) < 0.02
+
+
+def test_a_fast_pulse_is_not_read_at_half_tempo():
+    """At 200 bpm the prior favours 100; the clicks between the decoded beats, as strong as the
+    beats, say the pulse is twice as fast (rhythm/level.py)."""
+    tr = click_track(200, 30.0)
+    r = analyse(tr.samples, tr.rate)
+    assert abs(r.tempo - 200) < 2
 
 
 def test_a_tempo_ramp_is_followed():

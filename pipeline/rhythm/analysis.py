@@ -10,6 +10,7 @@ import numpy as np
 from pipeline.rhythm.activation import beat_activation, low_onset, normalised, onset_strength
 from pipeline.rhythm.bars import accents, downbeats
 from pipeline.rhythm.beats import TrackerSettings, heard, refine, track
+from pipeline.rhythm.level import level_change
 from pipeline.rhythm.spectrum import Features, features
 
 QUIET = 0.05  # of the track's strong onsets: below it no beat is heard
@@ -58,6 +59,25 @@ def tracker_settings(s: RhythmSettings) -> TrackerSettings:
                               "prior_bpm": s.bpm, "prior_octaves": 0.1})
 
 
+def _track(act: np.ndarray, norm: np.ndarray, rate: float, settings: RhythmSettings) -> np.ndarray:
+    """Beats (seconds) decoded from ``act``; when the onsets say the pulse is twice or half the
+    decoded one (rhythm/level.py) and no bpm was given, decoded again within 30 % of that pulse."""
+    tr = tracker_settings(settings)
+    beats = refine(track(act, rate, tr), norm, rate, tr.observation)
+    if settings.bpm is not None or beats.size < 8:
+        return beats
+    factor, _ = level_change(beats, norm, rate)
+    if factor == 1.0:
+        return beats
+    pulse = 60.0 / float(np.median(np.diff(beats))) * factor
+    lo, hi = settings.tempo_range
+    if not lo <= pulse <= hi:
+        return beats
+    narrowed = TrackerSettings(**{**tr.__dict__, "tempo_range": (max(lo, pulse / 1.3), min(hi, pulse * 1.3)),
+                                  "prior_bpm": pulse})
+    return refine(track(act, rate, narrowed), norm, rate, tr.observation)
+
+
 def analyse(samples: np.ndarray, rate: int, settings: RhythmSettings = RhythmSettings(),
             beats: np.ndarray | None = None) -> Rhythm:
     """The rhythm of mono float32 ``samples`` at ``rate`` Hz. ``beats`` (seconds, e.g. a marker
@@ -71,9 +91,7 @@ def analyse(samples: np.ndarray, rate: int, settings: RhythmSettings = RhythmSet
 
             beats = madmom_beats(samples, rate)
         else:
-            tr = tracker_settings(settings)
-            frames = track(beat_activation(norm), f.rate, tr)
-            beats = refine(frames, norm, f.rate, tr.observation)
+            beats = _track(beat_activation(norm), norm, f.rate, settings)
         top = float(np.percentile(strength, 99)) if strength.size else 0.0
         beats = heard(beats, strength, f.rate, QUIET * top) if top > 0 else np.zeros(0)
     beats = np.asarray(beats, float)
