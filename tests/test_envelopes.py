@@ -36,40 +36,38 @@ def test_silence_gives_zero_envelopes():
     assert env.tempo == 0 and not env.rms.any() and not env.onset.any() and not env.beat.any()
 
 
-def test_an_hour_of_audio_is_analysed_in_bounded_memory(tmp_path):
-    """A DJ set or an album is a normal input: an hour of audio (a beep every second, made here
-    with ffmpeg) is analysed in memory of the order of its samples' own 318 MB, in a child under
-    address-space and time limits. The whole spectrum at once needed about 10 GB."""
+def test_a_two_hour_timeline_is_made_in_bounded_memory_and_time(tmp_path):
+    """A DJ set or an album is a normal input: `--timeline` over two hours of audio (a beep every
+    second, made here with ffmpeg) at 30 fps runs in a child under address-space and CPU limits
+    (a quadratic peak picker once hung it for half an hour; the whole spectrum at once needed
+    about 20 GB), holds one beat a second, and peaks in memory at a small multiple of the samples'
+    own 635 MB."""
+    import json
     import resource
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
-    track = tmp_path / "hour.flac"
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=22050:duration=3600",
+    track = tmp_path / "set.flac"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=22050:duration=7200",
            "-ac", "1", "-c:a", "flac", str(track))
-    code = (
-        "import resource, sys\n"
-        "from pipeline.envelopes import envelopes\n"
-        "from pipeline.media.audio import read_audio\n"
-        f"s = read_audio({str(track)!r})\n"
-        "e = envelopes(s, 22050, 30.0, 3600 * 30)\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print(s.nbytes, peak, e.tempo, int((e.beat == 1.0).sum()))\n"
-    )
-    limit = 3 << 30
+    cfg = tmp_path / "set.yaml"
+    cfg.write_text(f"mode: zoom\noutput: {tmp_path / 'set.mp4'}\naudio: {track}\n"
+                   "zoom: {frames: 216000, fps: 30, zoom: '1.01 + 0.03*beat'}\n")
+    limit = 6 << 30  # the imports alone reserve 3.6 GB of address space
 
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (240, 240))
 
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          preexec_fn=limits, stdin=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-m", "pipeline", str(cfg), "--timeline"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300, preexec_fn=limits, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    nbytes, peak, tempo, beats = proc.stdout.split()
-    assert int(nbytes) == 3600 * 22050 * 4
-    # About 1.5x the samples alone here (0.47 GB); up to 2.9x seen while other tests ran (the
-    # growing read buffer). The whole spectrum at once was about 30x.
-    assert int(peak) < 3 * int(nbytes) + (200 << 20), (int(peak) >> 20, int(nbytes) >> 20)  # MB
-    assert abs(float(tempo) - 60) < 1 and abs(int(beats) - 3600) < 40
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    data = json.loads((tmp_path / "set.mp4.timeline.json").read_text())
+    assert data["frames"] == 216000 and abs(data["audio"]["tempo"] - 60) < 0.5
+    assert abs(len(data["beats"]) - 7200) < 10
+    # 1.9 GB here: the samples, the decode buffer's growth, the tracker's back-pointers (60 MB) and
+    # the page's data for 216,000 frames.
+    assert peak < 4 * 7200 * 22050 * 4, peak >> 20
