@@ -140,3 +140,34 @@ def test_a_ten_minute_song_at_30_fps_opens_zooms_and_reads_out_its_last_frame(tm
         browser.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x - 100, "y": top + 60, "button": "left"})
         browser.call("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x - 100, "y": top + 60, "button": "left"})
         assert browser.errors() == []
+
+
+HOSTILE = "</script><script>window.pwned=1</script><!-- <!--x--> &amp; \u2028\"'"
+
+
+def test_hostile_text_in_every_string_field_is_shown_as_text_and_the_page_still_draws(tmp_path):
+    """File names, expressions with comments, keyframe sources and notes carry text a person (or
+    an attacker) typed. The page must draw, run none of it, and hold the same JSON as the file:
+    one '<!--' once made the embedded JSON invalid and the page blank, with exit 0."""
+    folder = tmp_path / "a<!--b<script>&\x27"
+    folder.mkdir()
+    out = folder / "v<!--x&y'.mp4"
+    marks = folder / "m<!--.txt"
+    marks.write_text("0.5\n1.0\n1.0\n9999\n")  # a repeat and one past the end: two notes naming the file
+    cfg = tmp_path / "h.yaml"
+    cfg.write_text(CONFIG.format(out=json.dumps(str(out)))
+                   .replace('"0.008 + 0.012*onset"', json.dumps(f"0.008 + 0.012*onset # {HOSTILE}"))
+                   .replace('"0.4*sin(2*pi*t/T)"', json.dumps(f"0:(0), 96:(0.4 # {HOSTILE}), 191:(0)"))
+                   + f"audio_markers: {json.dumps(str(marks))}\n")
+    assert main([str(cfg), "--timeline"]) == 0
+    page = Path(str(out) + ".timeline.html")
+    with Browser() as browser:
+        data = check_page(browser, page, "timeline-hostile")
+        assert browser.evaluate("window.pwned === undefined") is True
+        assert browser.evaluate("document.querySelectorAll('script').length") == 2  # ours, and no other
+        assert browser.evaluate("typeof window.dreamreel.xOfFrame") == "function"  # our script ran
+        in_page = browser.evaluate("JSON.parse(document.getElementById('data').textContent)")
+        assert in_page["schedules"] == data["schedules"] and in_page["notes"] == data["notes"]
+        assert HOSTILE in data["schedules"]["dream.step_size"]["source"] and "m<!--.txt" in " ".join(data["notes"])
+        assert browser.evaluate("document.title").endswith(data["title"]) and data["title"] == str(out)
+        assert browser.errors() == []

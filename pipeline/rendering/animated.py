@@ -34,6 +34,11 @@ class Animation(Protocol):
     def assemble(self, job: Job) -> tuple[list[Path], dict[str, Any]]:
         """The finished frames in shown order, and the facts found while ordering them."""
 
+    def measured(self, frames: list[Path], recorded: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The report's facts for the output ``frames`` (in shown order): ``recorded`` (by
+        checkpoint name), with the frames the dream's own facts do not describe measured again
+        where the source allows (frames blended at assembly, frames whose facts were lost)."""
+
 
 def render_animated(anim: Animation, force: bool, writer: str = "", encode: bool = True) -> dict[str, Any]:
     """Open (or resume) the job, dream what is missing, encode, remove the job; returns facts.
@@ -45,6 +50,10 @@ def render_animated(anim: Animation, force: bool, writer: str = "", encode: bool
     root = job_dir(cfg.output)
     had_job = root.is_dir()
     job = Job(cfg.output, anim.fingerprint(), writer=writer)
+    if encode:
+        from pipeline.rendering.report import check_report_files
+
+        check_report_files(cfg.output, force)
     try:
         job.open(force)
         facts = anim.dream(job)
@@ -58,7 +67,8 @@ def render_animated(anim: Animation, force: bool, writer: str = "", encode: bool
         # Before the job folder goes: the frames' facts live in it.
         from pipeline.rendering.report import write_report
 
-        report = write_report(cfg, anim.ctx, [p.name for p in frames], job.frame_facts(), found, facts)
+        report = write_report(cfg, anim.ctx, [p.name for p in frames], anim.measured(frames, job.frame_facts()),
+                              found, facts)
         facts["report"] = str(report[-1])
     except DreamreelError as exc:
         if writer or not root.is_dir() or isinstance(exc, OutputExistsError):

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from pipeline.jsonio import dumps, load
 from pipeline.media.atomic import atomic_write_bytes
 
 ROUNDS = 3  # interleaved timed steps per close candidate, after its warm-up and first step
@@ -35,13 +36,21 @@ REPAY = 5
 # A candidate whose first timed step is this many times the best so far is not timed again
 # (bf16 emulated on an AVX2-only CPU runs 30x slower than fp32).
 DROP = 3.0
+# A cache of a few hundred machines x models x sizes is well under 1 MB; a 3 GB file is not one.
+CACHE_BYTES = 4 << 20
 MAX_TRIAL_SECONDS = 8.0
 
 
-def cache_file() -> Path:
-    """Where measured choices are kept: $DREAMREEL_CACHE/choices.json, else ~/.cache/dreamreel/choices.json."""
-    root = os.environ.get("DREAMREEL_CACHE") or str(Path.home() / ".cache" / "dreamreel")
-    return Path(root) / "choices.json"
+def cache_file() -> Path | None:
+    """Where measured choices are kept: $DREAMREEL_CACHE/choices.json, else
+    $XDG_CACHE_HOME/dreamreel/choices.json, else ~/.cache/dreamreel/choices.json; None (no cache:
+    every render measures, or follows the rule) when none of them is an absolute path, as with
+    HOME="" (which once put the cache at /.cache, or in whatever folder the render ran from)."""
+    for var, under in (("DREAMREEL_CACHE", ()), ("XDG_CACHE_HOME", ("dreamreel",)), ("HOME", (".cache", "dreamreel"))):
+        root = os.environ.get(var, "")
+        if root and os.path.isabs(root):
+            return Path(root, *under) / "choices.json"
+    return None
 
 
 def machine_identity(device: torch.device) -> dict[str, str]:
@@ -106,10 +115,11 @@ def _key(identity: dict[str, str], model: str, layers: list[str], h: int, w: int
 
 
 def read_cache() -> dict[str, Any]:
-    try:
-        data = json.loads(cache_file().read_text())
-    except (OSError, ValueError):
-        return {}
+    """The cache of measured choices, or {} when there is none or it cannot be read as one (see
+    jsonio.load: bounded, regular files only, strict JSON): a cache only saves time, so any
+    failure to read it is no cache."""
+    path = cache_file()
+    data = None if path is None else load(path, CACHE_BYTES)
     return data if isinstance(data, dict) else {}
 
 
@@ -120,7 +130,12 @@ def _recorded(rec: Any, options: list[tuple[str, bool]], how: str) -> Choice | N
     pick = (rec.get("precision"), rec.get("channels_last"))
     if pick not in options:
         return None
-    return Choice(pick[0], pick[1], how, rec.get("ms") if isinstance(rec.get("ms"), dict) else {})
+    ms = rec.get("ms") if isinstance(rec.get("ms"), dict) else {}
+    # Step times go into the manifest: only finite, positive numbers (a record edited to 1e999 or
+    # -1 is not trusted for them; the pick itself is checked above).
+    ms = {k: float(v) for k, v in ms.items() if isinstance(k, str) and isinstance(v, (int, float))
+          and not isinstance(v, bool) and math.isfinite(v) and 0 < v < 1e9}
+    return Choice(pick[0], pick[1], how, ms)
 
 
 def lookup(identity: dict[str, str], model: str, layers: list[str], h: int, w: int,
@@ -154,13 +169,15 @@ def nearest(identity: dict[str, str], model: str, h: int, w: int,
 
 
 def store(identity: dict[str, str], model: str, layers: list[str], h: int, w: int, choice: Choice) -> None:
+    path = cache_file()
+    if path is None:
+        return  # nowhere sane to keep it: the choice holds for this render
     data = read_cache()
     data[_key(identity, model, layers, h, w)] = {"precision": choice.precision, "channels_last": choice.channels_last,
                                                  "ms": choice.ms, "size": [w, h], "model": model, **identity}
-    path = cache_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())
+        atomic_write_bytes(path, dumps(data, indent=1, sort_keys=True).encode())
     except OSError:
         pass  # a read-only home: the choice holds for this render, the next one measures again
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
-import json
 import os
 import queue
 import secrets
@@ -30,6 +29,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from pipeline.errors import MediaError, OutputExistsError
+from pipeline.jsonio import LOG_BYTES, dumps, load, parse, read_bounded
 from pipeline.media.atomic import atomic_write_bytes, held_flock, temp_prefix
 from pipeline.media.encode import FRAME_NAME
 from pipeline.media.images import encode_image, read_image
@@ -59,9 +59,9 @@ def is_job_dir(root: Path) -> bool:
         return True
     try:
         names = {p.name for p in root.iterdir()}
-        meta = json.loads((root / "job.json").read_text())
-    except (OSError, ValueError):
+    except OSError:
         return False
+    meta = load(root / "job.json")
     ours = all(n in _LEGACY_NAMES or n.startswith("checksums") or n.startswith(".") for n in names)
     return ours and isinstance(meta, dict) and isinstance(meta.get("settings"), str)
 
@@ -107,8 +107,8 @@ def read_plan(root: Path) -> list[Stream]:
     if not is_job_dir(root):
         return []
     try:
-        streams = [Stream(**d) for d in json.loads((Path(root) / "plan.json").read_text())["segments"]]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        streams = [Stream(**d) for d in load(Path(root) / "plan.json")["segments"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
         return []
     # Every field as we wrote it (a "12" or a 3.5 would fail later, after dreaming).
     ok = all(type(getattr(st, f.name)) is (bool if f.name == "fresh" else int)
@@ -144,10 +144,7 @@ class Job:
         if force and self.root.exists():
             shutil.rmtree(self.root)
         if meta.exists():
-            try:
-                old = json.loads(meta.read_text())
-            except (OSError, ValueError):
-                old = None
+            old = load(meta)
             if old != self.fingerprint:
                 raise OutputExistsError(
                     f"{self.root}: holds frames rendered with other settings; pass --force to start over"
@@ -163,7 +160,7 @@ class Job:
         except OSError as exc:
             raise MediaError(f"{self.root}: cannot create the job folder: {exc.strerror}") from None
         if not meta.exists():
-            atomic_write_bytes(meta, (json.dumps(self.fingerprint, indent=2, sort_keys=True) + "\n").encode())
+            atomic_write_bytes(meta, (dumps(self.fingerprint, indent=2, sort_keys=True) + "\n").encode())
         if force:
             self.claim(self.output)
 
@@ -277,7 +274,7 @@ class Job:
             return stored
         segments = make()
         doc = {"segments": [dataclasses.asdict(s) for s in segments]}
-        atomic_write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())
+        atomic_write_bytes(path, (dumps(doc, indent=1) + "\n").encode())
         return segments
 
     @contextmanager
@@ -307,15 +304,12 @@ class Job:
                 "frames_dreamed": info.get("frames_dreamed", 0) + frames,
                 "hosts": sorted(set(info.get("hosts", [])) | {host})}
         path.parent.mkdir(exist_ok=True)
-        atomic_write_bytes(path, (json.dumps(info) + "\n").encode())
+        atomic_write_bytes(path, (dumps(info) + "\n").encode())
 
     def segment_info(self, index: int) -> dict[str, Any]:
         """What ``add_segment_time`` recorded for segment ``index``; {} when there is none or the
         record is not what it writes (it only feeds the manifest: never worth a failed render)."""
-        try:
-            info = json.loads((self.root / "segments" / f"{index:05d}.json").read_text())
-        except (OSError, ValueError):
-            return {}
+        info = load(self.root / "segments" / f"{index:05d}.json")
         ok = (isinstance(info, dict) and isinstance(info.get("seconds"), (int, float))
               and type(info.get("frames_dreamed")) is int and isinstance(info.get("hosts"), list)
               and all(isinstance(h, str) for h in info["hosts"]))
@@ -324,22 +318,19 @@ class Job:
     def choices(self) -> dict[str, Any] | None:
         """The precision and layout this job's first run chose (choices.json), when valid: a
         resumed job keeps them whatever the cache of measured choices says since."""
-        try:
-            got = json.loads((self.root / "choices.json").read_text())
-        except (OSError, ValueError):
-            return None
+        got = load(self.root / "choices.json")
         ok = (isinstance(got, dict) and got.get("precision") in ("fp32", "bf16", "fp16")
               and isinstance(got.get("channels_last"), bool))
         return got if ok else None
 
     def pin_choices(self, choices: dict[str, Any]) -> None:
         """Record the run's precision and layout for the runs that resume this job."""
-        atomic_write_bytes(self.root / "choices.json", (json.dumps(choices) + "\n").encode())
+        atomic_write_bytes(self.root / "choices.json", (dumps(choices) + "\n").encode())
 
     def add_facts(self, index: int | str, facts: dict[str, Any]) -> None:
         """Append frame ``index``'s measured facts (strength, flicker, ...) to facts.jsonl, for
         the render's report. A torn last line is ignored when read."""
-        line = json.dumps({"name": self.frame_path(index).name, **facts}, separators=(",", ":")) + "\n"
+        line = dumps({"name": self.frame_path(index).name, **facts}, separators=(",", ":")) + "\n"
         self._append(self._facts, line.encode(), f"record the facts of frame {index}")
 
     def frame_facts(self) -> dict[str, dict[str, Any]]:
@@ -347,14 +338,11 @@ class Job:
         what add_facts writes are skipped (they only feed the report)."""
         out: dict[str, dict[str, Any]] = {}
         for path in sorted(self.root.glob("facts*.jsonl")):
-            try:
-                lines = path.read_text().splitlines()
-            except OSError:
-                continue
-            for line in lines:
+            data = read_bounded(path, LOG_BYTES)
+            for line in (data or b"").splitlines():
                 try:
-                    rec = json.loads(line)
-                except ValueError:
+                    rec = parse(line)
+                except (ValueError, UnicodeDecodeError):
                     continue
                 if isinstance(rec, dict) and isinstance(rec.get("name"), str):
                     out[rec.pop("name")] = rec

@@ -1,7 +1,6 @@
 """Guarding and describing outputs: no silent overwrite, one writer at a time, a manifest beside."""
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from pipeline.errors import MediaError, OutputExistsError
+from pipeline.jsonio import dumps
 from pipeline.media.atomic import atomic_write_bytes, held_flock, is_temp_name, is_temp_of
 from pipeline.media.encode import foreign_files
 from pipeline.rendering.jobs import job_dir, removing_dir
@@ -97,7 +97,7 @@ def write_manifest(output: Path, config: dict[str, Any], extra: dict[str, Any]) 
         **extra,
     }
     path = manifest_path(output)
-    atomic_write_bytes(path, (json.dumps(doc, indent=2, default=str) + "\n").encode())
+    atomic_write_bytes(path, (dumps(doc, indent=2, default=str) + "\n").encode())
     return path
 
 

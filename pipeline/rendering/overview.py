@@ -6,7 +6,6 @@ back as ``audio_markers``. A file there that a person changed is never replaced 
 (rendering/sidecars.py), and the marker input is never written."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError, MediaError
+from pipeline.jsonio import dumps, load
 from pipeline.markers import format_labels
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.audio import ANALYSIS_RATE, listening_copy, read_audio
@@ -109,9 +109,8 @@ def _listening(source: Path | None, offset: float, seconds: float, samples: np.n
 def _previews(output: Path, frames: int, fps: float) -> list[dict[str, Any]]:
     """The cells of this output's last moment preview (OUTPUT.preview.json), for the filmstrip,
     when it previewed this timeline (same frame count and rate); else none."""
-    path = sidecar(output, ".preview.json")
+    found = load(sidecar(output, ".preview.json"))
     try:
-        found = json.loads(path.read_text())
         if found.get("frames") == frames and abs(float(found.get("fps", 0)) - fps) < 1e-6:
             return [c for c in found.get("cells", []) if isinstance(c, dict) and {"frame", "thumb"} <= set(c)]
     except (OSError, ValueError, TypeError, AttributeError):
@@ -149,6 +148,6 @@ def write_timeline(output: Path, data: dict[str, Any], listening: bytes | None, 
     for path, blob in files.items():
         atomic_write_bytes(path, blob)
         written.append(path)
-    atomic_write_bytes(json_path, json.dumps(data, separators=(",", ":"), allow_nan=False).encode())
+    atomic_write_bytes(json_path, dumps(data, separators=(",", ":")).encode())
     written.insert(0, json_path)
     return {"timeline": [str(p) for p in written], "frames": data["frames"], "notes": data["notes"]}

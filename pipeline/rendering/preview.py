@@ -5,7 +5,6 @@ thumbnails the timeline shows on its filmstrip."""
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import cv2
@@ -16,6 +15,7 @@ from pipeline.config import Config, SizeConfig
 from pipeline.dream import dream
 from pipeline.envelopes import render_events
 from pipeline.errors import ConfigError, MediaError
+from pipeline.jsonio import dumps
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.images import to_rgb8, to_tensor, write_image
 from pipeline.media.mask import open_mask
@@ -83,7 +83,7 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     for c, rgb in zip(cells, frames):
         c["thumb"] = _thumb(rgb)
     sheet = {"frames": count, "fps": fps, "first_frame": start, "image": out.name, "cells": cells}
-    atomic_write_bytes(sidecar(cfg.output, ".preview.json"), json.dumps(sheet).encode())
+    atomic_write_bytes(sidecar(cfg.output, ".preview.json"), dumps(sheet).encode())
     return {"preview": str(out), "frames": wanted}
 
 

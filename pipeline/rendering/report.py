@@ -7,7 +7,7 @@ kept in the job folder, so a resumed render, farm tasks and Ray workers all repo
 """
 from __future__ import annotations
 
-import json
+import math
 import socket
 import time
 from dataclasses import dataclass
@@ -16,11 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.jsonio import dumps
 from pipeline.media.atomic import atomic_write_bytes
 from pipeline.quality import dream_strength, sharpness, warp_flicker
 from pipeline.rendering.outputs import sidecar
+from pipeline.rendering.sidecars import check_sidecars, ledger_entry, read_ledger
 
 KEYS = ("strength", "flicker", "sharpness", "seconds", "fresh", "segment", "host")
+FORMAT = "dreamreel.report"
 
 
 @dataclass
@@ -47,6 +50,25 @@ class FrameFacts:
                 "sharpness": round(sharpness(out) / max(sharpness(self.raw), 1e-6), 5),
                 "seconds": round(self.seconds, 4), "fresh": self.fresh, "segment": self.segment,
                 "host": socket.gethostname()}
+
+
+def _number(v: Any, lo: float = 0.0, hi: float = 1e9) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+
+
+def valid_facts(rec: Any) -> dict[str, Any] | None:
+    """A frame's facts as read back from the job folder, or None when they are not what
+    ``FrameFacts.measure`` writes (a person's edit, a torn line, another version): every figure
+    a finite number in its range, ``fresh`` a bool, ``segment`` a whole number, ``host`` a short
+    string. A bad record is measured again or left out of the report, never trusted."""
+    if not isinstance(rec, dict):
+        return None
+    ok = (_number(rec.get("strength"), 0, 1) and (rec.get("flicker") is None or _number(rec.get("flicker"), 0, 1))
+          and _number(rec.get("sharpness")) and _number(rec.get("seconds"), 0, 1e7)
+          and isinstance(rec.get("fresh"), bool)
+          and isinstance(rec.get("segment"), int) and not isinstance(rec.get("segment"), bool) and rec["segment"] >= 0
+          and isinstance(rec.get("host"), str) and len(rec["host"]) <= 255)
+    return {k: rec[k] for k in KEYS} if ok else None
 
 
 def summarise(frames: dict[str, list]) -> dict[str, Any]:
@@ -92,7 +114,8 @@ def write_report(cfg: Any, ctx: Any, names: list[str], recorded: dict[str, dict[
     t0 = time.perf_counter()
     n = len(names)
     fps = ctx.timeline.fps
-    frames: dict[str, list] = {k: [recorded.get(name, {}).get(k) for name in names] for k in KEYS}
+    facts = [valid_facts(recorded.get(name)) or {} for name in names]
+    frames: dict[str, list] = {k: [f.get(k) for f in facts] for k in KEYS}
     frames["time"] = rounded(np.arange(n) / fps, 9)
     start = manifest.get("first_frame", 0) or 0
     segments = [{"index": s["index"], "first": s["from"] - start, "from": s["frames"][0] - start,
@@ -105,17 +128,27 @@ def write_report(cfg: Any, ctx: Any, names: list[str], recorded: dict[str, dict[
         timeline = Timeline(n, fps, timeline.envelopes)
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, cuts=cuts, segments=segments,
                          audio={"file": str(cfg.audio.file)} if cfg.audio.file else None)
-    data["format"] = "dreamreel.report"
+    data["format"] = FORMAT
     data["report"] = {"frames": frames, "summary": summarise(frames)}
     data["config"] = cfg.model_dump(mode="json")
     data["render"] = {k: manifest.get(k) for k in ("seconds", "frames_dreamed", "device", "backend", "workers",
                                                     "resumed_at", "flow") if k in manifest}
     data["report"]["seconds_to_write"] = round(time.perf_counter() - t0, 4)
-    written = []
-    path = sidecar(cfg.output, ".report.json")
-    atomic_write_bytes(path, json.dumps(data, separators=(",", ":")).encode())
-    written.append(path)
-    path = sidecar(cfg.output, ".report.html")
-    atomic_write_bytes(path, build_page(data).encode())
-    written.append(path)
-    return written
+    page = build_page(data).encode()
+    html_path, json_path = report_paths(cfg.output)
+    data["written"] = ledger_entry({html_path: page})
+    atomic_write_bytes(html_path, page)
+    atomic_write_bytes(json_path, dumps(data, separators=(",", ":")).encode())
+    return [json_path, html_path]
+
+
+def report_paths(output: Path) -> tuple[Path, Path]:
+    """OUTPUT.report.html and OUTPUT.report.json."""
+    return sidecar(output, ".report.html"), sidecar(output, ".report.json")
+
+
+def check_report_files(output: Path, force: bool) -> None:
+    """Before a render dreams anything: the report files it will write beside ``output`` are
+    either absent, ours and unchanged (sidecars.py), or handed over by ``force``; else one line."""
+    html_path, json_path = report_paths(output)
+    check_sidecars([json_path, html_path], read_ledger(json_path, FORMAT), force, [], json_path)

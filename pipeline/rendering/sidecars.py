@@ -5,12 +5,12 @@ a file the config reads (a marker file) is never written, even with ``--force``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import OutputExistsError
+from pipeline.jsonio import load
 from pipeline.media.atomic import open_regular
 
 MAX_LEDGER_BYTES = 64 << 20
@@ -24,17 +24,7 @@ def read_ledger(path: Path, fmt: str) -> dict[str, str] | None:
     """``{file name: sha256}`` of the files the JSON at ``path`` (of format ``fmt``) says it wrote,
     or None when there is no such file of ours. Read bounded, only from a regular file, and
     validated: anything else (a FIFO, a huge or nested file, bad JSON, another format) is not ours."""
-    fd, problem = open_regular(path)
-    if fd is None:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            raw = fh.read(MAX_LEDGER_BYTES + 1)
-        if len(raw) > MAX_LEDGER_BYTES:
-            return None
-        data = json.loads(raw)
-    except (OSError, ValueError, RecursionError):
-        return None
+    data = load(path, MAX_LEDGER_BYTES)
     if not isinstance(data, dict) or data.get("format") != fmt:
         return None
     written = data.get("written", {})
@@ -72,7 +62,7 @@ def check_sidecars(paths: list[Path], ledger: dict[str, str] | None, force: bool
         if any(same_file(path, i) for i in inputs if i is not None and Path(i).exists()):
             continue
         if path.is_dir():
-            raise OutputExistsError(f"{path}: is a folder; --timeline writes a file there, so move it or "
+            raise OutputExistsError(f"{path}: is a folder; dreamreel writes a file there, so move it or "
                                     "choose another output name")
         if path.exists() and not force:
             ours = ledger is not None and (path == ledger_path or ledger.get(path.name) == file_digest(path))

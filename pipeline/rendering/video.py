@@ -188,6 +188,40 @@ class VideoRender:
         return output_frames(job, streams), found
 
 
+    def measured(self, frames: list[Path], recorded: dict[str, dict]) -> dict[str, dict]:
+        """``recorded``, with every output frame the dream's facts do not describe measured again
+        on the frame as written: crossover frames blended at assembly (the facts are one
+        segment's, unblended) and frames whose facts were lost or damaged (a kill -9 between a
+        checkpoint and its facts line). The source frames are decoded again for them, and the
+        flicker is taken along a fresh flow from the previous output frame."""
+        from pipeline.rendering.chain import motion_items
+        from pipeline.rendering.report import FrameFacts, valid_facts
+
+        need = {k for k, p in enumerate(frames) if p.parent.name == "blend" or valid_facts(recorded.get(p.name)) is None}
+        if not need:
+            return recorded
+        out = dict(recorded)
+        v = self.ctx.cfg.video
+        first = max(min(need) - 1, 0)
+        with FrameReader(self.info.path, self.info.fps, self.size, self.start + first, max(need) + 1 - first,
+                         conceal=True) as reader:
+            items = motion_items(iter(reader), flow_method(v.flow, max(self.size)), v.occlusion,
+                                 lambda index: 2.0, context_until=0)  # no cut: fresh comes from the facts
+            for item in items:
+                k = item.index - self.start
+                if k not in need:
+                    continue
+                base = valid_facts(recorded.get(frames[k].name)) or {}
+                fresh = bool(base.get("fresh", k == 0))
+                prev = None if fresh or k == 0 else read_image(frames[k - 1])
+                facts = FrameFacts(item.rgb, prev, item.flow_back, item.mask, float(base.get("seconds", 0.0)), fresh,
+                                   int(base.get("segment", 0))).measure(read_image(frames[k]))
+                if base.get("host"):
+                    facts["host"] = base["host"]
+                out[frames[k].name] = facts
+        return out
+
+
 def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
     """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job; with
     ``segment``, dream that segment only (a farm task: no output, see VideoRender)."""

@@ -125,6 +125,11 @@ class ZoomRender:
                 facts["mask_held_from"] = masks.held_from
         return facts
 
+    def measured(self, frames: list[Path], recorded: dict[str, dict]) -> dict[str, dict]:
+        """``recorded`` as it is: a zoom frame's raw picture (the zoomed previous dream) exists
+        only while it is dreamed, so a frame without facts stays unmeasured in the report."""
+        return recorded
+
     def assemble(self, job: Job) -> tuple[list[Path], dict]:
         order = output_order(self.ctx.cfg.zoom.frames, self.tail)
         seam = seam_report(self.ctx.cfg, job, self.ctx.timeline, order)

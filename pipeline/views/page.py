@@ -14,10 +14,14 @@ def _asset(name: str) -> str:
 
 
 def embed_json(data: Any) -> str:
-    """``data`` as JSON safe inside a <script> element: no ``</`` can close it early, and the
-    characters JavaScript treats as line ends are escaped."""
+    """``data`` as JSON that is safe inside a <script> element and still valid JSON: ``<``, ``>``
+    and ``&`` become ``\\u003c``, ``\\u003e`` and ``\\u0026`` (JSON escapes, so no ``</script>`` or
+    ``<!--`` can end or change the element, and JSON.parse reads them back as they were), and
+    the characters JavaScript treats as line ends are escaped. They only ever stand inside
+    strings, so nothing else changes. (``<\\!--`` was tried before: not a JSON escape, so one
+    comment in an expression made the page's JSON.parse throw and the page blank.)"""
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    return (text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 

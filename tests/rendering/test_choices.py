@@ -195,3 +195,66 @@ def test_a_still_uses_a_choice_measured_for_its_size_and_the_rule_respects_isa_c
         assert cpu_has_native_bf16() is False
     finally:
         cpu_has_native_bf16.cache_clear()
+
+
+# --- a cache that is not one: never trusted, never fatal, never a hang ------------------------------
+
+OPTIONS = [("fp32", True), ("fp32", False), ("bf16", True), ("bf16", False)]
+IDENTITY = {"cpu": "test"}
+
+
+def _read_in_child(env_cache: str, home: str | None = None) -> str:
+    """read_cache() and cache_file() in a child under a time limit: a FIFO once hung the render."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = dict(os.environ, DREAMREEL_CACHE=env_cache)
+    env.pop("XDG_CACHE_HOME", None)
+    if home is not None:
+        env["HOME"] = home
+    code = "from pipeline.rendering import choices\nprint(len(choices.read_cache()), choices.cache_file())\n"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip()
+
+
+def test_a_fifo_deep_nesting_or_a_huge_file_in_the_cache_place_is_no_cache(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "choices.json")
+    assert _read_in_child(str(fifo)).startswith("0 ")
+    nested = tmp_path / "nested"
+    nested.mkdir()
+    (nested / "choices.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert _read_in_child(str(nested)).startswith("0 ")
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    with open(huge / "choices.json", "wb") as f:  # sparse: 3 GB that take no disk
+        f.truncate(3 << 30)
+    assert _read_in_child(str(huge)).startswith("0 ")
+
+
+def test_with_no_usable_home_there_is_no_cache_rather_than_one_at_the_root(tmp_path):
+    assert _read_in_child("", home="") == "0 None"
+    assert _read_in_child("", home="relative/dir") == "0 None"
+
+
+def test_cache_records_with_nan_or_wrong_types_never_reach_the_manifest(cache, tmp_path):
+    key = choices._key(IDENTITY, "m", ["l"], 64, 64)
+    cache.parent.mkdir(parents=True)
+    cache.write_text('{"%s": {"precision": "fp32", "channels_last": true, "ms": {"fp32": NaN}}}' % key)
+    assert choices.lookup(IDENTITY, "m", ["l"], 64, 64, OPTIONS) is None  # not strict JSON: no cache
+    cache.write_text(json.dumps({key: {"precision": "fp32", "channels_last": True,
+                                       "ms": {"fp32+cl": 12.5, "bf16": -1, "x": "7", "y": True}}}))
+    got = choices.lookup(IDENTITY, "m", ["l"], 64, 64, OPTIONS)
+    assert got is not None and got.ms == {"fp32+cl": 12.5}
+    cache.write_text(json.dumps({key: {"precision": "fp32", "channels_last": "yes"}}))
+    assert choices.lookup(IDENTITY, "m", ["l"], 64, 64, OPTIONS) is None
+    choices.store(IDENTITY, "m", ["l"], 64, 64, choices.Choice("fp32", True, "measured", {"a": float("nan")}))
+    json.loads(cache.read_text(), parse_constant=lambda c: pytest.fail(f"{c} written"))

@@ -64,3 +64,69 @@ def test_a_resumed_zoom_reports_every_frame_with_the_lanes_of_its_timeline(tmp_p
     assert report["report"]["summary"]["frames measured"] == 12  # the frames of both runs
     assert f["fresh"] == [True] + [False] * 11 and f["flicker"][0] is None and all(f["flicker"][1:])
     assert "zoom.zoom" in report["schedules"] and len(report["envelopes"]["beat"]) == 12
+
+
+def test_a_report_a_person_changed_is_not_replaced_without_force_and_nothing_is_dreamed(tmp_path, clips):
+    """OUTPUT.report.html and .report.json are files beside the output like the timeline's: a new
+    render replaces them only when they are as dreamreel wrote them, and says so before dreaming."""
+    cfg = tmp_path / "v.yaml"
+    out = tmp_path / "v.mp4"
+    cfg.write_text(f"input: {clips['cut']}\noutput: {out}\nframes: {{count: 3}}\n"
+                   "dream: {steps: 1, octaves: 1, jitter: 2}\nvideo: {preset: ultrafast}\n")
+    assert main([str(cfg)]) == 0
+    report = tmp_path / "v.mp4.report.html"
+    out.unlink()
+    assert main([str(cfg)]) == 0  # unchanged since we wrote it: replaced freely
+    report.write_text(report.read_text() + "<!-- my notes -->")
+    out.unlink()
+    assert main([str(cfg)]) == 2  # refused in one line, before anything was dreamed
+    assert report.read_text().endswith("<!-- my notes -->") and not out.exists()
+    assert not (tmp_path / "v.mp4.work").exists()
+    assert main([str(cfg), "--force"]) == 0 and "my notes" not in report.read_text()
+
+
+def test_a_farm_render_reports_the_frames_it_wrote_crossovers_and_damaged_facts_included(tmp_path, clips):
+    """Farm tasks dream two segments; their crossover frames are blended at assembly, so the
+    figures a segment measured are not those of the frames written. Before assembling, one frame's
+    facts line is deleted (a kill -9 between its checkpoint and its facts), one is edited to NaN and
+    one to a number where the host goes: every output frame's figures must still be those of the
+    frame written, measured against its source frame."""
+    cfg = tmp_path / "v.yaml"
+    out = tmp_path / "frames"
+    cfg.write_text(f"input: {clips['plain']}\noutput: {out}\n"
+                   "dream: {steps: 2, octaves: 1, jitter: 2}\nvideo: {steps_after_first: 1}\n"
+                   "render: {segments: 2, preroll: 2, crossover: 3}\n")
+    for seg in (0, 1):
+        assert main([str(cfg), "--segment", str(seg)]) == 0
+    work = tmp_path / "frames.work"
+    lines = [ln for p in sorted(work.glob("facts*.jsonl")) for ln in p.read_text().splitlines()]
+    by_name = {json.loads(ln)["name"]: ln for ln in lines}
+    names = sorted(by_name)
+    lost, nan, host = names[1], names[2], names[4]
+    for p in work.glob("facts*.jsonl"):
+        kept = []
+        for ln in p.read_text().splitlines():
+            rec = json.loads(ln)
+            if rec["name"] == lost:
+                continue
+            if rec["name"] == nan:
+                ln = ln.replace(f'"strength":{rec["strength"]}', '"strength":NaN')
+            if rec["name"] == host:
+                rec["host"] = 12345
+                ln = json.dumps(rec)
+            kept.append(ln)
+        p.write_text("\n".join(kept) + "\n")
+    assert main([str(cfg)]) == 0
+    report = json.loads((tmp_path / "frames.report.json").read_text())
+    f = report["report"]["frames"]
+    outs = [read_image(p) for p in sorted(out.glob("*.png"))]
+    n = len(outs)
+    info = probe(clips["plain"])
+    with FrameReader(info.path, info.fps, outs[0].shape[:2], 0, n) as reader:
+        raws = [rgb for _, rgb in reader]
+    assert len(f["strength"]) == n and report["report"]["summary"]["frames measured"] == n
+    for k in range(n):
+        assert abs(f["strength"][k] - dream_strength(outs[k], raws[k])) < 2e-3, k
+        assert abs(f["sharpness"][k] - sharpness(outs[k]) / sharpness(raws[k])) < 0.02 * f["sharpness"][k], k
+        assert f["fresh"][k] is (k == 0) and (f["flicker"][k] is None) == (k == 0), k
+        assert isinstance(f["host"][k], str), k
