@@ -41,7 +41,12 @@ def read_bounded(path: Path, limit: int = STATE_BYTES) -> bytes | None:
         return None
     try:
         with os.fdopen(fd, "rb") as fh:
-            data = fh.read(limit + 1)
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                return None
+            # As large as the file says, plus one byte to see it grew: read(limit) would allocate
+            # the whole cap up front (256 MB for a log of a few lines).
+            data = fh.read(size + 1)
     except OSError:
         return None
     return data if len(data) <= limit else None

@@ -84,6 +84,35 @@ def score(tracks, fn) -> dict:
     return rows
 
 
+def long_track(hours: float) -> list[str]:
+    """Beats and every envelope of an ``hours``-long track (a beep a second and a 128 bpm kick,
+    made with the bundled ffmpeg) in a child: seconds per minute of audio and peak memory."""
+    import resource
+    import subprocess
+    import tempfile
+
+    from pipeline.media.ffmpeg import ffmpeg_exe
+
+    seconds = int(hours * 3600)
+    with tempfile.TemporaryDirectory() as tmp:
+        track = Path(tmp) / "long.flac"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                        f"sine=frequency=440:beep_factor=4:sample_rate=22050:duration={seconds}",
+                        "-ac", "1", "-c:a", "flac", str(track)], check=True)
+        code = ("import resource, time\nfrom pipeline.envelopes import envelopes\n"
+                "from pipeline.media.audio import read_audio\n"
+                f"t0 = time.perf_counter(); s = read_audio({str(track)!r}); t1 = time.perf_counter()\n"
+                f"e = envelopes(s, 22050, 30.0, {seconds * 30}); t2 = time.perf_counter()\n"
+                "print(t1 - t0, t2 - t1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, s.nbytes)\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    decode, analyse_s, peak, nbytes = float(out[0]), float(out[1]), int(out[2]), int(out[3])
+    minutes = seconds / 60
+    return [f"{hours:g} hours of audio at 30 fps: decoding {decode:.1f} s; beats, bars and every envelope "
+            f"{analyse_s:.1f} s ({analyse_s / minutes:.3f} s per minute of audio); peak memory "
+            f"{peak / 2**30:.2f} GiB, of which the samples are {nbytes / 2**30:.2f} GiB."]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--save", action="store_true", help="append the table to BENCHMARKS.md")
@@ -91,7 +120,11 @@ def main() -> None:
     ap.add_argument("--only", action="append", help="run only these trackers (repeatable)")
     ap.add_argument("--tracks", action="store_true", help="also list every track's row")
     ap.add_argument("--skip", action="append", help="leave out these trackers (repeatable)")
+    ap.add_argument("--long-hours", type=float, help="instead: time dreamreel's analysis of a track this long")
     args = ap.parse_args()
+    if args.long_hours:
+        report("Beats and envelopes of a long track", long_track(args.long_hours), args.save)
+        return
     suites = {"clicks": click_suite(), "songs": song_suite(args.seconds),
               "held-out songs": song_suite(args.seconds, held_out=True)}
     lines = ["Beats more than 1 s after a song's last reference beat (its reverb tail) are not scored.",

@@ -26,6 +26,7 @@ from pipeline.rendering.atlas import grid
 from pipeline.rendering.context import RenderContext, build_context
 from pipeline.rendering.outputs import check_output, sidecar
 from pipeline.rendering.progress import bar
+from pipeline.rendering.sidecars import check_sidecars, read_ledger
 from pipeline.rendering.setup import fit_size, frame_generator
 from pipeline.rendering.timeline import analyse_audio
 from pipeline.views.lanes import beat_numbers
@@ -33,6 +34,7 @@ from pipeline.views.lanes import beat_numbers
 PREVIEW_WIDTH = 256  # pixels per cell: a look costs seconds, not minutes
 MAX_CELLS = 48
 LINE_H = 16  # pixels per caption line
+FORMAT = "dreamreel.preview"
 MAX_VALUE_LINES = 4  # scheduled values shown under a cell
 THUMB_WIDTH = 128  # the filmstrip's thumbnails
 MIN_CELL_WIDTH = 176  # room for a caption line
@@ -45,6 +47,8 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
         raise ConfigError(f"--preview works on video and zoom renders; this config renders mode {cfg.mode}")
     out = sidecar(cfg.output, ".preview.png")
     check_output(out, force)
+    sheet_json = sidecar(cfg.output, ".preview.json")
+    check_sidecars([sheet_json], read_ledger(sheet_json, FORMAT), force, [], sheet_json)
     source = info = None
     if cfg.mode == "video":
         from pipeline.rendering.video import plan_frames
@@ -82,8 +86,8 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     write_image(out, grid(labelled, min(6, len(labelled))))
     for c, rgb in zip(cells, frames):
         c["thumb"] = _thumb(rgb)
-    sheet = {"frames": count, "fps": fps, "first_frame": start, "image": out.name, "cells": cells}
-    atomic_write_bytes(sidecar(cfg.output, ".preview.json"), dumps(sheet).encode())
+    sheet = {"format": FORMAT, "frames": count, "fps": fps, "first_frame": start, "image": out.name, "cells": cells}
+    atomic_write_bytes(sheet_json, dumps(sheet).encode())
     return {"preview": str(out), "frames": wanted}
 
 
