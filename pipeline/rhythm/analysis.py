@@ -3,7 +3,7 @@
 person gives when the music is known."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -14,7 +14,6 @@ from pipeline.rhythm.level import level_change
 from pipeline.rhythm.spectrum import Features, features
 
 QUIET = 0.05  # of the track's strong onsets: below it no beat is heard
-TRACKER = TrackerSettings(prior_bpm=125.0, prior_octaves=0.4, prior_weight=3.0, observation=16.0)
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,9 @@ def tracker_settings(s: RhythmSettings) -> TrackerSettings:
     """The HMM's settings for what a person said of the music."""
     lo, hi = s.tempo_range
     if s.bpm is None:
-        centre = min(max(TRACKER.prior_bpm, lo), hi)
-        return TrackerSettings(**{**TRACKER.__dict__, "tempo_range": (lo, hi), "prior_bpm": centre})
+        return TrackerSettings(tempo_range=(lo, hi), prior_bpm=min(max(TrackerSettings.prior_bpm, lo), hi))
     spread = 1.01 if s.bpm_exact else 1.2
-    return TrackerSettings(**{**TRACKER.__dict__, "tempo_range": (s.bpm / spread, s.bpm * spread),
-                              "prior_bpm": s.bpm, "prior_octaves": 0.1})
+    return TrackerSettings(tempo_range=(s.bpm / spread, s.bpm * spread), prior_bpm=s.bpm, prior_octaves=0.1)
 
 
 def _track(act: np.ndarray, norm: np.ndarray, rate: float, settings: RhythmSettings) -> np.ndarray:
@@ -66,15 +63,14 @@ def _track(act: np.ndarray, norm: np.ndarray, rate: float, settings: RhythmSetti
     beats = refine(track(act, rate, tr), norm, rate, tr.observation)
     if settings.bpm is not None or beats.size < 8:
         return beats
-    factor, _ = level_change(beats, norm, rate)
+    factor = level_change(beats, norm, rate)
     if factor == 1.0:
         return beats
     pulse = 60.0 / float(np.median(np.diff(beats))) * factor
     lo, hi = settings.tempo_range
     if not lo <= pulse <= hi:
         return beats
-    narrowed = TrackerSettings(**{**tr.__dict__, "tempo_range": (max(lo, pulse / 1.3), min(hi, pulse * 1.3)),
-                                  "prior_bpm": pulse})
+    narrowed = replace(tr, tempo_range=(max(lo, pulse / 1.3), min(hi, pulse * 1.3)), prior_bpm=pulse)
     return refine(track(act, rate, narrowed), norm, rate, tr.observation)
 
 

@@ -1,8 +1,8 @@
 """Beat tracking with a local tempo: an HMM over (tempo, position in the beat) decoded with Viterbi,
 the bar-pointer model of Krebs, Böck and Widmer (ISMIR 2015) without the bar.
 
-The state of a frame is the beat interval being played (frames a beat, log-spaced between the
-tempo range's ends) and how far into that beat the frame lies. Position advances one frame a
+The state of a frame is the beat interval being played (whole frames a beat, every one between
+the tempo range's ends) and how far into that beat the frame lies. Position advances one frame a
 frame; at the end of a beat the interval may change, with a cost that grows with the ratio of
 the change, so ramps and changes are followed and a steady tempo holds. A beat's first
 frames expect an onset, the rest expect none. A log-Gaussian tempo prior favours the pulse
@@ -23,16 +23,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TrackerSettings:
-    """``tempo_range``: bpm the beat may take; ``prior_bpm``/``prior_octaves``: the centre and
-    width (log2 units) of the tempo prior, ``prior_weight`` its log-weight a beat; 0 turns it off;
-    ``transition``: how strongly a tempo change is resisted (madmom's lambda, 100);
-    ``observation``: the share 1/observation of a beat that expects its onset (madmom's 16)."""
+    """``tempo_range``: bpm the beat may take; ``tempi``: at most this many beat intervals (log-spaced
+    when fewer than the whole intervals in the range); ``prior_bpm``/``prior_octaves``: the centre
+    and width (log2 units) of the tempo prior, ``prior_weight`` its log-weight a beat (0 turns it
+    off); ``transition``: how strongly a tempo change is resisted (madmom's lambda, 100);
+    ``observation``: the share 1/observation of a beat that expects its onset (madmom's 16).
+
+    The defaults were chosen on scripts/bench_beats.py's tuning songs (README, "Audio-reactive"):
+    a prior at 125 bpm, 0.4 octaves wide, weight 3, read the fewest songs at a wrong level."""
 
     tempo_range: tuple[float, float] = (55.0, 215.0)
-    tempi: int = 1000  # every whole interval: log-spaced ones leave slow tempi between two of them, drifting
-    prior_bpm: float = 120.0
-    prior_octaves: float = 0.6
-    prior_weight: float = 1.0
+    tempi: int = 1000  # every whole interval: log-spaced ones left a slow click between two, drifting
+    prior_bpm: float = 125.0
+    prior_octaves: float = 0.4
+    prior_weight: float = 3.0
     transition: float = 100.0
     observation: float = 16.0
 

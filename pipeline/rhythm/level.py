@@ -27,22 +27,22 @@ def _strength_at(times: np.ndarray, norm: np.ndarray, rate: float, reach: int = 
     return norm[idx].max(axis=1)
 
 
-def level_change(beats: np.ndarray, norm: np.ndarray, rate: float) -> tuple[float, int]:
-    """(factor, phase): 2.0 when the pulse is twice ``beats``' rate, 0.5 (with the phase, 0 or 1,
-    of the stronger alternate beats) when half, else 1.0. ``norm``: the normalised onset strength
-    at ``rate`` frames a second; ``beats`` in seconds."""
+def level_change(beats: np.ndarray, norm: np.ndarray, rate: float) -> float:
+    """2.0 when the pulse is twice ``beats``' rate, 0.5 when half, else 1.0 (the caller decodes
+    again near that pulse, which finds its phase). ``norm``: the normalised onset strength at
+    ``rate`` frames a second; ``beats`` in seconds."""
     if beats.size < 8:
-        return 1.0, 0
+        return 1.0
     s = np.minimum(_strength_at(beats, norm, rate), 1.0)
     mids = _strength_at((beats[1:] + beats[:-1]) / 2, norm, rate)
     mids = np.minimum(mids, 1.0)
     top = float(np.mean(s))
     if top <= 1e-9:
-        return 1.0, 0
+        return 1.0
     bpm = 60.0 / float(np.median(np.diff(beats)))
     if float(np.mean(mids)) >= DOUBLE_AT * top and 2 * bpm <= MAX_DOUBLED:
-        return 2.0, 0
+        return 2.0
     even, odd = float(np.mean(s[0::2])), float(np.mean(s[1::2]))
     if min(even, odd) <= HALVE_AT * max(even, odd):
-        return 0.5, 0 if even >= odd else 1
-    return 1.0, 0
+        return 0.5
+    return 1.0
