@@ -431,3 +431,72 @@ def test_hostile_configs_stay_within_bounds():
                           cwd=Path(__file__).resolve().parents[1], timeout=300, preexec_fn=limits)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "all within bounds" in proc.stderr
+
+
+# --- fourth round: the pages, the cache of measured choices, the timeline's files ---------------------
+
+def _env(**changes: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    for k, v in changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def test_a_fifo_in_the_cache_place_neither_hangs_a_render_nor_leaves_its_job(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.mkfifo(cache / "choices.json")
+    cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\n{TINY_ZOOM}")
+    proc = WARM.run([str(cfg)], tmp_path, 120, 4 << 30, env=_env(DREAMREEL_CACHE=str(cache), DREAMREEL_CHOICES=None))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "z.mp4").is_file() and not (tmp_path / "z.mp4.work").exists()
+
+
+def test_a_cache_holding_nan_keeps_the_manifest_strict_json(tmp_path):
+    import json
+
+    from pipeline.rendering import choices
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    # Every record of the right shape, with a NaN or an infinity where its step times go.
+    ident = choices.machine_identity(__import__("torch").device("cpu"))
+    text = json.dumps({"x": {"precision": "fp32", "channels_last": True, "ms": {"fp32": 1.0}, "size": [32, 32],
+                             "model": "mobilenet_v2", **ident}}).replace('"fp32": 1.0', '"fp32": 1e999')
+    (cache / "choices.json").write_text(text)
+    cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\n{TINY_ZOOM}")
+    proc = WARM.run([str(cfg)], tmp_path, 120, 4 << 30, env=_env(DREAMREEL_CACHE=str(cache), DREAMREEL_CHOICES=None))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    json.loads((tmp_path / "z.mp4.manifest.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in manifest"))
+
+
+def test_with_home_empty_no_cache_is_made_at_the_root_or_here(tmp_path):
+    cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\n{TINY_ZOOM}")
+    before = Path("/.cache/dreamreel").exists()
+    proc = WARM.run([str(cfg)], tmp_path, 120, 4 << 30,
+                    env=_env(HOME="", DREAMREEL_CACHE=None, XDG_CACHE_HOME=None, DREAMREEL_CHOICES=None))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert Path("/.cache/dreamreel").exists() == before and not (tmp_path / ".cache").exists()
+
+
+def test_a_folder_where_the_timeline_page_goes_is_one_line_before_anything_is_written(tmp_path):
+    (tmp_path / "z.mp4.timeline.html").mkdir()
+    cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\naudio: {SAMPLES / 'beat.wav'}\n"
+                                     f"{TINY_ZOOM}")
+    one_line(run(tmp_path, cfg, "--timeline"), 2, "z.mp4.timeline.html: is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "z.mp4.timeline.html"]
+
+
+def test_markers_zero_and_the_smallest_double_give_strict_json_and_no_traceback(tmp_path):
+    import json
+
+    marks = write(tmp_path / "m.txt", "0\n5e-324\n")
+    cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\naudio: {SAMPLES / 'beat.wav'}\n"
+                                     f"audio_markers: {marks}\n{TINY_ZOOM}")
+    proc = run(tmp_path, cfg, "--timeline")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "z.mp4.timeline.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert data["audio"]["tempo"] == 0 and "repeat the one before" in proc.stderr
