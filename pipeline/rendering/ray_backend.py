@@ -242,6 +242,7 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
             return {k: (path, ident, shipped.get(k)) for k, (path, ident) in seen.items()}
 
         queue_: list[Stream] = [s for s, _ in todo]
+        taken: dict[Any, int] = {}  # segments each worker was handed
         resume = {s.index: r for s, r in todo}  # checked so far: a resubmission checks only what came after
         losses: dict[int, int] = {}
         cuts: list[int] = []
@@ -252,8 +253,10 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
         with progress:
             while queue_ or active:
                 while queue_ and idle:
-                    actor, part = idle.pop(0), queue_[:batch]
-                    del queue_[:batch]
+                    take = fair_share(len(queue_), len(actors), batch)
+                    actor, part = idle.pop(0), queue_[:take]
+                    del queue_[:take]
+                    taken[actor] = taken.get(actor, 0) + len(part)
                     for s in part:
                         resume[s.index] += job.first_missing(s.names()[resume[s.index] - s.first:])
                     work = [(s, resume[s.index]) for s in part]
@@ -304,7 +307,8 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                     elif item[0] == "end":
                         cuts.extend(item[1])
                         held.extend([item[2]] if item[2] is not None else [])
-        extra = {"backend": "ray", "workers": workers, "worker_cpus": cpus, "worker_gpus": gpus, "workers_lost": lost}
+        extra = {"backend": "ray", "workers": workers, "worker_cpus": cpus, "worker_gpus": gpus, "workers_lost": lost,
+                 "segments_per_worker": sorted(taken.values(), reverse=True)}
         return LoopFacts(cuts, dreamed, weights=_weights_source(cfg), loop_seconds=time.perf_counter() - t_loop,
                          mask_held_from=min(held) if held else None, extra=extra)
     finally:
@@ -315,6 +319,13 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                 pass
         if started:
             ray.shutdown()
+
+
+def fair_share(queued: int, workers: int, batch: int) -> int:
+    """How many of ``queued`` segments an idle worker takes: up to ``batch`` (a GPU worker dreams
+    that many chains at once), but no more than its share of the queue among ``workers``, so four
+    GPU workers and four segments make four busy GPUs, not one GPU with a batch of four."""
+    return max(1, min(batch, -(-queued // max(workers, 1))))
 
 
 def _weights_source(cfg: Config) -> str:

@@ -227,3 +227,27 @@ def test_inputs_are_shipped_in_pieces_and_only_to_workers_that_cannot_see_them(t
     assert worker.sees(same)
     assert not worker.sees({"input": (str(tmp_path / "elsewhere.mov"), file_identity(src))})
     assert not worker.sees({"input": (str(src), {**file_identity(src), "bytes": 5})})
+
+
+def test_fair_share_spreads_segments_over_every_worker_before_batching():
+    from pipeline.rendering.ray_backend import fair_share
+
+    assert [fair_share(4, 4, 4), fair_share(16, 4, 4), fair_share(5, 4, 4), fair_share(1, 4, 8)] == [1, 4, 2, 1]
+
+
+def test_four_gpu_workers_each_get_a_segment(tmp_path):
+    """Ray's fake resources: a local cluster that says it has 4 GPUs (the workers then dream on
+    the CPU). With a batch of 4, the first idle worker once took all four segments and three GPUs
+    sat idle."""
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0, size="64x48", rate="12", audio=False)
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text(CONFIG.format(clip=clip, out=tmp_path / "g", backend="ray")
+                   .replace("segments: 3, batch: 1", "segments: 4, batch: 4"))
+    ray.init(address="local", num_cpus=4, num_gpus=4, include_dashboard=False, log_to_driver=False)
+    try:
+        assert main([str(cfg)]) == 0
+    finally:
+        ray.shutdown()
+    manifest = json.loads((tmp_path / "g.manifest.json").read_text())
+    assert manifest["workers"] == 4 and manifest["worker_gpus"] == 1
+    assert manifest["segments_per_worker"] == [1, 1, 1, 1]
