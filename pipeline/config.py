@@ -82,7 +82,8 @@ class DreamConfig(_Strict):
     grad_norm: Literal["mean", "laplacian"] = "mean"
     laplacian_levels: int = Field(4, ge=1, le=8, strict=True)
     smooth: Sched(0.0, 16.0) = 0.5
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # auto, cpu, cuda (the first GPU) or cuda:N.
+    device: str = "auto"
     weights: str | None = None
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = Field(False, strict=True)
@@ -96,6 +97,13 @@ class DreamConfig(_Strict):
     @classmethod
     def _tile_range(cls, v: object) -> object:
         return auto_or_whole(v, 64, 8192, " of pixels")
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        if v in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d{1,3}", v):
+            return v
+        raise ValueError("must be auto, cpu, cuda or cuda:N (N the GPU's number, 0 for the first)")
 
     @field_validator("layers")
     @classmethod

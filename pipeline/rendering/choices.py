@@ -69,9 +69,23 @@ def machine_identity(device: torch.device) -> dict[str, str]:
         pass
     cpu = cpu or platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    return {"cpu": cpu, "flags": hashlib.sha256(flags.encode()).hexdigest()[:12], "gpu": gpu,
-            "isa_caps": f"{os.environ.get('ATEN_CPU_CAPABILITY', '')}/{os.environ.get('ONEDNN_MAX_CPU_ISA', '')}",
-            "torch": torch.__version__, "threads": str(torch.get_num_threads()), "device": device.type}
+    out = {"cpu": cpu, "flags": hashlib.sha256(flags.encode()).hexdigest()[:12], "gpu": gpu,
+           "isa_caps": f"{os.environ.get('ATEN_CPU_CAPABILITY', '')}/{os.environ.get('ONEDNN_MAX_CPU_ISA', '')}",
+           "torch": torch.__version__, "threads": str(torch.get_num_threads()), "device": device.type}
+    if device.type == "cuda":
+        # A new driver, CUDA or cuDNN brings other kernels: what was fastest may not be.
+        out.update(gpu_versions())
+    return out
+
+
+def gpu_versions() -> dict[str, str]:
+    """The CUDA runtime, cuDNN and driver versions torch runs with ("" where it does not say)."""
+    driver = getattr(torch._C, "_cuda_getDriverVersion", None)
+    try:
+        drv = str(driver()) if driver is not None else ""
+    except RuntimeError:
+        drv = ""
+    return {"cuda": str(torch.version.cuda or ""), "cudnn": str(torch.backends.cudnn.version() or ""), "driver": drv}
 
 
 def size_bucket(h: int, w: int) -> int:
@@ -255,10 +269,12 @@ def label(option: tuple[str, bool]) -> str:
 
 
 def choose(precision: str, channels_last: bool | str, device: torch.device, model: str, layers: list[str],
-           size: tuple[int, int], steps: int, rule: tuple[str, bool], trial: Any) -> Choice:
-    """The (precision, layout) a render of ``steps`` gradient steps at ``size`` (h, w) runs with.
-    ``rule`` is the unmeasured default; ``trial()`` returns (net, step) to time candidates with,
-    called only when a trial is run."""
+           size: tuple[int, int], steps: int, rule: tuple[str, bool], trial: Any, batch: int = 1) -> Choice:
+    """The (precision, layout) a render of ``steps`` gradient steps of a frame at ``size`` (h, w),
+    ``batch`` frames at a time, runs with. ``rule`` is the unmeasured default; ``trial()`` returns
+    (net, step) to time candidates with, called only when a trial is run. The trial times steps
+    of the render's own batch (a GPU's fastest precision at batch 1 need not be at batch 4), and
+    a batch other than 1 is part of the cache's key."""
     options = candidates(precision, channels_last, device)
     if len(options) == 1:
         return Choice(*options[0], "set")
@@ -268,14 +284,16 @@ def choose(precision: str, channels_last: bool | str, device: torch.device, mode
         return Choice(*rule, "rule")
     h, w = size
     identity = machine_identity(device)
+    if batch != 1:
+        identity["batch"] = str(batch)
     found = lookup(identity, model, layers, h, w, options)
     if found is not None:
         return found
-    if steps < REPAY * len(options) * (2 + ROUNDS):
+    if steps < REPAY * len(options) * (2 + ROUNDS) * batch:
         # The trial would cost more than it could save: what was measured nearby, else the rule.
         return nearest(identity, model, h, w, options) or Choice(*rule, "rule")
     net, step = trial()
-    times = time_candidates(net, step, options, (1, 3, h, w), device)
+    times = time_candidates(net, step, options, (batch, 3, h, w), device)
     best = pick(times)
     choice = Choice(best[0], best[1], "measured",
                     {label(o): round(t * 1000, 2) for o, t in times.items() if math.isfinite(t)})

@@ -46,11 +46,12 @@ class RenderContext:
             self.loaded = load_net(self.cfg.dream, self.device, layers=self.layers)
         return self.loaded
 
-    def tune(self, size: tuple[int, int], steps: int, pinned: dict | None = None) -> dict:
+    def tune(self, size: tuple[int, int], steps: int, pinned: dict | None = None, batch: int = 1) -> dict:
         """Settle ``auto`` precision and memory layout for frames of ``size`` (h, w) and about
         ``steps`` gradient steps of work: from the cache, by a trial of a few steps, or by the
         rule (see choices.py). The config then states them, so farm tasks and Ray workers run the
-        same. Returns the manifest's ``choices``."""
+        same. ``batch``: frames the render dreams at once (the trial times that many). Returns the
+        manifest's ``choices``."""
         from pipeline.rendering.choices import Choice, choose, layer_names, rule
 
         d = self.cfg.dream
@@ -66,7 +67,7 @@ class RenderContext:
             choice = Choice(pinned["precision"], pinned["channels_last"], "job", pinned.get("step_ms", {}))
         else:
             choice = choose(d.precision, d.channels_last, self.device, d.model, layer_names(d), size, steps,
-                            rule(d, self.device), trial)
+                            rule(d, self.device), trial, batch)
         if self.loaded is not None:
             self.loaded[0].to(memory_format=torch.channels_last if choice.channels_last else torch.contiguous_format)
         dream = d.model_copy(update={"precision": choice.precision, "channels_last": choice.channels_last})

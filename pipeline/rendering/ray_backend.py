@@ -170,7 +170,7 @@ class SegmentWorker:
         """Dream ``todo``; yields ("frame", name, png, state, report facts), ("segment", index, seconds, frames,
         host) as segments end, and finally ("end", cuts, first frame whose matte was held)."""
         from pipeline.rendering.context import RenderContext
-        from pipeline.rendering.setup import load_net, resolve_device
+        from pipeline.rendering.setup import configure_cuda, load_net, resolve_device
         from pipeline.rendering.chain import dream_segments
 
         local = {k: self._local(*v) for k, v in files.items()}
@@ -178,6 +178,7 @@ class SegmentWorker:
         cfg = cfg.model_copy(update={"input": local["input"], "dream": dream})
         info = dataclasses.replace(info, path=local["input"])
         device = resolve_device(cfg.dream.device)
+        configure_cuda(device, batch)
         key = (cfg.dream.model, tuple(sorted(cfg.dream.layers)), cfg.dream.weights, str(device))
         if key not in self._net:
             self._net = {key: load_net(cfg.dream, device)}

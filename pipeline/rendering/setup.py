@@ -18,14 +18,42 @@ from pipeline.models.registry import parse_layer_key
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when present, else CPU. 'cuda' without a GPU is a config error."""
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ConfigError("dream.device: cuda was asked for but no CUDA device is available; use auto or cpu")
-        # Frame sizes repeat for a whole render: let cuDNN pick the fastest kernels once.
-        torch.backends.cudnn.benchmark = True
-        return torch.device("cuda")
-    return torch.device("cpu")
+    """'auto' -> the first CUDA device when present, else the CPU; 'cuda' or 'cuda:N' without that
+    GPU is a config error naming the devices there are. No global state is touched: the cuDNN
+    flags are set per render by ``configure_cuda``."""
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"dream.device: {name} was asked for but no CUDA device is available; use auto or cpu")
+    index = int(name.split(":", 1)[1]) if ":" in name else 0
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ConfigError(f"dream.device: {name}: this machine has {count} CUDA device{'s' if count != 1 else ''} "
+                          f"(cuda:0 to cuda:{count - 1})")
+    return torch.device("cuda", index)
+
+
+def cuda_flags(batch: int) -> dict[str, bool]:
+    """cuDNN's settings for a render of ``batch`` streams a batch: {benchmark, deterministic}.
+
+    A batch-1 render promises that a resumed render is bit-identical to an uninterrupted one, so
+    it takes deterministic kernels and no benchmark (which picks kernels by timing them, and may
+    pick others in the resuming process). A batched render makes no such promise (which frames
+    share a batch depends on where it stopped): there the benchmark picks the fastest kernels
+    once per shape."""
+    return {"benchmark": batch != 1, "deterministic": batch == 1}
+
+
+def configure_cuda(device: torch.device, batch: int) -> None:
+    """Apply ``cuda_flags(batch)`` when ``device`` is a GPU (nothing on the CPU). cuBLAS needs its
+    workspace fixed, before its first call, for deterministic matrix products."""
+    if device.type != "cuda":
+        return
+    flags = cuda_flags(batch)
+    if flags["deterministic"]:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = flags["benchmark"]
+    torch.backends.cudnn.deterministic = flags["deterministic"]
 
 
 def resolve_batch(batch: int | str, device: torch.device) -> int:

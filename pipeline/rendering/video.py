@@ -19,7 +19,7 @@ from pipeline.rendering.animated import check_mask, file_identity, input_identit
 from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments
 from pipeline.rendering.jobs import Job, JobStore
 from pipeline.rendering.context import build_context
-from pipeline.rendering.setup import fit_size, resolve_batch
+from pipeline.rendering.setup import configure_cuda, fit_size, resolve_batch
 from pipeline.rendering.streams import Stream, plan_streams, stream_count
 from pipeline.rendering.timeline import Timeline
 
@@ -86,6 +86,7 @@ class VideoRender:
         self.timecode = output_timecode(info, self.start)
         self.ctx = build_context(cfg, self.count, float(info.fps), offset=float(self.start / info.fps), source=info)
         self.batch = resolve_batch(cfg.render.batch, self.ctx.device)
+        configure_cuda(self.ctx.device, self.batch)
         self.nseg = resolve_segments(cfg.render.segments, self.batch)
         check_mask(cfg, self.size, info.fps)
         planned = stream_count(self.count, self.nseg, cfg.render.preroll, cfg.render.crossover)
@@ -141,7 +142,7 @@ class VideoRender:
             if todo:
                 work = sum(s.own_to - r for s, r in todo) * max(1, int(cfg.video.steps_after_first.at(0, self.ctx.env(0))))
                 pinned = job.choices()
-                facts["choices"] = self.ctx.tune(self.size, work, pinned)
+                facts["choices"] = self.ctx.tune(self.size, work, pinned, batch=min(self.batch, len(todo)))
                 if pinned is None:
                     job.pin_choices(facts["choices"])
             if todo and cfg.render.backend == "ray":

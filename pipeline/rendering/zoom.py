@@ -22,7 +22,7 @@ from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
 from pipeline.rendering.report import FrameFacts
 from pipeline.rendering.context import RenderContext, build_context
-from pipeline.rendering.setup import fit_size, frame_generator
+from pipeline.rendering.setup import configure_cuda, fit_size, frame_generator
 from pipeline.rendering.still import NOISE_SIDE, fit_image, noise_image
 from pipeline.rendering.timeline import Timeline
 
@@ -95,6 +95,7 @@ class ZoomRender:
         self.first = start_frame(cfg)
         self.tail = loop_tail(cfg)
         self.ctx = build_context(cfg, z.frames, float(self.fps))  # refuses audio schedules without audio
+        configure_cuda(self.ctx.device, 1)  # one chain: a resumed zoom is bit-identical
         check_mask(cfg, self.first.shape[:2], self.fps)
 
     def fingerprint(self) -> dict:

@@ -258,3 +258,30 @@ def test_cache_records_with_nan_or_wrong_types_never_reach_the_manifest(cache, t
     assert choices.lookup(IDENTITY, "m", ["l"], 64, 64, OPTIONS) is None
     choices.store(IDENTITY, "m", ["l"], 64, 64, choices.Choice("fp32", True, "measured", {"a": float("nan")}))
     json.loads(cache.read_text(), parse_constant=lambda c: pytest.fail(f"{c} written"))
+
+
+def test_the_trial_times_the_renders_batch_and_keys_the_cache_by_it(cache, clock, monkeypatch):
+    shapes: list = []
+    ms = {("fp32", True): 4.0, ("fp32", False): 12.0, ("bf16", True): 60.0, ("bf16", False): 70.0}
+    net, step = steps_taking(ms, [])
+
+    def recording(x, precision):
+        shapes.append(tuple(x.shape))
+        step(x, precision)
+
+    trial = lambda: (net, recording)  # noqa: E731
+    args = (torch.device("cpu"), "mobilenet_v2", ["features.13"], (8, 8))
+    got = choices.choose("auto", "auto", *args, 100_000, ("bf16", True), trial, batch=4)
+    assert got.how == "measured" and shapes and all(s[0] == 4 for s in shapes)
+    # Batch 1 is another key: measured again, at batch 1.
+    shapes.clear()
+    assert choices.choose("auto", "auto", *args, 100_000, ("bf16", True), trial).how == "measured"
+    assert shapes and all(s[0] == 1 for s in shapes)
+    assert choices.choose("auto", "auto", *args, 100_000, ("bf16", True), trial, batch=4).how == "cache"
+
+
+def test_a_gpus_identity_holds_its_cuda_cudnn_and_driver_versions(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
+    ident = choices.machine_identity(torch.device("cuda", 0))
+    assert ident["gpu"] == "Fake GPU 80GB" and {"cuda", "cudnn", "driver"} <= set(ident)
+    assert "cuda" not in choices.machine_identity(torch.device("cpu"))  # CPU keys as before
