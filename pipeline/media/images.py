@@ -107,8 +107,14 @@ def float_to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).to(device).permute(2, 0, 1).unsqueeze(0)
 
 
-def to_rgb8(x: torch.Tensor) -> np.ndarray:
-    """[1,3,H,W] or [3,H,W] in [0,1] -> RGB uint8 [H,W,3] on the host."""
+def quantize8(x: torch.Tensor) -> torch.Tensor:
+    """[1,3,H,W] or [3,H,W] in [0,1] -> uint8 [3,H,W] on x's device: the 8 bits a frame is
+    written with, rounded once here for every writer."""
     if x.dim() == 4:
         x = x[0]
-    return x.detach().clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return x.detach().clamp(0, 1).mul(255).round_().to(torch.uint8)
+
+
+def to_rgb8(x: torch.Tensor) -> np.ndarray:
+    """[1,3,H,W] or [3,H,W] in [0,1] -> RGB uint8 [H,W,3] on the host."""
+    return quantize8(x).permute(1, 2, 0).cpu().numpy()

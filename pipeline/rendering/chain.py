@@ -21,7 +21,7 @@ import torch
 
 from pipeline.config import Config
 from pipeline.dream import DreamParams, dream
-from pipeline.media.images import to_rgb8, to_tensor
+from pipeline.media.images import quantize8, to_tensor
 from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import MediaInfo
 from pipeline.media.reader import FrameReader
@@ -332,15 +332,25 @@ def commit_frame(w: _Work, out: torch.Tensor, lock: bool) -> tuple[str, np.ndarr
     """Finish a dreamed frame and move its chain on; returns (checkpoint name, RGB uint8, state)."""
     if w.residual is None:
         out = finish_frame(out, w.raw, lock, w.dream_mask)
-        # A fresh frame sets the shot's target.
-        w.chain.target = float(residual_strength(out - w.raw, torch.ones_like(out[:, :1]))[0])
     else:
         assert w.mask is not None
         out = keep_clean(merge_carried(w.raw, w.init, out, w.residual, w.mask, w.blend, lock), w.raw, w.dream_mask)
-    rgb = to_rgb8(out)
-    # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint.
-    w.chain.prev_raw, w.chain.prev_out = w.raw, to_tensor(rgb, w.raw.device)
+    u8 = quantize8(out)
+    rgb = u8.permute(1, 2, 0).cpu().numpy()  # the frame's one copy from the device
+    if w.residual is None:
+        # A fresh frame sets the shot's target: measured on the host copies (the written frame
+        # against its source), so the device is not read a second time.
+        w.chain.target = frame_strength(rgb, w.item.rgb)
+    # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint, made from
+    # the same 8 bits on the device rather than uploaded again.
+    w.chain.prev_raw, w.chain.prev_out = w.raw, u8.unsqueeze(0).float().div_(255.0)
     return w.chain.stream.name(w.item.index), rgb, repr(w.chain.target)
+
+
+def frame_strength(rgb: np.ndarray, raw: np.ndarray) -> float:
+    """Mean |rgb - raw| of two RGB uint8 frames [H,W,3], in [0,1] RGB units: ``residual_strength``
+    of a written frame over all its pixels, on the host."""
+    return float(np.abs(rgb.astype(np.float32) - raw.astype(np.float32)).mean() / 255.0)
 
 
 def finish_frame(out: torch.Tensor, raw: torch.Tensor, lock: bool,
