@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,7 +24,7 @@ class DreamParams:
     octaves: int = 4
     octave_scale: float = 1.4
     steps: int = 10
-    step_size: float = 0.015
+    step_size: float | tuple[float, ...] = 0.015  # a tuple: one per sample of the batch
     jitter: int = 32
     tile: int = 512
     tile_overlap: int = 64
@@ -104,8 +105,11 @@ def ascent_step(
     rolled = _roll(img, offsets)
     values: list[torch.Tensor] = []
 
-    def grad_of(batch: torch.Tensor) -> torch.Tensor:
-        g, v = image_gradient(batch, net, params.terms, guide, params.precision)
+    per_sample = any(isinstance(t.channel, tuple) or isinstance(t.weight, tuple) for t in params.terms)
+
+    def grad_of(batch: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        terms = tuple(t.pick(rows) for t in params.terms) if per_sample else params.terms
+        g, v = image_gradient(batch, net, terms, guide, params.precision)
         values.append(v)
         return g
 
@@ -118,12 +122,35 @@ def ascent_step(
         g = normalize_mean_abs(g)
     if mask is not None:
         g = g * mask
-    out = (img + params.step_size * g).clamp_(0.0, 1.0)
+    step = params.step_size
+    if isinstance(step, tuple):
+        step = torch.tensor(step, device=img.device, dtype=img.dtype).view(-1, 1, 1, 1)
+    out = (img + step * g).clamp_(0.0, 1.0)
     if mask is not None:
         # Clamping cannot move a masked-out pixel: it is already in [0,1] and its step is 0.
         out = torch.where(mask > 0, out, img)
     value = values[0] if len(values) == 1 else None
     return out, value
+
+
+def batch_key(params: DreamParams) -> DreamParams:
+    """``params`` with the step size and the terms' weights set aside: frames whose keys agree
+    dream in one batch, each with its own step size and weights (``batched``), so settings
+    scheduled over time or the music do not split a batch into frames of one."""
+    return dataclasses.replace(params, step_size=0.0,
+                               terms=tuple(Term(t.layer, t.channel, 0.0) for t in params.terms))
+
+
+def batched(each: list[DreamParams]) -> DreamParams:
+    """One DreamParams for a batch whose samples have ``each`` (all of one ``batch_key``): step
+    sizes and term weights become per-sample tuples where they differ."""
+    first = each[0]
+    steps = tuple(float(p.step_size) for p in each)
+    terms = []
+    for i, t in enumerate(first.terms):
+        weights = tuple(float(p.terms[i].weight) for p in each)
+        terms.append(Term(t.layer, t.channel, weights if len(set(weights)) > 1 else weights[0]))
+    return dataclasses.replace(first, step_size=steps if len(set(steps)) > 1 else steps[0], terms=tuple(terms))
 
 
 def total_steps(h: int, w: int, params: DreamParams) -> int:

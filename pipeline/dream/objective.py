@@ -10,13 +10,20 @@ import torch
 class Term:
     """One part of the objective: mean squared activation of ``layer`` (or of one ``channel``).
 
-    ``channel`` may be a tuple with one channel per sample of the batch (a feature atlas dreams
-    many channels at once).
+    ``channel`` and ``weight`` may be tuples with one entry per sample of the batch (a feature
+    atlas dreams many channels at once; frames whose scheduled weights differ dream together).
     """
 
     layer: str
     channel: int | tuple[int, ...] | None = None
-    weight: float = 1.0
+    weight: float | tuple[float, ...] = 1.0
+
+    def pick(self, rows: list[int]) -> "Term":
+        """This term for a batch made of samples ``rows`` of the full batch (tiles of several
+        frames go through the network together): per-sample entries are taken at those rows."""
+        channel = tuple(self.channel[i] for i in rows) if isinstance(self.channel, tuple) else self.channel
+        weight = tuple(self.weight[i] for i in rows) if isinstance(self.weight, tuple) else self.weight
+        return Term(self.layer, channel, weight)
 
 
 def objective(
@@ -42,7 +49,8 @@ def objective(
             value = guide_match(a, guide[term.layer])
         else:
             value = a.pow(2).mean(dim=(1, 2, 3))
-        value = value * term.weight
+        weight = torch.tensor(term.weight, device=a.device) if isinstance(term.weight, tuple) else term.weight
+        value = value * weight
         total = value if total is None else total + value
     assert total is not None, "objective needs at least one term"
     return total

@@ -28,14 +28,15 @@ def feather(h: int, w: int, ramp: int, device: torch.device, dtype: torch.dtype)
 
 
 def tiled(fn, x: torch.Tensor, tile: int, overlap: int, batch: int = 4) -> torch.Tensor:
-    """Apply ``fn`` ([n,3,th,tw] -> same shape) over tiles of x [B,3,H,W] and blend the results.
+    """Apply ``fn(stack, rows)`` ([n,3,th,tw] -> same shape; ``rows`` the sample of x each of the
+    n came from) over tiles of x [B,3,H,W] and blend the results.
 
     Tiles of all samples go through ``fn`` together, ``batch`` at a time. A frame no larger than
     ``tile`` goes through whole.
     """
     b, c, h, w = x.shape
     if h <= tile and w <= tile:
-        return fn(x)
+        return fn(x, list(range(b)))
     th, tw = min(tile, h), min(tile, w)
     boxes = [(y, xx) for y in tile_starts(h, tile, overlap) for xx in tile_starts(w, tile, overlap)]
     weight = feather(th, tw, overlap // 2 if overlap else 1, x.device, x.dtype)
@@ -45,7 +46,7 @@ def tiled(fn, x: torch.Tensor, tile: int, overlap: int, batch: int = 4) -> torch
     for k in range(0, len(crops), batch):
         part = crops[k : k + batch]
         stack = torch.stack([x[i, :, y : y + th, xx : xx + tw] for i, y, xx in part])
-        res = fn(stack)
+        res = fn(stack, [i for i, _, _ in part])
         for j, (i, y, xx) in enumerate(part):
             out[i, :, y : y + th, xx : xx + tw] += res[j] * weight[0]
     for y, xx in boxes:

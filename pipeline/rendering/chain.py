@@ -21,6 +21,7 @@ import torch
 
 from pipeline.config import Config
 from pipeline.dream import DreamParams, dream
+from pipeline.dream.engine import batch_key, batched
 from pipeline.media.images import quantize8, to_tensor
 from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import MediaInfo
@@ -309,13 +310,15 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
 
 def dream_batch(work: list[_Work], net: torch.nn.Module, guide: dict[str, torch.Tensor] | None,
                 seed: int) -> list[torch.Tensor]:
-    """Dream every prepared frame; frames whose settings agree go through together, each with
-    its own randomness. Returns one [1,3,H,W] dream per frame, in order."""
+    """Dream every prepared frame; frames whose settings agree but for the step size and the
+    layer weights (engine.batch_key) go through together, each with its own randomness, step
+    size and weights. Returns one [1,3,H,W] dream per frame, in order."""
     groups: dict[DreamParams, list[int]] = {}
     for k, w in enumerate(work):
-        groups.setdefault(w.params, []).append(k)
+        groups.setdefault(batch_key(w.params), []).append(k)
     outs: dict[int, torch.Tensor] = {}
-    for params, ks in groups.items():
+    for ks in groups.values():
+        params = batched([work[k].params for k in ks])
         x = torch.cat([work[k].init for k in ks])
         gens = [frame_generator(seed, work[k].item.index) for k in ks]
         ws = [work[k].step_weight for k in ks]

@@ -78,7 +78,7 @@ def test_tiled_and_untiled_gradients_agree_away_from_the_edges(net, astronaut):
 
     x = resize(to_tensor(astronaut, torch.device("cpu")), (192, 192))
 
-    def grad(t: torch.Tensor) -> torch.Tensor:
+    def grad(t: torch.Tensor, rows: list[int] | None = None) -> torch.Tensor:
         return image_gradient(t, net, LAYER)[0]
 
     whole, parts = grad(x), tiled(grad, x, tile=128, overlap=64)
@@ -144,3 +144,25 @@ def test_per_sample_generators_make_a_sample_independent_of_its_batch(net, small
     pair, _ = ascent_step(torch.cat([small_photo.flip(-1), small_photo]), net, p,
                           [frame_generator(0, 3), frame_generator(0, 7)])
     assert torch.allclose(pair[1:], alone, atol=1e-5)
+
+
+def test_frames_with_different_scheduled_settings_dream_in_one_batch_as_they_would_alone(net, astronaut):
+    """Per-sample step sizes and layer weights: three frames whose schedules differ (the
+    music-video case) dream as one batch, and each comes out as it does dreamed alone, whole and
+    in tiles."""
+    from pipeline.dream.engine import DreamParams, batch_key, batched, dream, resize
+    from pipeline.dream.objective import Term
+    from pipeline.media.images import to_tensor
+
+    x = resize(to_tensor(astronaut, torch.device("cpu")), (96, 128))
+    frames = torch.cat([x, x.flip(-1), x.flip(-2)])
+    for tile in (512, 64):
+        each = [DreamParams(terms=(Term("features.6", None, w10), Term("features.13", 5, w13)), octaves=2, steps=2,
+                            step_size=s, jitter=6, tile=tile, tile_overlap=16)
+                for s, w10, w13 in ((0.01, 1.0, 0.0), (0.03, 0.2, 1.5), (0.02, 0.0, 0.7))]
+        assert len({batch_key(p) for p in each}) == 1
+        together = dream(frames, net, batched(each), [torch.Generator().manual_seed(i) for i in range(3)])
+        for i, p in enumerate(each):
+            alone = dream(frames[i : i + 1], net, p, [torch.Generator().manual_seed(i)])
+            assert (together[i] - alone[0]).abs().max() < 1e-4, (tile, i)
+        assert (together[0] - together[1].flip(-1)).abs().mean() > 1e-3  # they did differ

@@ -16,15 +16,16 @@ def test_tile_starts_cover_the_length_with_overlap():
 
 def test_tiled_identity_rebuilds_the_image_exactly():
     x = torch.rand(2, 3, 300, 410)
-    y = tiled(lambda t: t, x, tile=128, overlap=32, batch=3)
+    y = tiled(lambda t, rows: t, x, tile=128, overlap=32, batch=3)
     assert torch.allclose(y, x, atol=1e-5)
 
 
 def test_tiles_go_through_in_batches():
     seen: list[tuple[int, ...]] = []
 
-    def fn(t: torch.Tensor) -> torch.Tensor:
+    def fn(t: torch.Tensor, rows: list[int]) -> torch.Tensor:
         seen.append(tuple(t.shape))
+        assert len(rows) == t.shape[0] and set(rows) == {0}
         return t
 
     tiled(fn, torch.rand(1, 3, 256, 256), tile=128, overlap=32, batch=4)
