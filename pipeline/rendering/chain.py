@@ -252,15 +252,16 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                         refill()
                         continue
                     break
-                t0 = time.perf_counter()
+                timer = Stopwatch(device)
                 outs = dream_batch(work, net, guide, cfg.dream.seed)
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                dream_seconds += time.perf_counter() - t0
-                share = (time.perf_counter() - t0) / len(work)
-                for w, out in zip(work, outs):
-                    prev_rgb = w.chain.prev_rgb
-                    name, rgb, state = commit_frame(w, out, v.color_lock)
+                timer.stop()
+                prevs = [w.chain.prev_rgb for w in work]
+                # The first frame's copy to the host waits for the whole batch: only then is the
+                # dream's time known (no synchronise of its own).
+                done = [commit_frame(w, out, v.color_lock) for w, out in zip(work, outs)]
+                dream_seconds += timer.seconds()
+                share = timer.seconds() / len(work)
+                for w, prev_rgb, (name, rgb, state) in zip(work, prevs, done):
                     fresh = w.residual is None
                     facts = FrameFacts(w.item.rgb, None if fresh else prev_rgb, None if fresh else w.item.flow_back,
                                        None if fresh else w.item.mask, share, fresh, w.chain.stream.index)
@@ -275,6 +276,32 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
         store.close()
     return LoopFacts(cuts, dreamed, source, time.perf_counter() - t_loop, dream_seconds,
                      min(held) if held else None)
+
+
+class Stopwatch:
+    """Seconds a piece of device work took, without waiting for it: on a GPU two CUDA events on
+    the stream, read once something else (the frame's copy to the host) has waited; on the CPU
+    the wall clock, the work being done when it returns."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.begin, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            self.begin.record()
+        else:
+            self.t0, self.t1 = time.perf_counter(), None
+
+    def stop(self) -> None:
+        if self.cuda:
+            self.end.record()
+        else:
+            self.t1 = time.perf_counter()
+
+    def seconds(self) -> float:
+        if self.cuda:
+            self.end.synchronize()  # already past it once a later copy to the host has returned
+            return self.begin.elapsed_time(self.end) / 1000.0
+        return self.t1 - self.t0
 
 
 def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
