@@ -114,14 +114,17 @@ def require_readable(path: Path, kind: str) -> Path:
                      .get(problem, f"{path}: cannot read: {problem}"))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably (fsync before rename)."""
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (whole or not at all, as any process sees it), and
+    with ``durable`` also past a power cut (fsync before the rename). Without it the caller has
+    its own proof of the bytes (a job's checksum lines)."""
     with atomic_path(path) as tmp:
         try:
             with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
         except OSError as exc:
             raise MediaError(f"{path}: cannot write: {exc.strerror or exc}") from None
 

@@ -37,7 +37,7 @@ from pipeline.rendering.jobs import FrameStore
 from pipeline.rendering.prefetch import prefetch
 from pipeline.rendering.progress import bar
 from pipeline.rendering.report import FrameFacts
-from pipeline.rendering.setup import frame_generator
+from pipeline.rendering.setup import frame_generator, host_threads
 from pipeline.rendering.streams import Stream
 
 __all__ = ["METHOD", "MotionItem", "motion_items", "LoopFacts", "dream_segments", "finish_frame"]
@@ -83,7 +83,6 @@ def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusio
                  cut_threshold: Callable[[int], float], context_until: int) -> Iterator[MotionItem]:
     """Pair each decoded frame with its flow to the previous frame, the trust mask and a cut flag
     (cut_threshold(frame index) is the scene-cut threshold at that frame)."""
-    cv2.setNumThreads(1)  # leave the cores to the dream; flow runs beside it
     flow = FlowEstimator(method)
     prev_rgb = prev_gray = None
     for index, rgb in reader:
@@ -181,6 +180,8 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
     resumed chain continues from, go through ``store`` (the job folder, or a Ray worker's stream
     back to the driver). The network comes from ``ctx`` (a worker keeps it across calls)."""
     cfg, device = ctx.cfg, ctx.device
+    # Process-wide, so set per render by where the dream runs (setup.host_threads).
+    cv2.setNumThreads(host_threads(device)["opencv"])
     net, source = ctx.net()
     start = cfg.frames.start
     guide = ctx.guide()

@@ -308,6 +308,7 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                     elif item[0] == "end":
                         cuts.extend(item[1])
                         held.extend([item[2]] if item[2] is not None else [])
+        job.sync()
         extra = {"backend": "ray", "workers": workers, "worker_cpus": cpus, "worker_gpus": gpus, "workers_lost": lost,
                  "segments_per_worker": sorted(taken.values(), reverse=True)}
         return LoopFacts(cuts, dreamed, weights=_weights_source(cfg), loop_seconds=time.perf_counter() - t_loop,

@@ -56,6 +56,20 @@ def configure_cuda(device: torch.device, batch: int) -> None:
     torch.backends.cudnn.deterministic = flags["deterministic"]
 
 
+def host_threads(device: torch.device) -> dict[str, int]:
+    """Threads for the work beside the dream, by where the dream runs: {"opencv": threads of
+    OpenCV's pool (the flow), "writers": checkpoint and report threads}.
+
+    With the dream on the CPU it holds every core, and OpenCV on 2 threads made the frame slower
+    (0.198 against 0.175-0.179 s at 640x360, BENCHMARKS.md): one each. With the dream on a GPU
+    the cores are the host pipeline's: DIS flow runs on all of them (232 -> 119 ms a 1080p pair
+    on 2 cores) and half of them encode checkpoints and measure the report."""
+    cores = max(1, len(os.sched_getaffinity(0)))
+    if device.type == "cpu":
+        return {"opencv": 1, "writers": 1}
+    return {"opencv": cores, "writers": max(1, min(8, cores // 2))}
+
+
 def resolve_batch(batch: int | str, device: torch.device) -> int:
     """'auto' -> streams per batch: 1 on the CPU, 4 on CUDA.
 

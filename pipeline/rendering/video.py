@@ -19,7 +19,7 @@ from pipeline.rendering.animated import check_mask, file_identity, input_identit
 from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments
 from pipeline.rendering.jobs import Job, JobStore
 from pipeline.rendering.context import build_context
-from pipeline.rendering.setup import configure_cuda, fit_size, resolve_batch
+from pipeline.rendering.setup import configure_cuda, fit_size, host_threads, resolve_batch
 from pipeline.rendering.streams import Stream, plan_streams, stream_count
 from pipeline.rendering.timeline import Timeline
 
@@ -150,7 +150,8 @@ class VideoRender:
 
                 loop = dream_on_ray(self.ctx, info, job, todo, self.size)
             elif todo:
-                loop = dream_segments(self.ctx, info, JobStore(job), todo, self.batch, self.size)
+                loop = dream_segments(self.ctx, info, JobStore(job, host_threads(self.ctx.device)["writers"]), todo,
+                                      self.batch, self.size)
         self.cuts = loop.cuts
         facts.update(loop.facts(cfg))
         held = self.mask_held_from(loop.mask_held_from)

@@ -22,7 +22,7 @@ from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
 from pipeline.rendering.report import FrameFacts
 from pipeline.rendering.context import RenderContext, build_context
-from pipeline.rendering.setup import configure_cuda, fit_size, frame_generator
+from pipeline.rendering.setup import configure_cuda, fit_size, frame_generator, host_threads
 from pipeline.rendering.still import NOISE_SIDE, fit_image, noise_image
 from pipeline.rendering.timeline import Timeline
 
@@ -151,7 +151,7 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
     net, source = ctx.net()
     guide = ctx.guide()
     prev = read_image(job.frame_path(resume - 1)) if resume > 0 else None
-    writer = FrameWriter(job)
+    writer = FrameWriter(job, workers=host_threads(ctx.device)["writers"])
     progress = bar(n + tail, "frame", "zooming", initial=resume)
     try:
         with progress:

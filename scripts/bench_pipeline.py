@@ -1,0 +1,157 @@
+"""The video pipeline around the dream, measured with a null dream: the network step replaced by a
+no-op of the same shapes, so what is left is what a fast GPU would wait on (decoding, flow,
+warps, checkpoints, the report's figures, encoding).
+
+    python scripts/bench_pipeline.py [--save] [--frames 40] [--cores 1,2,all] [--sizes 640x360,1920x1080] [--host gpu]
+
+For each frame size and core count a child process pinned to that many cores renders the sample
+clip (scaled with the bundled ffmpeg) and reports frames a second of the whole render and of its
+frame loop, and the core-milliseconds a frame each stage took (summed over threads).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STAGES = {
+    "decode": ("pipeline.media.reader", "FrameReader", "__iter__"),
+    "flow": ("pipeline.motion.flow", "FlowEstimator", "__call__"),
+    "trust": ("pipeline.rendering.chain", None, "consistency_mask"),
+    "warp": ("pipeline.rendering.chain", None, "warp_lanczos"),
+    "png": ("pipeline.rendering.jobs", None, "encode_image"),
+    "record": ("pipeline.rendering.jobs", "Job", "record"),
+    "report": ("pipeline.rendering.report", "FrameFacts", "measure"),
+}
+
+CHILD = r"""
+import json, sys, threading, time
+from collections import defaultdict
+import torch
+sys.path.insert(0, {root!r})
+import pipeline.rendering.chain as chain
+import importlib
+
+spent = defaultdict(float)
+lock = threading.Lock()
+
+def timed(name, fn):
+    def wrapper(*a, **k):
+        t = time.thread_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            with lock:
+                spent[name] += time.thread_time() - t
+    return wrapper
+
+def timed_iter(name, fn):
+    def wrapper(self, *a, **k):
+        it = fn(self, *a, **k)
+        while True:
+            t = time.thread_time()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            finally:
+                with lock:
+                    spent[name] += time.thread_time() - t
+            yield item
+    return wrapper
+
+for name, (mod, cls, attr) in {stages!r}.items():
+    m = importlib.import_module(mod)
+    owner = getattr(m, cls) if cls else m
+    fn = getattr(owner, attr)
+    setattr(owner, attr, (timed_iter if attr == "__iter__" else timed)(name, fn))
+
+# The null dream: the same shapes out, no network.
+chain.dream = lambda x, net, params, gens, guide=None, mask=None: x.clone()
+if {policy!r} == "gpu":
+    # The threads a GPU run gives the host pipeline (setup.host_threads), the dream being elsewhere.
+    import pipeline.rendering.setup as setup, pipeline.rendering.video as video
+    gpu_policy = lambda device, _f=setup.host_threads: _f(torch.device("cuda"))
+    chain.host_threads = video.host_threads = gpu_policy
+from pipeline.api import render
+t0 = time.perf_counter()
+m = render({{"input": {clip!r}, "output": {out!r}, "frames": {{"count": {frames}}},
+            "dream": {{"device": "cpu", "precision": "fp32", "channels_last": True}},
+            "video": {{"preset": "veryfast"}}}}, force=True)
+wall = time.perf_counter() - t0
+print(json.dumps({{"wall": wall, "loop": m.get("loop_seconds"), "spent": dict(spent),
+                  "cpu": time.process_time()}}))
+"""
+
+
+def scaled_clip(size: tuple[int, int], tmp: Path) -> Path:
+    from pipeline.media.ffmpeg import ffmpeg_exe
+
+    w, h = size
+    clip = tmp / f"clip_{w}x{h}.mp4"
+    if not clip.exists():
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "3", "-i", str(ROOT / "samples" / "city.mp4"),
+                        "-vf", f"scale={w}:{h}:flags=lanczos", "-an", "-c:v", "libx264", "-preset", "veryfast",
+                        "-crf", "16", str(clip)], check=True)
+    return clip
+
+
+def run(size: tuple[int, int], cores: list[int], frames: int, tmp: Path, policy: str) -> dict:
+    clip = scaled_clip(size, tmp)
+    code = CHILD.format(root=str(ROOT), stages=STAGES, clip=str(clip), out=str(tmp / f"out_{size[0]}.mp4"),
+                        frames=frames, policy=policy)
+    env = dict(os.environ, DREAMREEL_CHOICES="rule", OMP_NUM_THREADS=str(len(cores)))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp,
+                          preexec_fn=lambda: os.sched_setaffinity(0, set(cores)))
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    from scripts.benchlib import report
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--cores", default="1,2,all")
+    ap.add_argument("--sizes", default="640x360,1920x1080")
+    ap.add_argument("--host", choices=("gpu", "cpu"), default="gpu",
+                    help="threads of the host pipeline as a GPU run sets them (default) or a CPU run")
+    ap.add_argument("--save", action="store_true")
+    args = ap.parse_args()
+    available = sorted(os.sched_getaffinity(0))
+    counts = []
+    for c in args.cores.split(","):
+        n = len(available) if c == "all" else int(c)
+        if n <= len(available) and n not in counts:
+            counts.append(n)
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    lines = [f"Null dream (no network), {args.frames} frames of the sample clip scaled, host threads as a "
+             f"{args.host.upper()} run sets them; frames/s of the whole render and of its frame loop; core-ms a "
+             "frame per stage, summed over threads.", "",
+             "| size | cores | frames/s (render) | frames/s (loop) | " + " | ".join(STAGES) + " | CPU ms a frame |",
+             "|---|---|---|---|" + "---|" * len(STAGES) + "---|"]
+    print("\n".join(lines), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            for n in counts:
+                r = run(size, available[:n], args.frames, Path(tmp), args.host)
+                per = {k: 1000 * r["spent"].get(k, 0.0) / args.frames for k in STAGES}
+                row = (f"| {size[0]}x{size[1]} | {n} | {args.frames / r['wall']:.2f} | "
+                       f"{args.frames / r['loop']:.2f} | " + " | ".join(f"{per[k]:.0f}" for k in STAGES) +
+                       f" | {1000 * r['cpu'] / args.frames:.0f} |")
+                print(row, flush=True)
+                lines.append(row)
+    report("Video pipeline with a null dream", lines, args.save)
+
+
+if __name__ == "__main__":
+    main()
