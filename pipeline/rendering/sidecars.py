@@ -13,7 +13,8 @@ from pipeline.errors import OutputExistsError
 from pipeline.jsonio import load
 from pipeline.media.atomic import open_regular
 
-MAX_LEDGER_BYTES = 64 << 20
+# A timeline of ten hours at 30 fps is about 90 MB of JSON; its ledger is read from it.
+MAX_LEDGER_BYTES = 256 << 20
 
 
 def digest(data: bytes) -> str:
