@@ -29,7 +29,10 @@ def accents(beats: np.ndarray, f: Features, low_onset: np.ndarray) -> np.ndarray
     ends = np.append(idx[1:], min(f.flux.size, idx[-1] + int(np.median(np.diff(idx)))))
     chroma = np.array([f.chroma[a:max(b, a + 1)].mean(axis=0) for a, b in zip(idx, ends)])
     chroma /= np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-9)
-    change = np.r_[0.0, 1.0 - np.sum(chroma[1:] * chroma[:-1], axis=1)]
+    change = 1.0 - np.sum(chroma[1:] * chroma[:-1], axis=1)
+    # The first beat has nothing before it to change from: no evidence either way (0 would say
+    # "no chord change", and a song's first beat is its likeliest downbeat).
+    change = np.r_[np.median(change), change]
     near = np.clip(idx[:, None] + np.arange(-3, 6)[None, :], 0, f.flux.size - 1)
     low = low_onset[near].max(axis=1)
     onset = f.flux[near].max(axis=1)
