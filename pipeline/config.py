@@ -185,6 +185,10 @@ class RenderConfig(_Strict):
     address: str | None = None
     # ray: cores per CPU worker (its torch threads); auto = every core of the smallest node.
     worker_cpus: Annotated[int, Strict()] | Literal["auto"] = "auto"
+    # video: one worker process per device on this machine, each dreaming segments as a farm task
+    # does: "all" (every CUDA GPU) or a list such as [cuda:0, cuda:1] (or [cpu, cpu]: the cores
+    # split between two chains). null: this process dreams.
+    devices: list[str] | Literal["all"] | None = None
 
     @field_validator("batch", mode="before")
     @classmethod
@@ -202,6 +206,24 @@ class RenderConfig(_Strict):
     @classmethod
     def _worker_cpus(cls, v: object) -> object:
         return auto_or_whole(v, 1, 4096)
+
+    @field_validator("devices")
+    @classmethod
+    def _device_names(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            if not 1 <= len(v) <= 64:
+                raise ValueError("must be all or a list of 1 to 64 devices, e.g. [cuda:0, cuda:1]")
+            for name in v:
+                if not (name in ("cpu", "cuda") or re.fullmatch(r"cuda:\d{1,3}", name)):
+                    raise ValueError(f"{brief(name)} is not a device: cpu, cuda or cuda:N")
+        return v
+
+    @model_validator(mode="after")
+    def _devices_are_local(self) -> "RenderConfig":
+        if self.devices is not None and self.backend == "ray":
+            raise ValueError("render.devices: spreads segments over this machine's devices; with backend: ray, "
+                             "Ray places the workers (one per GPU): remove one of them")
+        return self
 
     @field_validator("segments", mode="before")
     @classmethod

@@ -92,6 +92,19 @@ def _identity(path: Path) -> str | None:
     return f"file {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
 
 
+def clear_job(output: Path) -> None:
+    """Remove the job folder beside ``output`` (``--force`` starting over), refusing a folder at its
+    place that dreamreel did not make, as ``Job.open`` does."""
+    root = job_dir(output)
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise OutputExistsError(f"{root}: is a file where the job folder goes; move it away")
+    if any(root.iterdir()) and not is_job_dir(root):
+        raise not_ours(root)
+    Job(output, {}).remove()
+
+
 def job_owns(output: Path) -> bool:
     """True when ``output`` is a file the unfinished job beside it may replace: so resuming
     never replaces a file that neither the job wrote nor ``--force`` handed to it."""

@@ -5,7 +5,7 @@ import time
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError
-from pipeline.rendering.jobs import job_owns
+from pipeline.rendering.jobs import clear_job, job_owns
 from pipeline.rendering.outputs import check_output, output_lock, remove_stale_temps, write_manifest
 
 
@@ -60,7 +60,17 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None, seg
         elif cfg.mode == "video":
             from pipeline.rendering.video import render_video
 
-            facts = render_video(cfg, force)
+            spread: dict = {}
+            if cfg.render.devices is not None and cfg.render.backend == "local":
+                from pipeline.rendering.devices import dream_on_devices, plan
+
+                cfg, devices, segments = plan(cfg)
+                if force:
+                    clear_job(cfg.output)  # --force starts over before the workers begin
+                    force = False
+                spread = dream_on_devices(cfg, devices, segments)
+            facts = render_video(cfg, force)  # with devices: every segment is dreamed; this assembles
+            facts.update(spread)
         else:
             from pipeline.rendering.zoom import render_zoom
 

@@ -241,3 +241,46 @@ def test_a_job_folder_appears_with_its_marker_so_a_task_started_beside_never_ref
     assert (jobs.job_dir(other) / jobs.MARKER).read_bytes() == b"made by the other task\n"
     assert (jobs.job_dir(other) / "job.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.mp4.work", "take.mp4.work"]  # no temp left
+
+
+def test_render_devices_spreads_segments_over_worker_processes_and_matches_one_process(tmp_path):
+    """render.devices: [cpu, cpu]: two worker processes, each on its share of the cores, dream the
+    job's segments as farm tasks; this process assembles. The frames are those of one process
+    rendering the same plan (thread counts differ, so rounding may: under 1 % of 0-255)."""
+    import json
+
+    from pipeline.media.images import read_image
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0, size="96x64", rate="12", audio=False)
+    body = (f"input: {clip}\ndream: {{steps: 2, octaves: 1, jitter: 4}}\nvideo: {{steps_after_first: 1, preset: ultrafast}}\n"
+            "render: {segments: 2, batch: 1, preroll: 2, crossover: 2")
+    (tmp_path / "one.yaml").write_text(f"output: {tmp_path / 'one'}\n{body}}}\n")
+    (tmp_path / "two.yaml").write_text(f"output: {tmp_path / 'two'}\n{body}, devices: [cpu, cpu]}}\n")
+    assert main([str(tmp_path / "one.yaml")]) == 0
+    assert main([str(tmp_path / "two.yaml")]) == 0
+    manifest = json.loads((tmp_path / "two.manifest.json").read_text())
+    assert manifest["devices"] == ["cpu", "cpu"] and sorted(manifest["segments_per_device"]) == [1, 1]
+    one = [read_image(p).astype(float) for p in sorted((tmp_path / "one").glob("*.png"))]
+    two = [read_image(p).astype(float) for p in sorted((tmp_path / "two").glob("*.png"))]
+    assert len(one) == len(two) == 24
+    assert max(abs(a - b).mean() for a, b in zip(one, two)) < 2.55
+
+
+def test_render_devices_settings_that_cannot_hold_are_one_line(tmp_path, capsys):
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, size="64x48", rate="12", audio=False)
+    cases = [("dream: {device: cpu}\nrender: {devices: [cpu, cpu]}", "dream.device must be auto"),
+             ("render: {devices: [cpu, gpu]}", "'gpu' is not a device"),
+             ("render: {devices: [cpu], backend: ray}", "with backend: ray")]
+    import torch
+
+    if not torch.cuda.is_available():
+        cases.append(("render: {devices: all}", "this machine has none"))
+    for text, needle in cases:
+        cfg = tmp_path / "bad.yaml"
+        cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'x.mp4'}\n{text}\n")
+        assert main([str(cfg)]) == 2, text
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], (text, err)
