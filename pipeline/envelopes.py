@@ -74,8 +74,9 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
 
     rh = analyse(samples, rate, settings, beats)
     f = rh.features
-    lo = np.searchsorted(np.arange(f.flux.size) / f.rate, starts / rate)
-    hi = np.maximum(np.searchsorted(np.arange(f.flux.size) / f.rate, ends / rate), lo + 1)
+    grid = np.arange(f.flux.size) / f.rate  # spectral frame k is centred on k / f.rate seconds
+    lo = np.searchsorted(grid, starts / rate)
+    hi = np.maximum(np.searchsorted(grid, ends / rate), lo + 1)
     lo, hi = np.minimum(lo, f.flux.size), np.minimum(hi, f.flux.size)
     per_frame = {name: _normalise(_span_max(x, lo, hi)) for name, x in
                  (("onset", rh.strength), ("bass", f.bass), ("mid", f.mid), ("high", f.high))}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import ConfigError
-from pipeline.envelopes import peak_frames
+from pipeline.envelopes import frame_of, peak_frames
 from pipeline.markers import parse_clock
 
 FORMS = "12.5, 0:42.5, f120, beat:64, bar:16, onsets or onsets:0.7"
@@ -39,7 +39,7 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
                 raise ConfigError(f"--preview-at: {item!r}: this render has no {kind}s (no audio, or no steady beat)")
             if not 1 <= n <= len(events):
                 raise ConfigError(f"--preview-at: {item!r}: the render has {kind}s 1 to {len(events)}")
-            frame = int(np.floor(events[n - 1] * fps + 1e-9))
+            frame = int(frame_of(events[n - 1], 0.0, fps))
         elif low.startswith("f") and low[1:].isdigit():
             frame = int(low[1:])
         else:
@@ -49,7 +49,7 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
                 raise ConfigError(f"--preview-at: {item!r} is not a moment ({FORMS})") from None
             if not 0 <= seconds < duration:
                 raise ConfigError(f"--preview-at: {item!r} is outside the render (0 to {duration:.3f} s)")
-            frame = int(np.floor(seconds * fps + 1e-9))
+            frame = int(frame_of(seconds, 0.0, fps))
         if not 0 <= frame < frames:
             raise ConfigError(f"--preview-at: {item!r} is outside the render (frames 0 to {frames - 1})")
         found.add(frame)

@@ -30,7 +30,7 @@ from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask, feather_trust
 from pipeline.motion.flow import FlowEstimator, flow_method, to_gray
 from pipeline.motion.scene import cut_score
-from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried, residual_strength
+from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
 from pipeline.motion.warp import flow_to_tensor, warp_lanczos
 from pipeline.rendering.context import RenderContext
 from pipeline.rendering.jobs import FrameStore
@@ -410,8 +410,7 @@ def _next_dreamable(ch: _Chain, store: FrameStore, device: torch.device) -> Moti
             ch.prev_rgb = rgb
             ch.prev_raw = to_tensor(item.rgb, device)
             ch.prev_out = to_tensor(rgb, device)
-            ch.target = float(state) if state else float(
-                residual_strength(ch.prev_out - ch.prev_raw, torch.ones_like(ch.prev_raw[:, :1]))[0])
+            ch.target = float(state) if state else frame_strength(rgb, item.rgb)
             continue
         return item
     ch.done = True

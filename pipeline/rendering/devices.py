@@ -1,9 +1,9 @@
 """``render.devices``: one worker process per device of this machine, each dreaming segments of
 the job as a farm task does (``render CONFIG --segment N``, shown its one device through
 CUDA_VISIBLE_DEVICES so its ``dream.device: auto`` finds it and the job's settings stay the
-same for every worker), then this process assembles the output. Every GPU gets work; on the CPU, ``[cpu, cpu]`` splits the cores between
-two chains (two renders of one torch thread each ran 40 frames in 0.80-0.86x the time of one
-two-thread render, README "Speed")."""
+same for every worker), then this process assembles the output. Every GPU gets work; on the
+CPU, ``[cpu, cpu]`` splits the cores between two chains (two renders of one torch thread each
+ran 40 frames in 0.80-0.86x the time of one two-thread render, README "Speed")."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from pipeline.config import Config
@@ -25,8 +26,6 @@ def resolve_devices(spec: list[str] | str) -> list[str]:
     one); a list is taken as given (each checked when its worker starts)."""
     if spec != "all":
         return list(spec)
-    import torch
-
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if n == 0:
         raise ConfigError("render.devices: all means every CUDA GPU, and this machine has none; "
@@ -61,17 +60,16 @@ def plan(cfg: Config) -> tuple[Config, list[str], int]:
     a device, and with ``segments: auto`` as many as each device batches. ConfigError for a
     setting the workers cannot honour."""
     from pipeline.rendering.setup import resolve_batch
-    from pipeline.rendering.video import resolve_segments
 
     if cfg.dream.device != "auto":
         raise ConfigError(f"render.devices: each worker takes its device from render.devices, so dream.device must "
                           f"be auto (it is {cfg.dream.device})")
     devices = resolve_devices(cfg.render.devices)
-    import torch
-
-    per = resolve_batch(cfg.render.batch, torch.device("cpu" if devices[0] == "cpu" else "cuda"))
-    segments = max(len(devices), resolve_segments(cfg.render.segments, per) * (len(devices) if
-                                                                              cfg.render.segments == "auto" else 1))
+    if cfg.render.segments == "auto":
+        per = resolve_batch(cfg.render.batch, torch.device("cpu" if devices[0] == "cpu" else "cuda"))
+        segments = per * len(devices)
+    else:
+        segments = max(int(cfg.render.segments), len(devices))
     cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"segments": segments})})
     return cfg, devices, segments
 

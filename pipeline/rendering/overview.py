@@ -13,12 +13,11 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError, MediaError
-from pipeline.jsonio import dumps, load
+from pipeline.jsonio import load
 from pipeline.markers import format_labels
-from pipeline.media.atomic import atomic_write_bytes
 from pipeline.media.audio import ANALYSIS_RATE, listening_copy, read_audio
 from pipeline.rendering.outputs import sidecar
-from pipeline.rendering.sidecars import check_sidecars, ledger_entry, read_ledger
+from pipeline.rendering.sidecars import check_sidecars, write_ledgered
 from pipeline.rendering.timeline import Timeline, analyse_audio, check_schedules
 from pipeline.views.lanes import FORMAT, timeline_data, waveform
 
@@ -137,17 +136,9 @@ def write_timeline(output: Path, data: dict[str, Any], listening: bytes | None, 
         for name, times, label in tracks:
             files[sidecar(output, f".detected.{name}.txt")] = format_labels(times, label).encode()
     json_path = sidecar(output, ".timeline.json")
-    ledger = read_ledger(json_path, FORMAT)
-    writable = check_sidecars([json_path, *files], ledger, force, [markers] if markers else [], json_path)
-    skipped = [p for p in files if p not in writable]
-    for p in skipped:
+    writable = check_sidecars(json_path, FORMAT, list(files), force, (markers,))
+    for p in [p for p in files if p not in writable]:
         data["notes"].append(f"{p.name} is the audio_markers input: left as it is")
         del files[p]
-    data["written"] = ledger_entry(files)
-    written = []
-    for path, blob in files.items():
-        atomic_write_bytes(path, blob)
-        written.append(path)
-    atomic_write_bytes(json_path, dumps(data, separators=(",", ":")).encode())
-    written.insert(0, json_path)
+    written = write_ledgered(json_path, data, files)
     return {"timeline": [str(p) for p in written], "frames": data["frames"], "notes": data["notes"]}

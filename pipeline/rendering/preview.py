@@ -26,7 +26,7 @@ from pipeline.rendering.atlas import grid
 from pipeline.rendering.context import RenderContext, build_context
 from pipeline.rendering.outputs import check_output, sidecar
 from pipeline.rendering.progress import bar
-from pipeline.rendering.sidecars import check_sidecars, read_ledger
+from pipeline.rendering.sidecars import check_sidecars
 from pipeline.rendering.setup import fit_size, frame_generator
 from pipeline.rendering.timeline import analyse_audio
 from pipeline.views.lanes import beat_numbers
@@ -48,7 +48,7 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     out = sidecar(cfg.output, ".preview.png")
     check_output(out, force)
     sheet_json = sidecar(cfg.output, ".preview.json")
-    check_sidecars([sheet_json], read_ledger(sheet_json, FORMAT), force, [], sheet_json)
+    check_sidecars(sheet_json, FORMAT, [], force)
     source = info = None
     if cfg.mode == "video":
         from pipeline.rendering.video import plan_frames

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.jsonio import dumps
-from pipeline.media.atomic import atomic_write_bytes
 from pipeline.quality import dream_strength, sharpness, warp_flicker
 from pipeline.rendering.outputs import sidecar
-from pipeline.rendering.sidecars import check_sidecars, ledger_entry, read_ledger
+from pipeline.rendering.sidecars import check_sidecars, write_ledgered
 
 KEYS = ("strength", "flicker", "sharpness", "seconds", "fresh", "segment", "host")
 FORMAT = "dreamreel.report"
@@ -134,12 +132,8 @@ def write_report(cfg: Any, ctx: Any, names: list[str], recorded: dict[str, dict[
     data["render"] = {k: manifest.get(k) for k in ("seconds", "frames_dreamed", "device", "backend", "workers",
                                                     "resumed_at", "flow") if k in manifest}
     data["report"]["seconds_to_write"] = round(time.perf_counter() - t0, 4)
-    page = build_page(data).encode()
     html_path, json_path = report_paths(cfg.output)
-    data["written"] = ledger_entry({html_path: page})
-    atomic_write_bytes(html_path, page)
-    atomic_write_bytes(json_path, dumps(data, separators=(",", ":")).encode())
-    return [json_path, html_path]
+    return write_ledgered(json_path, data, {html_path: build_page(data).encode()})
 
 
 def report_paths(output: Path) -> tuple[Path, Path]:
@@ -151,4 +145,4 @@ def check_report_files(output: Path, force: bool) -> None:
     """Before a render dreams anything: the report files it will write beside ``output`` are
     either absent, ours and unchanged (sidecars.py), or handed over by ``force``; else one line."""
     html_path, json_path = report_paths(output)
-    check_sidecars([json_path, html_path], read_ledger(json_path, FORMAT), force, [], json_path)
+    check_sidecars(json_path, FORMAT, [html_path], force)

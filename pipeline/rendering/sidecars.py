@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import OutputExistsError
-from pipeline.jsonio import load
-from pipeline.media.atomic import open_regular
+from pipeline.jsonio import dumps, load
+from pipeline.media.atomic import atomic_write_bytes, open_regular
 
 # A timeline of ten hours at 30 fps is about 90 MB of JSON; its ledger is read from it.
 MAX_LEDGER_BYTES = 256 << 20
@@ -52,28 +52,38 @@ def same_file(a: Path, b: Path) -> bool:
         return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
 
 
-def check_sidecars(paths: list[Path], ledger: dict[str, str] | None, force: bool,
-                   inputs: list[Path], ledger_path: Path | None = None) -> list[Path]:
-    """The ``paths`` that may be written, before any is: a folder in the way, or a file that is not
-    provably ours without ``force``, is an OutputExistsError naming it. Paths that are an input
-    of the config are left out (returned list), never written. ``ledger_path`` is the ledger's own
-    file: ours when it read as a ledger at all."""
+def check_sidecars(ledger_json: Path, fmt: str, others: list[Path], force: bool,
+                   inputs: tuple[Path | None, ...] = ()) -> list[Path]:
+    """Which of ``others`` may be written beside the ledger ``ledger_json`` (a JSON of format
+    ``fmt`` that lists what it wrote), checked before anything is: a folder in the way, or a file
+    that is not provably ours, is an OutputExistsError naming it unless ``force``. The ledger
+    itself is ours when it reads as one. Files that are ``inputs`` of the config are left out of
+    the returned list, never written."""
+    ledger = read_ledger(ledger_json, fmt)
+    _check(ledger_json, ledger is not None, force)
     writable = []
-    for path in paths:
+    for path in others:
         if any(same_file(path, i) for i in inputs if i is not None and Path(i).exists()):
             continue
-        if path.is_dir():
-            raise OutputExistsError(f"{path}: is a folder; dreamreel writes a file there, so move it or "
-                                    "choose another output name")
-        if path.exists() and not force:
-            ours = ledger is not None and (path == ledger_path or ledger.get(path.name) == file_digest(path))
-            if not ours:
-                raise OutputExistsError(f"{path}: exists and is not as dreamreel wrote it (edited since, or "
-                                        "made by someone else); pass --force to replace it, or move it")
+        _check(path, ledger is not None and path.exists() and ledger.get(path.name) == file_digest(path), force)
         writable.append(path)
     return writable
 
 
-def ledger_entry(files: dict[Path, bytes]) -> dict[str, Any]:
-    """``{file name: sha256}`` of the files about to be written, for the ledger."""
-    return {p.name: digest(b) for p, b in files.items()}
+def _check(path: Path, ours: bool, force: bool) -> None:
+    if path.is_dir():
+        raise OutputExistsError(f"{path}: is a folder; dreamreel writes a file there, so move it or "
+                                "choose another output name")
+    if path.exists() and not force and not ours:
+        raise OutputExistsError(f"{path}: exists and is not as dreamreel wrote it (edited since, or "
+                                "made by someone else); pass --force to replace it, or move it")
+
+
+def write_ledgered(ledger_json: Path, data: dict[str, Any], files: dict[Path, bytes]) -> list[Path]:
+    """Write ``files`` and then the JSON ``data`` at ``ledger_json`` with their SHA-256 under
+    ``written``, each atomically; returns the paths, the ledger first."""
+    data["written"] = {p.name: digest(b) for p, b in files.items()}
+    for path, blob in files.items():
+        atomic_write_bytes(path, blob)
+    atomic_write_bytes(ledger_json, dumps(data, separators=(",", ":")).encode())
+    return [ledger_json, *files]
