@@ -1,10 +1,9 @@
 """Where a carried frame holds no full dream yet, and the crops that dream it as a fresh frame
-would: content a moving camera reveals, the border ring of a zoom-out, what an object uncovers.
+would: content a moving camera reveals, a pan's entering edge, the border ring of a zoom-out.
 
 A chain keeps a coarse ``bare`` grid (one cell per CELL x CELL pixels): 1 where the carried detail
 does not descend from a full multi-octave dream. A fresh frame has none; each carried frame moves
-the grid along the flow, and a cell whose flow is not trusted (or comes from outside the frame)
-is bare. Once enough is bare, or some of it has waited long enough, padded crops around it are
+the grid along the flow, and a cell whose flow comes from outside the frame is bare. Once enough is bare, or some of it has waited long enough, padded crops around it are
 dreamed at every octave, from the carried frame (so the dream around the crop is the context the
 new detail continues), and pasted in feathered. All host numpy on small arrays, except ``paste``.
 """
@@ -19,11 +18,17 @@ import cv2
 import numpy as np
 import torch
 
+from pipeline.motion.consistency import pixel_axes
+
 CELL = 4  # frame pixels per cell of the bare grid
+BARE = 128  # a cell this bare (of 255) or more is dreamed
 # A reveal is dreamed when this share of the frame is bare, or when bare cells have waited this
-# many frames: on a 3-px-a-frame pan of a 320-px frame, every 6 frames, a strip of 18 px.
+# many frames: on a 3-px-a-frame pan of a 320-px frame, about every 7 frames, a strip of ~28 px
+# (the flow is not trusted a few pixels in from the edge); a slow tilt's strips wait 16 frames,
+# which keeps the sample clip's frame time within 1.25x of the loop without reveals (1.23x at
+# 640x360; every 8 frames cost 1.32x).
 REVEAL_SHARE = 0.08
-REVEAL_WAIT = 8
+REVEAL_WAIT = 16
 # Bare regions smaller than this many cells are specks of failed flow, which the carried frame's
 # regrowth steps fill (chain.REGROW); they are not worth a crop of their own.
 MIN_CELLS = 12
@@ -33,33 +38,35 @@ PAD_SHARE = 0.025
 # Above this share of the frame the crops become one full-frame dream.
 FULL_SHARE = 0.6
 # What reveals may cost: each carried frame earns this share of a frame's area of crop, banked up
-# to one whole frame, and a reveal waits until its crops are paid for. On footage whose flow
+# to one whole frame, and a reveal waits until its crops are paid for (a full frame every ~29). On footage whose flow
 # fails over large areas every frame (a fast street) the reveals would otherwise re-dream most of
 # the frame every frame: the cost of fresh frames, and their flicker.
-BUDGET = 0.05
+BUDGET = 0.035
 
 
 @dataclass
 class Bare:
     """A chain's bare grid and how long some of it has waited (frames)."""
 
-    grid: np.ndarray  # [h,w] uint8, 1 = bare
+    grid: np.ndarray  # [h,w] uint8, how bare: 0 dreamed .. 255 bare (BARE and up counts as bare)
     waited: int = 0
     credit: int = 1000  # thousandths of a frame's area of crop a reveal may spend (see BUDGET)
 
     def encode(self) -> str:
         """One word for a checkpoint's state: a resumed chain continues exactly from it."""
         h, w = self.grid.shape
-        bits = np.packbits(self.grid.astype(bool).ravel())
         return (f"{h}x{w}x{self.waited}x{self.credit}x"
-                + base64.urlsafe_b64encode(zlib.compress(bits.tobytes(), 9)).decode())
+                + base64.urlsafe_b64encode(zlib.compress(self.grid.astype(np.uint8).tobytes(), 9)).decode())
 
     @staticmethod
     def decode(word: str) -> Bare:
         h, w, waited, credit, data = word.split("x", 4)
-        bits = np.frombuffer(zlib.decompress(base64.urlsafe_b64decode(data)), np.uint8)
-        grid = np.unpackbits(bits)[: int(h) * int(w)].reshape(int(h), int(w))
-        return Bare(grid.astype(np.uint8), int(waited), int(credit))
+        grid = np.frombuffer(zlib.decompress(base64.urlsafe_b64decode(data)), np.uint8).reshape(int(h), int(w))
+        return Bare(grid.copy(), int(waited), int(credit))
+
+    def cells(self) -> np.ndarray:
+        """[h,w] uint8, 1 where a cell counts as bare."""
+        return (self.grid >= BARE).astype(np.uint8)
 
 
 def grid_shape(h: int, w: int) -> tuple[int, int]:
@@ -72,27 +79,38 @@ def none_bare(h: int, w: int) -> Bare:
     return Bare(np.zeros(grid_shape(h, w), np.uint8))
 
 
-def carry_bare(bare: Bare, flow_back: np.ndarray, trust: np.ndarray) -> Bare:
-    """The grid moved onto the next frame: flow_back [H,W,2] (this frame onto the previous, pixels),
-    trust [H,W] in [0,1]. A cell is bare when its centre came from a bare cell, from outside the
-    previous frame, or where trust is under a half."""
+def carry_bare(bare: Bare, flow_back: np.ndarray) -> Bare:
+    """The grid moved onto the next frame along flow_back [H,W,2] (this frame onto the previous,
+    pixels): each cell takes the bareness where its centre came from (bilinear, in cells, so a
+    slow zoom-out's ring of a pixel a frame still gathers) or, if more, the share of its pixels
+    that came from outside the previous frame: what a pan, a tilt or a zoom-out brings into view.
+
+    Not where the flow merely fails: on real footage it fails in patches that come and go, whose
+    carried detail is fine, and a large failure (a blank wall, a small frame's flat area)
+    re-dreamed most of the frame at once, a pop (the suite's street clips went past their E_warp
+    bound); the carried frame's regrowth steps (chain.REGROW) cover those, as they cover what a
+    moving object uncovers."""
     gh, gw = bare.grid.shape
-    h, w = trust.shape
+    h, w = flow_back.shape[:2]
+    gx, gy = pixel_axes(h, w)
+    sx, sy = gx + flow_back[..., 0], gy + flow_back[..., 1]
+    outside = ((sx < 0) | (sx > w - 1) | (sy < 0) | (sy > h - 1)).astype(np.float32)
+    pad = ((0, gh * CELL - h), (0, gw * CELL - w))
+    outside = np.pad(outside, pad, mode="edge").reshape(gh, CELL, gw, CELL).mean(axis=(1, 3))
     cy = np.minimum(np.arange(gh) * CELL + CELL // 2, h - 1)
     cx = np.minimum(np.arange(gw) * CELL + CELL // 2, w - 1)
-    f = flow_back[cy][:, cx]
-    sx = (cx[None, :] + f[..., 0]) / CELL
-    sy = (cy[:, None] + f[..., 1]) / CELL
-    inside = (sx >= 0) & (sx < gw) & (sy >= 0) & (sy < gh)
-    came = bare.grid[np.clip(sy, 0, gh - 1).astype(int), np.clip(sx, 0, gw - 1).astype(int)]
-    low = cv2.resize(trust, (gw, gh), interpolation=cv2.INTER_AREA) < 0.5
-    grid = ((came > 0) | ~inside | low).astype(np.uint8)
-    return Bare(grid, bare.waited + 1 if grid.any() else 0, min(1000, bare.credit + round(1000 * BUDGET)))
+    f = flow_back[cy][:, cx] / CELL
+    mx = (np.arange(gw, dtype=np.float32)[None, :] + f[..., 0]).astype(np.float32)
+    my = (np.arange(gh, dtype=np.float32)[:, None] + f[..., 1]).astype(np.float32)
+    came = cv2.remap(bare.grid.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=255.0)
+    grid = np.clip(np.rint(np.maximum(came, 255.0 * outside)), 0, 255).astype(np.uint8)
+    return Bare(grid, bare.waited + 1 if (grid >= BARE).any() else 0, min(1000, bare.credit + round(1000 * BUDGET)))
 
 
 def due(bare: Bare) -> bool:
     """Whether the bare cells are to be dreamed on this frame, credit allowing (``affordable``)."""
-    share = float(bare.grid.mean())
+    share = float(bare.cells().mean())
     return share >= REVEAL_SHARE or (share > 0 and bare.waited >= REVEAL_WAIT)
 
 
@@ -103,11 +121,11 @@ def affordable(bare: Bare, boxes: list[tuple[int, int, int, int]], size: tuple[i
 
 def drop_specks(bare: Bare) -> Bare:
     """``bare`` without regions of fewer than MIN_CELLS cells (left to the regrowth steps)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(bare.grid, connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bare.cells(), connectivity=8)
     keep = np.zeros(n, bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= MIN_CELLS
-    grid = keep[labels].astype(np.uint8)
-    return Bare(grid, bare.waited if grid.any() else 0, bare.credit)
+    grid = np.where(keep[labels] | (bare.grid < BARE), bare.grid, 0).astype(np.uint8)
+    return Bare(grid, bare.waited if (grid >= BARE).any() else 0, bare.credit)
 
 
 def min_side(octaves: int, octave_scale: float, floor: int = 32) -> int:

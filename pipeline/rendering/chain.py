@@ -47,8 +47,7 @@ __all__ = ["METHOD", "MotionItem", "motion_items", "LoopFacts", "dream_segments"
 # with frames of this one. 2: feathered trust, the restoring hold, full-size flow on small frames.
 # 3: the residual, not the frame, is carried and blended (Lanczos warp, finest-octave steps, only
 # the new detail colour-locked), so the footage is never resampled and the dream stays crisp.
-METHOD = 4
-# 4: what the camera reveals (bare of a full dream) is dreamed at every octave in padded crops.
+METHOD = 3
 
 # How far trust spreads into pixels the flow's round trip missed, in flow pixels (see feather_trust).
 TRUST_FEATHER = 4
@@ -317,15 +316,15 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
                   dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None = None) -> _Work:
     """A frame's start image and settings: the raw frame when its chain starts fresh (first
     frame, cut), else the raw frame plus the previous dream's detail warped along the flow,
-    held at the shot's strength; where the chain is bare of a full dream (revealed content), a
-    dream at every octave first (``dream_revealed``). ``t``: frame time for the schedules;
+    held at the shot's strength; with ``video.reveal``, where the chain is bare of a full dream
+    (revealed content), a dream at every octave first (``reveal_step``). ``t``: frame time for the schedules;
     ``dream_mask_host``: ``dream_mask`` [H,W] as the host array it came from."""
     device, v, env = ctx.device, ctx.cfg.video, ctx.env(t)
     raw = to_tensor(item.rgb, device)
     h, w = item.rgb.shape[:2]
     if item.index == ch.stream.first or item.cut or ch.prev_out is None:
         return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask, step_weight=dream_mask,
-                     bare=none_bare(h, w))
+                     bare=none_bare(h, w) if v.reveal else None)
     back = flow_to_tensor(item.flow_back, device)
     mask = torch.from_numpy(item.mask).to(device)[None, None]
     if dream_mask is not None:
@@ -336,18 +335,9 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
     # cannot pile up or fade.
     residual = hold_gain(residual, mask, ch.target, v.hold.at(t, env)) * residual
     init = carry_residual(raw, residual, mask, v.carry.at(t, env))
-    bare = carry_bare(ch.bare or none_bare(h, w), item.flow_back, item.mask)
-    if dream_mask_host is not None:  # nothing to dream where the frame is kept clean
-        bare.grid &= cv2.resize(dream_mask_host, bare.grid.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
-    bare = drop_specks(bare)
-    revealed = None
-    if due(bare):
-        params = ctx.params(t)
-        boxes = crops(bare.grid, (h, w), min_side(params.octaves, params.octave_scale))
-        left = affordable(bare, boxes, (h, w))
-        if left is not None:
-            init, revealed = dream_revealed(ctx, t, item, raw, init, bare.grid, boxes, dream_mask)
-            bare = dataclasses.replace(none_bare(h, w), credit=left)
+    revealed = bare = None
+    if v.reveal:
+        init, residual, revealed, bare = reveal_step(ctx, t, ch, item, raw, init, residual, dream_mask, dream_mask_host)
     # The steps go to the finest octave, where the detail lives: coarser octaves laid new
     # structure over the carried one every frame and blurred it on the way back up.
     params = dataclasses.replace(ctx.params(t, steps=int(v.steps_after_first.at(t, env))), octaves=1)
@@ -359,6 +349,32 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
     if dream_mask is not None:
         weight = weight * dream_mask
     return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare)
+
+
+def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
+                residual: torch.Tensor, dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None
+                ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None, Bare]:
+    """``video.reveal``: move the chain's bare grid onto this frame and, when it is due and paid
+    for, dream its bare cells (``dream_revealed``). Returns (start image, carried detail, the
+    pasted weight [H,W] or None, the grid once this frame is done)."""
+    h, w = item.rgb.shape[:2]
+    bare = carry_bare(ch.bare or none_bare(h, w), item.flow_back)
+    if dream_mask_host is not None:  # nothing to dream where the frame is kept clean
+        bare.grid[cv2.resize(dream_mask_host, bare.grid.shape[::-1], interpolation=cv2.INTER_AREA) <= 0.5] = 0
+    bare = drop_specks(bare)
+    if not due(bare):
+        return init, residual, None, bare
+    params = ctx.params(t)
+    boxes = crops(bare.cells(), (h, w), min_side(params.octaves, params.octave_scale))
+    left = affordable(bare, boxes, (h, w))
+    if left is None:
+        return init, residual, None, bare
+    init, revealed = dream_revealed(ctx, t, item, raw, init, bare.cells(), boxes, dream_mask)
+    # The new dream is the detail carried there now: the merge pulls this frame's steps toward
+    # ``residual``, and cells that entered a few frames ago are already trusted by the flow.
+    pasted = torch.from_numpy(revealed).to(init.device)[None, None]
+    residual = residual + pasted * ((init - raw) - residual)
+    return init, residual, revealed, dataclasses.replace(none_bare(h, w), credit=left)
 
 
 def dream_revealed(ctx: RenderContext, t: int, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
@@ -436,7 +452,7 @@ def commit_frame(w: _Work, out: torch.Tensor, lock: bool) -> tuple[str, np.ndarr
 def chain_state(ch: _Chain) -> str:
     """One word a resumed chain continues exactly from: the shot's target strength, and the
     bare grid when anything is bare."""
-    if ch.bare is None or (not ch.bare.grid.any() and ch.bare.waited == 0):
+    if ch.bare is None or (not ch.bare.grid.any() and ch.bare.waited == 0 and ch.bare.credit == none_bare(1, 1).credit):
         return repr(ch.target)
     return f"{ch.target!r};{ch.bare.encode()}"
 
