@@ -143,6 +143,10 @@ class VideoConfig(_Strict):
     # sharp; a second only added new detail, which is flicker (README, "Why these defaults").
     steps_after_first: Sched(0, 10000, integer=True) = 1
     color_lock: bool = Field(True, strict=True)
+    # Dream what the camera reveals (a pan's entering edge, a zoom-out's ring, what a moving object
+    # uncovers) at every octave in padded crops (motion/reveal.py). Off by default: on the suite's
+    # real street footage its pastes raised E_warp past the bound (README, "Revealed regions").
+    reveal: bool = Field(False, strict=True)
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
     audio: str = "source"

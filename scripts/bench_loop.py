@@ -2,13 +2,14 @@
 step, for variants of the process environment, in interleaved rounds (medians).
 
     python scripts/bench_loop.py [--frames 40] [--width 640] [--rounds 4] [--clip PATH]
-                                 [--variant NAME=ENV=VALUE[,ENV=VALUE...]]... [--no-append]
+                                 [--variant NAME=ENV=VALUE[,ENV=VALUE|+KEY=VALUE...]]... [--no-append]
 
 Each round runs ``render`` once per variant on the same config (the clip at the given width,
 every other setting default), as a fresh process, and reads the loop's seconds from the
 manifest. A variant is an environment: a setting read from it (GOMP_SPINCOUNT=3000) or another
 checkout of the code (PYTHONPATH=/tmp/old, e.g. a ``git worktree`` of an earlier commit), so
-a change is measured against the code before it in the same run. Without --variant it times
+a change is measured against the code before it in the same run; an item ``+key=value`` is a
+config override instead (``--variant reveal=+video.reveal=true``). Without --variant it times
 this checkout alone. Run it with nothing else on the machine: the loop's figures are the whole
 machine's.
 """
@@ -32,9 +33,11 @@ DEFAULT_VARIANTS = ["this checkout="]
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """``NAME=ENV=VALUE,ENV=VALUE`` -> (NAME, {ENV: VALUE}); ``NAME=`` is the environment as is."""
+    """``NAME=ENV=VALUE,ENV=VALUE`` -> (NAME, {ENV: VALUE}); ``NAME=`` is the environment as is.
+    An item ``+key=value`` is a config override for that variant's renders instead (kept in the
+    dict under its ``+`` key)."""
     name, _, rest = text.partition("=")
-    env = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    env = dict(kv.split("=", 1) if not kv.startswith("+") else (kv, "") for kv in rest.split(",") if kv)
     return name, env
 
 
@@ -43,8 +46,9 @@ def run(cfg: Path, manifest: Path, env: dict[str, str]) -> dict:
     # Run from the config's folder with this checkout on PYTHONPATH unless the variant names
     # another: ``python -m`` puts the working directory first on sys.path, so started from a
     # checkout every variant imported that checkout's code, whatever its PYTHONPATH said.
-    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    subprocess.run([sys.executable, "-m", "pipeline", str(cfg), "--force"], check=True, env=full, cwd=cfg.parent,
+    overrides = [k[1:] for k in env if k.startswith("+")]
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **{k: v for k, v in env.items() if not k.startswith("+")}}
+    subprocess.run([sys.executable, "-m", "pipeline", str(cfg), *overrides, "--force"], check=True, env=full, cwd=cfg.parent,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     m = json.loads(manifest.read_text())
     return {"per_frame": m["loop_seconds"] / m["frames_dreamed"], "outside": m["outside_dream_share"],
@@ -54,7 +58,7 @@ def run(cfg: Path, manifest: Path, env: dict[str, str]) -> dict:
 def code_of(env: dict[str, str], cwd: Path) -> str:
     """The folder ``pipeline`` is imported from under a variant's environment (the table says it,
     so a variant that did not reach its code shows)."""
-    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **{k: v for k, v in env.items() if not k.startswith("+")}}
     out = subprocess.run([sys.executable, "-c", "import pipeline, pathlib; print(pathlib.Path(pipeline.__file__).parents[1])"],
                          env=full, cwd=cwd, capture_output=True, text=True, check=True)
     return out.stdout.strip()
@@ -94,7 +98,7 @@ def main() -> None:
         pf = [x["per_frame"] for x in got[name]]
         out_share = [x["outside"] for x in got[name]]
         ch = got[name][-1]["choice"]
-        lines.append(f"| {name} ({', '.join(f'{k}={v}' for k, v in env.items()) or 'as is'}) | {code[name]} | "
+        lines.append(f"| {name} ({', '.join(k if k.startswith('+') else f'{k}={v}' for k, v in env.items()) or 'as is'}) | {code[name]} | "
                      f"{statistics.median(pf):.3f} ({min(pf):.3f}-{max(pf):.3f}) | "
                      f"{base / statistics.median(pf):.2f} | {100 * statistics.median(out_share):.1f} % "
                      f"({100 * min(out_share):.1f}-{100 * max(out_share):.1f}) | "

@@ -29,6 +29,7 @@ from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask, feather_trust
 from pipeline.motion.flow import FlowEstimator, flow_method, to_gray
+from pipeline.motion.reveal import Bare, affordable, carry_bare, crops, dreamed_cells, drop_specks, due, min_side, none_bare, paste, paste_weight
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
 from pipeline.motion.warp import flow_to_tensor, warp_lanczos
@@ -58,6 +59,9 @@ TRUST_FEATHER = 4
 # measured choice picks on the AVX-512 EPYC); 0.75 gives 0.968 of it, the street's drift 1.21.
 LOST_SPREAD = 8
 REGROW = 0.75
+# A revealed region's dream takes this share of a fresh frame's steps at each octave: the region
+# hold (temporal.region_gain) brings it to the shot's strength over the next frames.
+REVEAL_STEPS = 0.5
 
 
 @dataclass
@@ -126,6 +130,7 @@ class _Chain:
     prev_rgb: np.ndarray | None = None  # the previous output as written, RGB uint8 (for the report)
     started: float = 0.0  # perf_counter when this run took the segment up
     dreamed: int = 0  # frames this run dreamed for it
+    bare: Bare | None = None  # where the previous output holds no full dream (motion/reveal.py)
 
 
 @dataclass
@@ -145,6 +150,7 @@ class _Work:
     # Per-pixel weight of the dream's steps, [1,1,H,W] >= 0 (None: 1 everywhere): dream.mask,
     # times the regrowth boost on a carried frame.
     step_weight: torch.Tensor | None = None
+    bare: Bare | None = None  # the chain's bare grid once this frame is done
 
 
 @dataclass
@@ -243,8 +249,9 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                         retire(ch)
                         refill()
                         continue
-                    dmask = None if ch.mask is None else torch.from_numpy(ch.mask.at(item.index)).to(device)[None, None]
-                    w = prepare_frame(ctx, ch, item, item.index - start, dmask)
+                    host_mask = None if ch.mask is None else ch.mask.at(item.index)
+                    dmask = None if host_mask is None else torch.from_numpy(host_mask).to(device)[None, None]
+                    w = prepare_frame(ctx, ch, item, item.index - start, dmask, host_mask)
                     if w.residual is None and item.index != ch.stream.first and item.index >= ch.stream.own_from:
                         cuts.append(item.index)
                     work.append(w)
@@ -306,14 +313,18 @@ class Stopwatch:
 
 
 def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
-                  dream_mask: torch.Tensor | None) -> _Work:
+                  dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None = None) -> _Work:
     """A frame's start image and settings: the raw frame when its chain starts fresh (first
     frame, cut), else the raw frame plus the previous dream's detail warped along the flow,
-    held at the shot's strength. ``t``: frame time for the schedules."""
+    held at the shot's strength; with ``video.reveal``, where the chain is bare of a full dream
+    (revealed content), a dream at every octave first (``reveal_step``). ``t``: frame time for the schedules;
+    ``dream_mask_host``: ``dream_mask`` [H,W] as the host array it came from."""
     device, v, env = ctx.device, ctx.cfg.video, ctx.env(t)
     raw = to_tensor(item.rgb, device)
+    h, w = item.rgb.shape[:2]
     if item.index == ch.stream.first or item.cut or ch.prev_out is None:
-        return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask, step_weight=dream_mask)
+        return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask, step_weight=dream_mask,
+                     bare=none_bare(h, w) if v.reveal else None)
     back = flow_to_tensor(item.flow_back, device)
     mask = torch.from_numpy(item.mask).to(device)[None, None]
     if dream_mask is not None:
@@ -324,16 +335,75 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
     # cannot pile up or fade.
     residual = hold_gain(residual, mask, ch.target, v.hold.at(t, env)) * residual
     init = carry_residual(raw, residual, mask, v.carry.at(t, env))
+    revealed = bare = None
+    if v.reveal:
+        init, residual, revealed, bare = reveal_step(ctx, t, ch, item, raw, init, residual, dream_mask, dream_mask_host)
     # The steps go to the finest octave, where the detail lives: coarser octaves laid new
     # structure over the carried one every frame and blurred it on the way back up.
     params = dataclasses.replace(ctx.params(t, steps=int(v.steps_after_first.at(t, env))), octaves=1)
     # Where the flow is lost over a whole region (fast motion, something uncovered) the frame
     # starts from its raw pixels there, and one finest step alone would leave it pale until the
     # flow holds again: the steps push harder there.
-    weight = 1.0 + REGROW * torch.from_numpy(item.lost).to(device)[None, None]
+    lost = item.lost if revealed is None else item.lost * (1.0 - revealed)  # a dreamed reveal needs no push
+    weight = 1.0 + REGROW * torch.from_numpy(lost).to(device)[None, None]
     if dream_mask is not None:
         weight = weight * dream_mask
-    return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight)
+    return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare)
+
+
+def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
+                residual: torch.Tensor, dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None
+                ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None, Bare]:
+    """``video.reveal``: move the chain's bare grid onto this frame and, when it is due and paid
+    for, dream its bare cells (``dream_revealed``). Returns (start image, carried detail, the
+    pasted weight [H,W] or None, the grid once this frame is done)."""
+    h, w = item.rgb.shape[:2]
+    bare = carry_bare(ch.bare or none_bare(h, w), item.flow_back)
+    if dream_mask_host is not None:  # nothing to dream where the frame is kept clean
+        bare.grid[cv2.resize(dream_mask_host, bare.grid.shape[::-1], interpolation=cv2.INTER_AREA) <= 0.5] = 0
+    bare = drop_specks(bare)
+    if not due(bare):
+        return init, residual, None, bare
+    params = ctx.params(t)
+    boxes = crops(bare.cells(), (h, w), min_side(params.octaves, params.octave_scale))
+    left = affordable(bare, boxes, (h, w))
+    if left is None:
+        return init, residual, None, bare
+    init, revealed = dream_revealed(ctx, t, item, raw, init, bare.cells(), boxes, dream_mask)
+    # The new dream is the detail carried there now: the merge pulls this frame's steps toward
+    # ``residual``, and cells that entered a few frames ago are already trusted by the flow.
+    pasted = torch.from_numpy(revealed).to(init.device)[None, None]
+    residual = residual + pasted * ((init - raw) - residual)
+    return init, residual, revealed, dataclasses.replace(none_bare(h, w), credit=left)
+
+
+def dream_revealed(ctx: RenderContext, t: int, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
+                   grid: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                   dream_mask: torch.Tensor | None) -> tuple[torch.Tensor, np.ndarray]:
+    """Dream the bare cells (``grid``, motion/reveal.py) of a carried frame as a fresh frame
+    would: the crops ``boxes`` of its start ``init`` [1,3,H,W] around them, at every octave,
+    colour-locked to the raw frame and pasted in feathered. Returns (the new start, the pasted
+    weight [H,W] in [0,1]).
+
+    A crop starts from the carried frame, so the dream around the bare cells is context the new
+    dream grows out of: faces and eyes continue across the seam instead of stopping at it."""
+    net, guide = ctx.net()[0], ctx.guide()
+    params = ctx.params(t)
+    params = dataclasses.replace(params, steps=max(1, round(params.steps * REVEAL_STEPS)))
+    h, w = item.rgb.shape[:2]
+    pasted = np.zeros((h, w), np.float32)
+    for box in boxes:
+        y0, y1, x0, x1 = box
+        m = None if dream_mask is None else dream_mask[..., y0:y1, x0:x1]
+        crop = dream(init[..., y0:y1, x0:x1], net, params, frame_generator(ctx.cfg.dream.seed, item.index), guide,
+                     mask=m)
+        if ctx.cfg.video.color_lock:
+            crop = color_lock(crop, raw[..., y0:y1, x0:x1])
+        weight = paste_weight(grid, (h, w), box)
+        init = paste(init, crop, torch.from_numpy(weight).to(init.device)[None, None], box)
+        grid = dreamed_cells(grid, weight, box)
+        pasted[y0:y1, x0:x1] = np.maximum(pasted[y0:y1, x0:x1], weight)
+    return init, pasted
 
 
 def dream_batch(work: list[_Work], net: torch.nn.Module, guide: dict[str, torch.Tensor] | None,
@@ -375,7 +445,24 @@ def commit_frame(w: _Work, out: torch.Tensor, lock: bool) -> tuple[str, np.ndarr
     # Carry the 8-bit frame, exactly what a resumed run reads back from its checkpoint, made from
     # the same 8 bits on the device rather than uploaded again.
     w.chain.prev_raw, w.chain.prev_out = w.raw, u8.unsqueeze(0).float().div_(255.0)
-    return w.chain.stream.name(w.item.index), rgb, repr(w.chain.target)
+    w.chain.bare = w.bare
+    return w.chain.stream.name(w.item.index), rgb, chain_state(w.chain)
+
+
+def chain_state(ch: _Chain) -> str:
+    """One word a resumed chain continues exactly from: the shot's target strength, and the
+    bare grid when anything is bare."""
+    if ch.bare is None or (not ch.bare.grid.any() and ch.bare.waited == 0 and ch.bare.credit == none_bare(1, 1).credit):
+        return repr(ch.target)
+    return f"{ch.target!r};{ch.bare.encode()}"
+
+
+def restore_state(ch: _Chain, state: str | None, rgb: np.ndarray, raw: np.ndarray) -> None:
+    """Set a resumed chain's target and bare grid from the ``state`` recorded with its context
+    frame (``rgb``, the frame as written, over ``raw``, its source)."""
+    target, _, word = (state or "").partition(";")
+    ch.target = float(target) if target else frame_strength(rgb, raw)
+    ch.bare = Bare.decode(word) if word else none_bare(*raw.shape[:2])
 
 
 def frame_strength(rgb: np.ndarray, raw: np.ndarray) -> float:
@@ -410,7 +497,7 @@ def _next_dreamable(ch: _Chain, store: FrameStore, device: torch.device) -> Moti
             ch.prev_rgb = rgb
             ch.prev_raw = to_tensor(item.rgb, device)
             ch.prev_out = to_tensor(rgb, device)
-            ch.target = float(state) if state else frame_strength(rgb, item.rgb)
+            restore_state(ch, state, rgb, item.rgb)
             continue
         return item
     ch.done = True
