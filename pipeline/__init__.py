@@ -1,6 +1,6 @@
 """dreamreel: DeepDream for stills, video and infinite zoom loops.
 
-The Python surface (see README, "From Python"); importing the package is cheap, and torch is
+The Python surface (see docs/guides/python.md); importing the package is cheap, and torch is
 loaded only when something needs it:
 
 - ``render(config, *, force=False, overrides=(), preview=None, **settings) -> dict``

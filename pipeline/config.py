@@ -1,6 +1,8 @@
 """The typed config: validated once at the edge, then passed inward as frozen objects.
 
-Every key is documented in README.md ("Config reference"); keep the two in step.
+Every key is documented in docs/reference/config.md, and listed with its type, range and default
+in docs/reference/config-keys.md, generated from these models by docs/gen_config_reference.py;
+tests/test_docs.py keeps the three in step.
 """
 from __future__ import annotations
 
@@ -33,6 +35,14 @@ class _Strict(BaseModel):
                               validate_default=True)
 
 
+class SchedRange:
+    """The range a schedulable key takes, kept beside its validator so the generated reference can
+    state it (docs/gen_config_reference.py)."""
+
+    def __init__(self, lo: float, hi: float, integer: bool, lo_open: bool) -> None:
+        self.lo, self.hi, self.integer, self.lo_open = lo, hi, integer, lo_open
+
+
 def Sched(lo: float = -math.inf, hi: float = math.inf, integer: bool = False, lo_open: bool = False) -> Any:
     """A setting that may change over frames: a number, an expression or keyframes (see schedule.py).
 
@@ -41,7 +51,8 @@ def Sched(lo: float = -math.inf, hi: float = math.inf, integer: bool = False, lo
     def parse(v: Any) -> Schedule:
         return parse_schedule(v, lo=lo, hi=hi, integer=integer, lo_open=lo_open)
 
-    return Annotated[Schedule, BeforeValidator(parse), PlainSerializer(lambda s: s.source, return_type=Any)]
+    return Annotated[Schedule, BeforeValidator(parse), PlainSerializer(lambda s: s.source, return_type=Any),
+                     SchedRange(lo, hi, integer, lo_open)]
 
 
 def auto_or_whole(v: object, lo: int, hi: int, unit: str = "") -> object:
@@ -140,12 +151,12 @@ class VideoConfig(_Strict):
     occlusion: bool = Field(True, strict=True)
     scene_cut: Sched(0.0, 1.0) = 0.35
     # 1: with the hold restoring faded detail, a carried frame needs one step per octave to stay
-    # sharp; a second only added new detail, which is flicker (README, "Why these defaults").
+    # sharp; a second only added new detail, which is flicker (docs/how-it-works/video-method.md, its ablation of the carried steps).
     steps_after_first: Sched(0, 10000, integer=True) = 1
     color_lock: bool = Field(True, strict=True)
     # Dream what the camera reveals (a pan's entering edge, a zoom-out's ring, what a moving object
     # uncovers) at every octave in padded crops (motion/reveal.py). Off by default: on the suite's
-    # real street footage its pastes raised E_warp past the bound (README, "Revealed regions").
+    # real street footage its pastes raised E_warp past the bound (docs/how-it-works/video-method.md, "Revealed regions").
     reveal: bool = Field(False, strict=True)
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"

@@ -2,7 +2,7 @@
 along the optical flow, and is dreamed, merged and checkpointed in turn. The video mode
 (rendering/video.py) and a Ray worker (rendering/ray_backend.py) both run ``dream_segments``.
 
-The method, per frame of a shot (see README, "Video: how the dream follows the footage"): only
+The method, per frame of a shot (see docs/how-it-works/video-method.md): only
 the dream's residual (output minus its raw frame) follows the motion, warped with Lanczos-4; the
 raw frame itself is never resampled. The residual is held at the shot's strength, seeds the
 frame, which takes its steps at the finest octave, and only what those steps add is blended and

@@ -3,7 +3,7 @@ the job as a farm task does (``render CONFIG --segment N``, shown its one device
 CUDA_VISIBLE_DEVICES so its ``dream.device: auto`` finds it and the job's settings stay the
 same for every worker), then this process assembles the output. Every GPU gets work; on the
 CPU, ``[cpu, cpu]`` splits the cores between two chains (two renders of one torch thread each
-ran 40 frames in 0.80-0.86x the time of one two-thread render, README "Speed")."""
+ran 40 frames in 0.80-0.86x the time of one two-thread render, docs/how-it-works/speed.md)."""
 from __future__ import annotations
 
 import os

@@ -29,7 +29,7 @@ class TrackerSettings:
     off); ``transition``: how strongly a tempo change is resisted (madmom's lambda, 100);
     ``observation``: the share 1/observation of a beat that expects its onset (madmom's 16).
 
-    The defaults were chosen on scripts/bench_beats.py's tuning songs (README, "Audio-reactive"):
+    The defaults were chosen on scripts/bench_beats.py's tuning songs (docs/guides/music.md, "Audio-reactive"):
     a prior at 125 bpm, 0.4 octaves wide, weight 3, read the fewest songs at a wrong level."""
 
     tempo_range: tuple[float, float] = (55.0, 215.0)

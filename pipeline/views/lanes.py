@@ -1,5 +1,5 @@
 """The timeline's data: every frame's time, envelopes and scheduled values, the beats and onsets,
-cuts and segments, as one JSON-ready dict (the format the README documents). Pure: arrays in,
+cuts and segments, as one JSON-ready dict (the format docs/reference/formats.md documents). Pure: arrays in,
 a dict out; reading files and the audio happens in rendering/overview.py."""
 from __future__ import annotations
 
