@@ -1,11 +1,13 @@
 """Where a carried frame holds no full dream yet, and the crops that dream it as a fresh frame
 would: content a moving camera reveals, a pan's entering edge, the border ring of a zoom-out.
 
-A chain keeps a coarse ``bare`` grid (one cell per CELL x CELL pixels): 1 where the carried detail
-does not descend from a full multi-octave dream. A fresh frame has none; each carried frame moves
-the grid along the flow, and a cell whose flow comes from outside the frame is bare. Once enough is bare, or some of it has waited long enough, padded crops around it are
-dreamed at every octave, from the carried frame (so the dream around the crop is the context the
-new detail continues), and pasted in feathered. All host numpy on small arrays, except ``paste``.
+A chain keeps a coarse ``bare`` grid (one cell per CELL x CELL pixels, 0 to 255): how far the
+carried detail there is from descending from a full multi-octave dream. A fresh frame has none;
+each carried frame moves the grid along the flow, and cells whose pixels came from outside the
+previous frame become bare. Once enough is bare, or some of it has waited long enough, padded
+crops around it are dreamed at every octave, from the carried frame (so the dream around the crop
+is the context the new detail continues), and pasted in feathered. All host numpy on small
+arrays, except ``paste``.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from pipeline.dream.engine import MIN_OCTAVE_SIDE
 from pipeline.motion.consistency import pixel_axes
 
 CELL = 4  # frame pixels per cell of the bare grid
@@ -38,10 +41,11 @@ PAD_SHARE = 0.025
 # Above this share of the frame the crops become one full-frame dream.
 FULL_SHARE = 0.6
 # What reveals may cost: each carried frame earns this share of a frame's area of crop, banked up
-# to one whole frame, and a reveal waits until its crops are paid for (a full frame every ~29). On footage whose flow
-# fails over large areas every frame (a fast street) the reveals would otherwise re-dream most of
-# the frame every frame: the cost of fresh frames, and their flicker.
+# to one whole frame (FULL_CREDIT), and a reveal waits until its crops are paid for (a full frame
+# every ~29). Fast camera moves would otherwise re-dream a large share of the frame every few
+# frames: the cost of fresh frames, and their flicker.
 BUDGET = 0.035
+FULL_CREDIT = 1000  # thousandths of a frame's area
 
 
 @dataclass
@@ -50,7 +54,11 @@ class Bare:
 
     grid: np.ndarray  # [h,w] uint8, how bare: 0 dreamed .. 255 bare (BARE and up counts as bare)
     waited: int = 0
-    credit: int = 1000  # thousandths of a frame's area of crop a reveal may spend (see BUDGET)
+    credit: int = FULL_CREDIT  # thousandths of a frame's area of crop a reveal may spend (see BUDGET)
+
+    def clear(self) -> bool:
+        """Nothing bare, nothing waiting, the budget full: a chain state with no grid says as much."""
+        return not self.grid.any() and self.waited == 0 and self.credit == FULL_CREDIT
 
     def encode(self) -> str:
         """One word for a checkpoint's state: a resumed chain continues exactly from it."""
@@ -105,7 +113,7 @@ def carry_bare(bare: Bare, flow_back: np.ndarray) -> Bare:
     came = cv2.remap(bare.grid.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=255.0)
     grid = np.clip(np.rint(np.maximum(came, 255.0 * outside)), 0, 255).astype(np.uint8)
-    return Bare(grid, bare.waited + 1 if (grid >= BARE).any() else 0, min(1000, bare.credit + round(1000 * BUDGET)))
+    return Bare(grid, bare.waited + 1 if (grid >= BARE).any() else 0, min(FULL_CREDIT, bare.credit + round(FULL_CREDIT * BUDGET)))
 
 
 def due(bare: Bare) -> bool:
@@ -116,7 +124,7 @@ def due(bare: Bare) -> bool:
 
 def affordable(bare: Bare, boxes: list[tuple[int, int, int, int]], size: tuple[int, int]) -> int | None:
     """The credit left once ``boxes`` are dreamed, or None when ``bare.credit`` does not cover them."""
-    cost = round(1000 * sum(_area(b) for b in boxes) / (size[0] * size[1]))
+    cost = round(FULL_CREDIT * sum(_area(b) for b in boxes) / (size[0] * size[1]))
     return bare.credit - cost if cost <= bare.credit else None
 
 def drop_specks(bare: Bare) -> Bare:
@@ -128,9 +136,10 @@ def drop_specks(bare: Bare) -> Bare:
     return Bare(grid, bare.waited if (grid >= BARE).any() else 0, bare.credit)
 
 
-def min_side(octaves: int, octave_scale: float, floor: int = 32) -> int:
-    """The smallest crop side whose coarsest octave is still dreamed (engine.MIN_OCTAVE_SIDE)."""
-    return math.ceil(floor * octave_scale ** (octaves - 1))
+def min_side(octaves: int, octave_scale: float) -> int:
+    """The smallest crop side whose coarsest octave is still dreamed (engine.octave_sizes drops
+    octaves under MIN_OCTAVE_SIDE)."""
+    return math.ceil(MIN_OCTAVE_SIDE * octave_scale ** (octaves - 1))
 
 
 def crops(grid: np.ndarray, size: tuple[int, int], side: int) -> list[tuple[int, int, int, int]]:

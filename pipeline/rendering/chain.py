@@ -29,7 +29,8 @@ from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask, feather_trust
 from pipeline.motion.flow import FlowEstimator, flow_method, to_gray
-from pipeline.motion.reveal import Bare, affordable, carry_bare, crops, dreamed_cells, drop_specks, due, min_side, none_bare, paste, paste_weight
+from pipeline.motion.reveal import (Bare, affordable, carry_bare, crops, dreamed_cells, drop_specks, due, min_side,
+                                    none_bare, paste, paste_weight)
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
 from pipeline.motion.warp import flow_to_tensor, warp_lanczos
@@ -59,8 +60,9 @@ TRUST_FEATHER = 4
 # measured choice picks on the AVX-512 EPYC); 0.75 gives 0.968 of it, the street's drift 1.21.
 LOST_SPREAD = 8
 REGROW = 0.75
-# A revealed region's dream takes this share of a fresh frame's steps at each octave: the region
-# hold (temporal.region_gain) brings it to the shot's strength over the next frames.
+# A revealed region's dream takes this share of a fresh frame's steps at each octave: it starts
+# from the carried frame, whose dream around the crop it continues, and the pan's newest cells
+# reached 0.67 of a fresh dream at half the cost of full steps.
 REVEAL_STEPS = 0.5
 
 
@@ -365,11 +367,12 @@ def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: t
     if not due(bare):
         return init, residual, None, bare
     params = ctx.params(t)
-    boxes = crops(bare.cells(), (h, w), min_side(params.octaves, params.octave_scale))
+    cells = bare.cells()
+    boxes = crops(cells, (h, w), min_side(params.octaves, params.octave_scale))
     left = affordable(bare, boxes, (h, w))
     if left is None:
         return init, residual, None, bare
-    init, revealed = dream_revealed(ctx, t, item, raw, init, bare.cells(), boxes, dream_mask)
+    init, revealed = dream_revealed(ctx, params, item, raw, init, cells, boxes, dream_mask)
     # The new dream is the detail carried there now: the merge pulls this frame's steps toward
     # ``residual``, and cells that entered a few frames ago are already trusted by the flow.
     pasted = torch.from_numpy(revealed).to(init.device)[None, None]
@@ -377,18 +380,18 @@ def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: t
     return init, residual, revealed, dataclasses.replace(none_bare(h, w), credit=left)
 
 
-def dream_revealed(ctx: RenderContext, t: int, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
+def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
                    grid: np.ndarray, boxes: list[tuple[int, int, int, int]],
                    dream_mask: torch.Tensor | None) -> tuple[torch.Tensor, np.ndarray]:
     """Dream the bare cells (``grid``, motion/reveal.py) of a carried frame as a fresh frame
     would: the crops ``boxes`` of its start ``init`` [1,3,H,W] around them, at every octave,
-    colour-locked to the raw frame and pasted in feathered. Returns (the new start, the pasted
-    weight [H,W] in [0,1]).
+    colour-locked to the raw frame and pasted in feathered; ``params``: the frame's dream settings,
+    of which it takes REVEAL_STEPS of the steps. Returns (the new start, the pasted weight [H,W]
+    in [0,1]).
 
     A crop starts from the carried frame, so the dream around the bare cells is context the new
     dream grows out of: faces and eyes continue across the seam instead of stopping at it."""
     net, guide = ctx.net()[0], ctx.guide()
-    params = ctx.params(t)
     params = dataclasses.replace(params, steps=max(1, round(params.steps * REVEAL_STEPS)))
     h, w = item.rgb.shape[:2]
     pasted = np.zeros((h, w), np.float32)
@@ -452,7 +455,7 @@ def commit_frame(w: _Work, out: torch.Tensor, lock: bool) -> tuple[str, np.ndarr
 def chain_state(ch: _Chain) -> str:
     """One word a resumed chain continues exactly from: the shot's target strength, and the
     bare grid when anything is bare."""
-    if ch.bare is None or (not ch.bare.grid.any() and ch.bare.waited == 0 and ch.bare.credit == none_bare(1, 1).credit):
+    if ch.bare is None or ch.bare.clear():
         return repr(ch.target)
     return f"{ch.target!r};{ch.bare.encode()}"
 
