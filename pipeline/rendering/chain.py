@@ -33,7 +33,7 @@ from pipeline.motion.reveal import (Bare, affordable, carry_bare, crops, dreamed
                                     none_bare, paste, paste_weight)
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
-from pipeline.motion.warp import flow_to_tensor, warp_lanczos
+from pipeline.motion.warp import warp_lanczos
 from pipeline.rendering.context import RenderContext
 from pipeline.rendering.jobs import FrameStore
 from pipeline.rendering.prefetch import prefetch
@@ -41,6 +41,7 @@ from pipeline.rendering.progress import bar
 from pipeline.rendering.report import FrameFacts
 from pipeline.rendering.setup import frame_generator, host_threads
 from pipeline.rendering.streams import Stream
+from pipeline.rendering.transfer import Inputs, Packed, Transfer
 
 __all__ = ["METHOD", "MotionItem", "motion_items", "LoopFacts", "dream_segments", "finish_frame"]
 
@@ -83,6 +84,7 @@ class MotionItem:
     score: float
     context: bool = False
     lost: np.ndarray | None = None
+    packed: Packed | None = None  # the arrays as the device takes them (rendering/transfer.py)
 
 
 def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusion: bool,
@@ -133,6 +135,19 @@ class _Chain:
     started: float = 0.0  # perf_counter when this run took the segment up
     dreamed: int = 0  # frames this run dreamed for it
     bare: Bare | None = None  # where the previous output holds no full dream (motion/reveal.py)
+    # The next frame, its inputs already on their way to the device (``_Staged``), None when not
+    # yet taken, or the error taking it raised, kept until this chain's frames before it are saved.
+    ahead: _Staged | Exception | None = None
+
+
+@dataclass
+class _Staged:
+    """A chain's next frame with its copies to the device issued: the item, ``dream.mask`` of
+    its frame as the host array [H,W] (None without a mask), and its inputs on the device."""
+
+    item: MotionItem
+    dream_mask: np.ndarray | None
+    inputs: Inputs
 
 
 @dataclass
@@ -190,6 +205,7 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
     cfg, device = ctx.cfg, ctx.device
     # Process-wide, so set per render by where the dream runs (setup.host_threads).
     cv2.setNumThreads(host_threads(device)["opencv"])
+    transfer = Transfer(device)
     net, source = ctx.net()
     start = cfg.frames.start
     guide = ctx.guide()
@@ -204,8 +220,11 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
         def make() -> Iterator[MotionItem]:
             with FrameReader(info.path, info.fps, size, seed_from, s.own_to - seed_from, s.own_to - seed_from,
                              conceal=v.damaged == "conceal") as reader:
-                yield from motion_items(iter(reader), flow_method(v.flow, max(size)), v.occlusion, cut_threshold,
-                                        context_until=resume)
+                for item in motion_items(iter(reader), flow_method(v.flow, max(size)), v.occlusion, cut_threshold,
+                                         context_until=resume):
+                    if not item.context:  # packed here, on the decoder's thread
+                        item.packed = transfer.pack(item.rgb, item.flow_back, item.mask, item.lost)
+                    yield item
 
         return make
 
@@ -229,6 +248,17 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                 held.append(ch.mask.held_from)
             ch.mask.close()
 
+    def stage(ch: _Chain) -> _Staged | None:
+        """The chain's next frame, its copies to the device issued; None when it has no more."""
+        item = _next_dreamable(ch, store, device)
+        if item is None:
+            return None
+        host_mask = None if ch.mask is None else ch.mask.at(item.index)
+        packed = item.packed
+        if host_mask is not None:
+            packed = dataclasses.replace(packed, dream_mask=transfer.pack_mask(host_mask))
+        return _Staged(item, host_mask, transfer.send(packed))
+
     def retire(ch: _Chain) -> None:
         close(ch)
         store.segment_done(ch.stream.index, time.perf_counter() - ch.started, ch.dreamed)
@@ -246,14 +276,17 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
             while True:
                 work: list[_Work] = []
                 for ch in list(chains):
-                    item = _next_dreamable(ch, store, device)
-                    if item is None:
+                    staged, ch.ahead = ch.ahead, None
+                    if isinstance(staged, Exception):
+                        raise staged
+                    staged = staged or stage(ch)
+                    if staged is None:
                         retire(ch)
                         refill()
                         continue
-                    host_mask = None if ch.mask is None else ch.mask.at(item.index)
-                    dmask = None if host_mask is None else torch.from_numpy(host_mask).to(device)[None, None]
-                    w = prepare_frame(ctx, ch, item, item.index - start, dmask, host_mask)
+                    item = staged.item
+                    w = prepare_frame(ctx, ch, item, item.index - start, transfer.ready(staged.inputs),
+                                      staged.dream_mask)
                     if w.residual is None and item.index != ch.stream.first and item.index >= ch.stream.own_from:
                         cuts.append(item.index)
                     work.append(w)
@@ -265,6 +298,13 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                 timer = Stopwatch(device)
                 outs = dream_batch(work, net, guide, cfg.dream.seed)
                 timer.stop()
+                # While a GPU dreams, the next frames' inputs go over on the copy stream. An error
+                # taking one waits for its chain's turn, so the frames dreamed here are saved first.
+                for w in work:
+                    try:
+                        w.chain.ahead = stage(w.chain)
+                    except Exception as exc:  # noqa: BLE001 (raised again at the chain's next frame)
+                        w.chain.ahead = exc
                 prevs = [w.chain.prev_rgb for w in work]
                 # The first frame's copy to the host waits for the whole batch: only then is the
                 # dream's time known (no synchronise of its own).
@@ -314,21 +354,21 @@ class Stopwatch:
         return self.t1 - self.t0
 
 
-def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
-                  dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None = None) -> _Work:
+def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inputs: Inputs,
+                  dream_mask_host: np.ndarray | None = None) -> _Work:
     """A frame's start image and settings: the raw frame when its chain starts fresh (first
     frame, cut), else the raw frame plus the previous dream's detail warped along the flow,
     held at the shot's strength; with ``video.reveal``, where the chain is bare of a full dream
-    (revealed content), a dream at every octave first (``reveal_step``). ``t``: frame time for the schedules;
-    ``dream_mask_host``: ``dream_mask`` [H,W] as the host array it came from."""
+    (revealed content), a dream at every octave first (``reveal_step``). ``t``: frame time for the
+    schedules; ``inputs``: the item's arrays on the device (rendering/transfer.py), ready to read;
+    ``dream_mask_host``: ``dream.mask`` of the frame [H,W] as the host array (None without one)."""
     device, v, env = ctx.device, ctx.cfg.video, ctx.env(t)
-    raw = to_tensor(item.rgb, device)
+    raw, dream_mask = inputs.raw, inputs.dream_mask
     h, w = item.rgb.shape[:2]
     if item.index == ch.stream.first or item.cut or ch.prev_out is None:
         return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask, step_weight=dream_mask,
                      bare=none_bare(h, w) if v.reveal else None)
-    back = flow_to_tensor(item.flow_back, device)
-    mask = torch.from_numpy(item.mask).to(device)[None, None]
+    back, mask = inputs.flow_back, inputs.mask
     if dream_mask is not None:
         mask = mask * dream_mask  # no carried detail where the frame is kept clean
     # Only the detail moves; the footage under it is this frame's own, never a resampled copy.
@@ -346,8 +386,9 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int,
     # Where the flow is lost over a whole region (fast motion, something uncovered) the frame
     # starts from its raw pixels there, and one finest step alone would leave it pale until the
     # flow holds again: the steps push harder there.
-    lost = item.lost if revealed is None else item.lost * (1.0 - revealed)  # a dreamed reveal needs no push
-    weight = 1.0 + REGROW * torch.from_numpy(lost).to(device)[None, None]
+    lost = inputs.lost if revealed is None else \
+        torch.from_numpy(item.lost * (1.0 - revealed)).to(device)[None, None]  # a dreamed reveal needs no push
+    weight = 1.0 + REGROW * lost
     if dream_mask is not None:
         weight = weight * dream_mask
     return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare)
