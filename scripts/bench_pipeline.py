@@ -7,6 +7,15 @@ warps, checkpoints, the report's figures, encoding).
 For each frame size and core count a child process pinned to that many cores renders the sample
 clip (scaled with the bundled ffmpeg) and reports frames a second of the whole render and of its
 frame loop, and the core-milliseconds a frame each stage took (summed over threads).
+
+It also splits the CPU time by where it would run on a GPU machine. The frame loop's thread does
+the tensor work a GPU would do (the warp, the merge, the colour lock: torch is held to that thread
+here, one intra-op thread, so its time is the main thread's during the loop: "device-side");
+everything else stays on the host in a GPU run: the decoder and flow threads, the checkpoint and
+report writers, the ffmpeg processes (decoding and encoding) and the assembly after the loop.
+"host ms" is that share (start-up, the same for any length, is left out), and "16 cores" what a 16-core host
+would sustain if those stages spread over its cores (an upper bound: DIS flow scaled 1.9x from 1
+to 2 threads here, less beyond).
 """
 from __future__ import annotations
 
@@ -76,19 +85,41 @@ for name, (mod, cls, attr) in {stages!r}.items():
 
 # The null dream: the same shapes out, no network.
 chain.dream = lambda x, net, params, gens, guide=None, mask=None: x.clone()
+# The tensor work stays on this thread (where a GPU would do it), so its time is the main thread's.
+import pipeline.runtime as runtime
+_tune = runtime.tune_process
+runtime.tune_process = lambda retain_memory=True, threads=None: _tune(retain_memory, 1)
 if {policy!r} == "gpu":
     # The threads a GPU run gives the host pipeline (setup.host_threads), the dream being elsewhere.
     import pipeline.rendering.setup as setup, pipeline.rendering.video as video
     gpu_policy = lambda device, _f=setup.host_threads: _f(torch.device("cuda"))
     chain.host_threads = video.host_threads = gpu_policy
+import resource
+import pipeline.rendering.video as video_mod
+loop = {{}}
+_segments = video_mod.dream_segments
+
+def segments(*a, **k):
+    # CPU of the frame loop: all threads, and this (the main) thread alone.
+    c0, m0 = time.process_time(), time.thread_time()
+    try:
+        return _segments(*a, **k)
+    finally:
+        loop["cpu"] = loop.get("cpu", 0.0) + time.process_time() - c0
+        loop["main"] = loop.get("main", 0.0) + time.thread_time() - m0
+        loop["after"] = time.process_time()
+
+video_mod.dream_segments = segments
 from pipeline.api import render
 t0 = time.perf_counter()
 m = render({{"input": {clip!r}, "output": {out!r}, "frames": {{"count": {frames}}},
             "dream": {{"device": "cpu", "precision": "fp32", "channels_last": True}},
             "video": {{"preset": "veryfast"}}}}, force=True)
 wall = time.perf_counter() - t0
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({{"wall": wall, "loop": m.get("loop_seconds"), "spent": dict(spent),
-                  "cpu": time.process_time()}}))
+                  "cpu": time.process_time(), "main": loop["main"], "loop_cpu": loop["cpu"],
+                  "after": time.process_time() - loop["after"], "ffmpeg": kids.ru_utime + kids.ru_stime}}))
 """
 
 
@@ -104,9 +135,9 @@ def scaled_clip(size: tuple[int, int], tmp: Path) -> Path:
     return clip
 
 
-def run(size: tuple[int, int], cores: list[int], frames: int, tmp: Path, policy: str) -> dict:
+def run(size: tuple[int, int], cores: list[int], frames: int, tmp: Path, policy: str, root: Path = ROOT) -> dict:
     clip = scaled_clip(size, tmp)
-    code = CHILD.format(root=str(ROOT), stages=STAGES, clip=str(clip), out=str(tmp / f"out_{size[0]}.mp4"),
+    code = CHILD.format(root=str(root), stages=STAGES, clip=str(clip), out=str(tmp / f"out_{size[0]}.mp4"),
                         frames=frames, policy=policy)
     env = dict(os.environ, DREAMREEL_CHOICES="rule", OMP_NUM_THREADS=str(len(cores)))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp,
@@ -125,6 +156,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="640x360,1920x1080")
     ap.add_argument("--host", choices=("gpu", "cpu"), default="gpu",
                     help="threads of the host pipeline as a GPU run sets them (default) or a CPU run")
+    ap.add_argument("--code", type=Path, default=None,
+                    help="also measure the pipeline package of another checkout (e.g. a git worktree of an "
+                         "earlier commit), alternating with this one in the same run")
     ap.add_argument("--save", action="store_true")
     args = ap.parse_args()
     available = sorted(os.sched_getaffinity(0))
@@ -137,19 +171,23 @@ def main() -> None:
     lines = [f"Null dream (no network), {args.frames} frames of the sample clip scaled, host threads as a "
              f"{args.host.upper()} run sets them; frames/s of the whole render and of its frame loop; core-ms a "
              "frame per stage, summed over threads.", "",
-             "| size | cores | frames/s (render) | frames/s (loop) | " + " | ".join(STAGES) + " | CPU ms a frame |",
-             "|---|---|---|---|" + "---|" * len(STAGES) + "---|"]
+             "| code | size | cores | frames/s (render) | frames/s (loop) | " + " | ".join(STAGES) +
+             " | CPU ms a frame | ffmpeg | device-side | host ms | 16 cores |",
+             "|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            for n in counts:
-                r = run(size, available[:n], args.frames, Path(tmp), args.host)
-                per = {k: 1000 * r["spent"].get(k, 0.0) / args.frames for k in STAGES}
-                row = (f"| {size[0]}x{size[1]} | {n} | {args.frames / r['wall']:.2f} | "
-                       f"{args.frames / r['loop']:.2f} | " + " | ".join(f"{per[k]:.0f}" for k in STAGES) +
-                       f" | {1000 * r['cpu'] / args.frames:.0f} |")
-                print(row, flush=True)
-                lines.append(row)
+        codes = [("this checkout", ROOT)] + ([(str(args.code), args.code.resolve())] if args.code else [])
+        for size, n, (label, root) in ((s, n, c) for s in sizes for n in counts for c in codes):
+            r = run(size, available[:n], args.frames, Path(tmp), args.host, root)
+            per = {k: 1000 * r["spent"].get(k, 0.0) / args.frames for k in STAGES}
+            ms = {k: 1000 * r[k] / args.frames for k in ("cpu", "main", "loop_cpu", "after", "ffmpeg")}
+            host = ms["loop_cpu"] - ms["main"] + ms["after"] + ms["ffmpeg"]
+            row = (f"| {label} | {size[0]}x{size[1]} | {n} | {args.frames / r['wall']:.2f} | "
+                   f"{args.frames / r['loop']:.2f} | " + " | ".join(f"{per[k]:.0f}" for k in STAGES) +
+                   f" | {ms['cpu']:.0f} | {ms['ffmpeg']:.0f} | {ms['main']:.0f} | {host:.0f} | "
+                   f"{16000 / host:.1f} |")
+            print(row, flush=True)
+            lines.append(row)
     report("Video pipeline with a null dream", lines, args.save)
 
 
