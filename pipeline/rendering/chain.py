@@ -259,6 +259,18 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
             packed = dataclasses.replace(packed, dream_mask=transfer.pack_mask(host_mask))
         return _Staged(item, host_mask, transfer.send(packed))
 
+    def look_ahead(work: list[_Work]) -> None:
+        """Take each chain's next frame now. On a GPU this runs while the batch dreams, so the
+        copies travel meanwhile; on the CPU, after the batch is saved (taking it during the dream
+        only waited on the flow thread, which the dream's threads were holding back: 0.210 s
+        a 640x360 frame against 0.206). An error taking one waits for its chain's turn, so the
+        frames dreamed before it are saved first."""
+        for w in work:
+            try:
+                w.chain.ahead = stage(w.chain)
+            except Exception as exc:  # noqa: BLE001 (raised again at the chain's next frame)
+                w.chain.ahead = exc
+
     def retire(ch: _Chain) -> None:
         close(ch)
         store.segment_done(ch.stream.index, time.perf_counter() - ch.started, ch.dreamed)
@@ -298,13 +310,8 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                 timer = Stopwatch(device)
                 outs = dream_batch(work, net, guide, cfg.dream.seed)
                 timer.stop()
-                # While a GPU dreams, the next frames' inputs go over on the copy stream. An error
-                # taking one waits for its chain's turn, so the frames dreamed here are saved first.
-                for w in work:
-                    try:
-                        w.chain.ahead = stage(w.chain)
-                    except Exception as exc:  # noqa: BLE001 (raised again at the chain's next frame)
-                        w.chain.ahead = exc
+                if transfer.overlaps:
+                    look_ahead(work)
                 prevs = [w.chain.prev_rgb for w in work]
                 # The first frame's copy to the host waits for the whole batch: only then is the
                 # dream's time known (no synchronise of its own).
@@ -320,6 +327,8 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                     w.chain.dreamed += 1
                     dreamed += 1
                     progress.update(1)
+                if not transfer.overlaps:
+                    look_ahead(work)
     finally:
         for ch in chains:
             close(ch)

@@ -58,6 +58,8 @@ class Transfer:
         self.device = device
         self.gpu = device.type == "cuda"
         self.compact = self.gpu if compact is None else compact
+        # Whether copies run beside the device's work, so the next frame is best sent during it.
+        self.overlaps = self.gpu
         self.stream = torch.cuda.Stream(device) if self.gpu else None
 
     def pack(self, rgb: np.ndarray, flow_back: np.ndarray | None = None, mask: np.ndarray | None = None,

@@ -66,11 +66,11 @@ def test_the_compact_wire_is_half_the_bytes_and_within_its_bounds(real_pair):
     assert torch.equal(got.raw, to_tensor(rgb, CPU))
 
 
-def _render(tmp_path, name, **video):
+def _render(tmp_path, name, render_settings=None, **video):
     out = tmp_path / name
     render({"input": str(SAMPLES / "city.mp4"), "output": str(out), "frames": {"count": 6},
             "size": {"width": 96}, "dream": {"steps": 2, "octaves": 2, "jitter": 2},
-            "video": {"steps_after_first": 1, **video}}, force=True)
+            "video": {"steps_after_first": 1, **video}, "render": render_settings or {}}, force=True)
     return [read_image(p).astype(np.float32) for p in sorted(out.glob("*.png"))]
 
 
@@ -113,9 +113,22 @@ def _source_frame(index: int, shape: tuple[int, ...]) -> np.ndarray:
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32)
 
 
-def test_an_error_taking_the_next_frame_keeps_the_frames_dreamed_before_it(tmp_path, monkeypatch):
-    """The next frame is taken while this one dreams; when taking it fails (a decode error
-    mid-clip), the frame already dreamed is saved before the error ends the render."""
+class _Overlapping(Transfer):
+    """The CPU's transfer, but taking the next frame during the dream, as on a GPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__(device)
+        self.overlaps = True
+
+
+@pytest.mark.parametrize("during_the_dream", [False, True])
+def test_an_error_taking_the_next_frame_keeps_the_frames_dreamed_before_it(tmp_path, monkeypatch,
+                                                                          during_the_dream):
+    """A GPU takes the next frame while this one dreams, the CPU after it is saved; when taking
+    it fails (a decode error mid-clip), the frame already dreamed is saved before the error ends
+    the render, and a look-ahead render is the same render."""
+    if during_the_dream:
+        monkeypatch.setattr(chain_mod, "Transfer", _Overlapping)
     real = chain_mod.motion_items
 
     def failing(*args, **kwargs):
@@ -132,6 +145,16 @@ def test_an_error_taking_the_next_frame_keeps_the_frames_dreamed_before_it(tmp_p
                 "video": {"steps_after_first": 1}, "render": {"batch": 1}}, force=True)
     saved = sorted(p.name for p in (job_dir(out) / "frames").glob("*.png"))
     assert saved == [f"{i:06d}.png" for i in range(4)]
+
+
+def test_taking_the_next_frame_during_the_dream_gives_the_same_render(tmp_path, monkeypatch):
+    """The look-ahead a GPU takes, run on the CPU: the same frames bit for bit, with two chains in
+    a batch (``render.batch: 2``) so chains retire and start around it."""
+    streams = {"batch": 2, "segments": 3, "preroll": 1, "crossover": 1}
+    exact = _render(tmp_path, "after", streams)
+    monkeypatch.setattr(chain_mod, "Transfer", _Overlapping)
+    ahead = _render(tmp_path, "during", streams)
+    assert len(exact) == len(ahead) == 6 and all(np.array_equal(a, b) for a, b in zip(exact, ahead))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
