@@ -35,21 +35,24 @@ def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def warp_lanczos(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def warp_lanczos(img: torch.Tensor, flow: torch.Tensor, outside: str = "replicate") -> torch.Tensor:
     """Backward warp as ``warp``, out(x) = img(x + flow(x)), but with the Lanczos-4 kernel (8x8
-    taps) and edges replicated: what carries a dream's detail from frame to frame.
+    taps): what carries a dream's detail from frame to frame. ``outside``: what taps beyond the
+    image read, "replicate" (its edge) or "zero" (nothing).
 
     Bilinear resampling at a fractional offset is a low-pass filter, and detail warped every frame
     compounds it: on the coherence suite bilinear kept 15-45 % of a fresh dream's sharpness ten
     frames into a shot, Lanczos-4 75-90 %. img [B,C,H,W] float32; flow [B,2,H,W] pixels (dx, dy);
     returns [B,C,H,W] on img's device (OpenCV's remap on the CPU, the same kernel in torch elsewhere).
     """
+    if outside not in ("replicate", "zero"):
+        raise ValueError(f"outside must be 'replicate' or 'zero', not {outside!r}")
     if img.device.type == "cpu":
-        return _remap_lanczos_cv2(img, flow)
-    return _remap_lanczos_torch(img, flow)
+        return _remap_lanczos_cv2(img, flow, outside)
+    return _remap_lanczos_torch(img, flow, outside)
 
 
-def _remap_lanczos_cv2(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def _remap_lanczos_cv2(img: torch.Tensor, flow: torch.Tensor, outside: str = "replicate") -> torch.Tensor:
     b, c, h, w = img.shape
     xs, ys = _pixel_grid(h, w, img.device)
     out = []
@@ -57,7 +60,8 @@ def _remap_lanczos_cv2(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         mx = (xs + flow[k, 0]).numpy()
         my = (ys + flow[k, 1]).numpy()
         hwc = np.ascontiguousarray(img[k].permute(1, 2, 0).numpy(), dtype=np.float32)
-        moved = cv2.remap(hwc, mx, my, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
+        border = cv2.BORDER_REPLICATE if outside == "replicate" else cv2.BORDER_CONSTANT
+        moved = cv2.remap(hwc, mx, my, cv2.INTER_LANCZOS4, borderMode=border, borderValue=0.0)
         out.append(torch.from_numpy(moved.reshape(h, w, c)).permute(2, 0, 1))
     return torch.stack(out).contiguous()
 
@@ -71,15 +75,18 @@ def lanczos4_weights(frac: torch.Tensor) -> torch.Tensor:
     return wts / wts.sum(dim=-1, keepdim=True)
 
 
-def _remap_lanczos_torch(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def _remap_lanczos_torch(img: torch.Tensor, flow: torch.Tensor, outside: str = "replicate") -> torch.Tensor:
     b, c, h, w = img.shape
     xs, ys = _pixel_grid(h, w, img.device)
     x, y = xs + flow[:, 0], ys + flow[:, 1]  # [B,H,W]
     x0, y0 = torch.floor(x), torch.floor(y)
     wx, wy = lanczos4_weights(x - x0), lanczos4_weights(y - y0)  # [B,H,W,8]
     taps = torch.arange(-3, 5, device=img.device)
-    ix = (x0.long()[..., None] + taps).clamp(0, w - 1)  # replicate the edges, as OpenCV does
-    iy = (y0.long()[..., None] + taps).clamp(0, h - 1)
+    ix, iy = x0.long()[..., None] + taps, y0.long()[..., None] + taps
+    if outside == "zero":  # a tap beyond the image reads 0, as OpenCV's constant border
+        wx = wx * ((ix >= 0) & (ix <= w - 1))
+        wy = wy * ((iy >= 0) & (iy <= h - 1))
+    ix, iy = ix.clamp(0, w - 1), iy.clamp(0, h - 1)  # else the edges replicate, as OpenCV's
     flat = img.reshape(b, c, h * w)
     out = torch.zeros_like(img)
     for j in range(8):

@@ -49,7 +49,9 @@ __all__ = ["METHOD", "MotionItem", "motion_items", "LoopFacts", "dream_segments"
 # with frames of this one. 2: feathered trust, the restoring hold, full-size flow on small frames.
 # 3: the residual, not the frame, is carried and blended (Lanczos warp, finest-octave steps, only
 # the new detail colour-locked), so the footage is never resampled and the dream stays crisp.
-METHOD = 3
+# 4: the carried detail reads nothing past the previous frame's border (it read the edge's detail,
+# replicated, which a zoom-out drew into streaks across its border ring).
+METHOD = 4
 
 # How far trust spreads into pixels the flow's round trip missed, in flow pixels (see feather_trust).
 TRUST_FEATHER = 4
@@ -381,7 +383,9 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     if dream_mask is not None:
         mask = mask * dream_mask  # no carried detail where the frame is kept clean
     # Only the detail moves; the footage under it is this frame's own, never a resampled copy.
-    residual = warp_lanczos(ch.prev_out - ch.prev_raw, back)
+    # What comes from past the previous frame's border has no detail to bring: zero, not the
+    # edge replicated, which a zoom-out or a pan drew into lines across what entered.
+    residual = warp_lanczos(ch.prev_out - ch.prev_raw, back, outside="zero")
     # Held at the shot's strength, both as the start of the dream and in the merge, so it
     # cannot pile up or fade.
     residual = hold_gain(residual, mask, ch.target, v.hold.at(t, env)) * residual

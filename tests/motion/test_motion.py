@@ -164,6 +164,25 @@ def test_lanczos_warp_is_exact_on_whole_pixels_and_the_same_on_every_device_path
     assert (cpu - portable).abs().mean() < 0.003, (cpu - portable).abs().mean()
 
 
+def test_lanczos_warp_can_read_nothing_past_the_border_on_every_device_path(small_photo):
+    """outside="zero": what comes from beyond the image is 0 (the carried detail there is
+    nothing), on OpenCV's path and the torch kernel alike; inside it is the same warp."""
+    shift = torch.zeros(1, 2, 128, 128)
+    shift[:, 0] = 3.0
+    moved = warp_lanczos(small_photo, shift, outside="zero")
+    assert torch.equal(moved[..., -3:], torch.zeros_like(moved[..., -3:]))
+    assert torch.allclose(moved[..., :-3], small_photo[..., 3:], atol=1e-6)
+    edge = small_photo[..., -1:].expand(-1, -1, -1, 3)
+    assert torch.allclose(warp_lanczos(small_photo, shift)[..., -3:], edge, atol=1e-6)  # by default, replicated
+    g = torch.Generator().manual_seed(0)
+    flow = (torch.rand(1, 2, 128, 128, generator=g) - 0.5) * 12
+    cpu = warp_lanczos(small_photo, flow, outside="zero")
+    portable = _remap_lanczos_torch(small_photo, flow, outside="zero")
+    assert (cpu - portable).abs().mean() < 0.003, (cpu - portable).abs().mean()
+    with pytest.raises(ValueError, match="outside"):
+        warp_lanczos(small_photo, flow, outside="reflect")
+
+
 def test_a_carried_frame_never_resamples_the_footage():
     """merge_carried builds on the frame's own raw pixels: with nothing carried and nothing
     dreamed it is the raw frame exactly, and the carried detail lands on it unfiltered."""
