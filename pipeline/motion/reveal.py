@@ -32,6 +32,16 @@ BARE = 128  # a cell this bare (of 255) or more is dreamed
 # 640x360; every 8 frames cost 1.32x).
 REVEAL_SHARE = 0.08
 REVEAL_WAIT = 16
+# A cell's bareness falls by this much each frame it is carried, so what a reveal has not reached
+# within 16 frames of entering is left to the regrowth steps: dreaming it later replaced content
+# the viewer had watched for a second, a pop (on the suite's real street clips, a street 29
+# frames after the last reveal was 62 % bare and was dreamed over in one frame). At 8 the long
+# pan's newest cells reached 0.61 of a fresh dream at frame 40 (0.55 without), 0.66 at 119.
+EXPIRE = 8
+# Past this share of the frame bare, the camera has moved so far that a reveal would redraw most
+# of the frame at once, the flicker of a cut without one: the street clip's E_warp went from 1.85x
+# its input's to 1.98x (its worst window 1.06 -> 1.25 of its bound) with such reveals allowed.
+MAX_SHARE = 0.3
 # Bare regions smaller than this many cells are specks of failed flow, which the carried frame's
 # regrowth steps fill (chain.REGROW); they are not worth a crop of their own.
 MIN_CELLS = 12
@@ -112,14 +122,16 @@ def carry_bare(bare: Bare, flow_back: np.ndarray) -> Bare:
     my = (np.arange(gh, dtype=np.float32)[:, None] + f[..., 1]).astype(np.float32)
     came = cv2.remap(bare.grid.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=255.0)
-    grid = np.clip(np.rint(np.maximum(came, 255.0 * outside)), 0, 255).astype(np.uint8)
+    grid = np.clip(np.rint(np.maximum(came - EXPIRE, 255.0 * outside)), 0, 255).astype(np.uint8)
     return Bare(grid, bare.waited + 1 if (grid >= BARE).any() else 0, min(FULL_CREDIT, bare.credit + round(FULL_CREDIT * BUDGET)))
 
 
 def due(bare: Bare) -> bool:
-    """Whether the bare cells are to be dreamed on this frame, credit allowing (``affordable``)."""
+    """Whether the bare cells are to be dreamed on this frame, credit allowing (``affordable``):
+    enough of them (REVEAL_SHARE) or some long enough (REVEAL_WAIT), but not most of the frame
+    (MAX_SHARE)."""
     share = float(bare.cells().mean())
-    return share >= REVEAL_SHARE or (share > 0 and bare.waited >= REVEAL_WAIT)
+    return share <= MAX_SHARE and (share >= REVEAL_SHARE or (share > 0 and bare.waited >= REVEAL_WAIT))
 
 
 def affordable(bare: Bare, boxes: list[tuple[int, int, int, int]], size: tuple[int, int]) -> int | None:

@@ -20,9 +20,28 @@ def test_a_pan_leaves_the_strip_it_moves_into_bare_and_the_rest_dreamed():
     assert cols[-1] == 1.0  # the entering strip
     assert cols[: -16 // CELL].max() == 0.0  # all that was already in view keeps its dream
     assert bare.waited == 1
-    # Carried again without motion, the bare cells stay bare and wait one frame longer.
+    # Carried again without motion, the wholly new cells stay bare and wait one frame longer.
     again = carry_bare(bare, np.zeros_like(back))
-    assert np.array_equal(again.cells(), bare.cells()) and again.waited == 2
+    assert again.cells()[bare.grid == 255].all() and again.waited == 2
+
+
+def test_what_no_reveal_reaches_within_16_frames_is_left_to_the_regrowth():
+    bare = Bare(np.full((4, 4), 255, np.uint8))
+    still = np.zeros((16, 16, 2), np.float32)
+    for _ in range(15):
+        bare = carry_bare(bare, still)
+    assert bare.cells().all() and bare.waited == 15
+    assert not carry_bare(bare, still).cells().any()
+
+
+def test_a_reveal_waits_while_most_of_the_frame_is_bare():
+    """Past MAX_SHARE bare the camera has moved too far: a reveal would redraw most of the frame
+    at once (a pop like a cut's); the regrowth steps take it."""
+    grid = np.zeros((45, 80), np.uint8)
+    grid[:, :20] = 255  # a quarter of the frame
+    assert due(Bare(grid, 1))
+    grid[:, :30] = 255  # 37 %
+    assert not due(Bare(grid, 1)) and not due(Bare(grid, 20))
 
 
 def test_the_grid_travels_in_a_checkpoint_word_exactly():
