@@ -208,19 +208,19 @@ def cells(out: np.ndarray, inp: np.ndarray, n: int = 4) -> np.ndarray:
 @pytest.fixture(scope="module")
 def exact_pan(tmp_path_factory) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
     """A 64-frame whole-pixel pan (by its end every pixel has entered the view since frame 0) and
-    its render with ``video.reveal`` on, the rest at the defaults."""
+    its render at the default video settings (``video.reveal`` on)."""
     d = tmp_path_factory.mktemp("exact")
     ins = integer_pan(64)
     clip = write_clip(d / "pan.mp4", ins)
-    return clip, ins, render(d, clip, "pan", "video.reveal=true")
+    return clip, ins, render(d, clip, "pan")
 
 
 def test_what_a_pan_reveals_is_dreamed_as_a_fresh_frame_would(tmp_path, exact_pan):
     """At the last frame, per cell of a 4x4 grid, the dream's strength over that of a fresh dream
     of the same frame (the same config started there): the newest quarter of the frame, which
-    entered over the last 16 frames, holds more than half a fresh dream with ``video.reveal`` (0.60
-    to 0.90 here). Without it (revealed content takes the carried frame's single finest step) it
-    held 0.34-0.47."""
+    entered over the last 16 frames, holds more than half a fresh dream with ``video.reveal``, the
+    default. Without it (revealed content takes the carried frame's single finest step) it held
+    0.34-0.47."""
     clip, ins, outs = exact_pan
     last = len(ins) - 1
     fresh = render(tmp_path, clip, "fresh", f"frames.start={last}", "frames.count=1")[0]
