@@ -97,12 +97,11 @@ def write_config(path: Path, text: str) -> Path:
 
 
 @contextmanager
-def zoom_stopped_after(monkeypatch: pytest.MonkeyPatch, frames: int):
-    """Within the block, a zoom render stops as Ctrl-C stops it (KeyboardInterrupt) when it hands
-    its checkpoint writer one frame more than ``frames``; the first ``frames`` are kept."""
-    import pipeline.rendering.zoom as zoom_mod
-
-    real = zoom_mod.FrameWriter.put
+def stopped_after(monkeypatch: pytest.MonkeyPatch, store: type, frames: int):
+    """Within the block, a render stops as Ctrl-C stops it (KeyboardInterrupt) when it hands
+    ``store`` (its checkpoint writer class) one frame more than ``frames``; the first ``frames``
+    are kept."""
+    real = store.put
     seen = {"n": 0}
 
     def put(self, index, rgb, *args, **kwargs):
@@ -111,8 +110,22 @@ def zoom_stopped_after(monkeypatch: pytest.MonkeyPatch, frames: int):
         seen["n"] += 1
         real(self, index, rgb, *args, **kwargs)
 
-    monkeypatch.setattr(zoom_mod.FrameWriter, "put", put)
+    monkeypatch.setattr(store, "put", put)
     try:
         yield
     finally:
-        monkeypatch.setattr(zoom_mod.FrameWriter, "put", real)
+        monkeypatch.setattr(store, "put", real)
+
+
+def zoom_stopped_after(monkeypatch: pytest.MonkeyPatch, frames: int):
+    """``stopped_after`` for a zoom render."""
+    import pipeline.rendering.zoom as zoom_mod
+
+    return stopped_after(monkeypatch, zoom_mod.FrameWriter, frames)
+
+
+def video_stopped_after(monkeypatch: pytest.MonkeyPatch, frames: int):
+    """``stopped_after`` for a video render."""
+    import pipeline.rendering.video as video_mod
+
+    return stopped_after(monkeypatch, video_mod.JobStore, frames)

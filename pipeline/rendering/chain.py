@@ -377,7 +377,7 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     (revealed content), a dream at every octave first (``reveal_step``). ``t``: frame time for the
     schedules; ``inputs``: the item's arrays on the device (rendering/transfer.py), ready to read;
     ``dream_mask_host``: ``dream.mask`` of the frame [H,W] as the host array (None without one)."""
-    device, v, env = ctx.device, ctx.cfg.video, ctx.env(t)
+    v, env = ctx.cfg.video, ctx.env(t)
     raw, dream_mask = inputs.raw, inputs.dream_mask
     h, w = item.rgb.shape[:2]
     if item.index == ch.stream.first or item.cut or ch.prev_out is None:
@@ -403,8 +403,7 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     # Where the flow is lost over a whole region (fast motion, something uncovered) the frame
     # starts from its raw pixels there, and one finest step alone would leave it pale until the
     # flow holds again: the steps push harder there.
-    lost = inputs.lost if revealed is None else \
-        torch.from_numpy(item.lost * (1.0 - revealed)).to(device)[None, None]  # a dreamed reveal needs no push
+    lost = inputs.lost if revealed is None else inputs.lost * (1.0 - revealed)  # a dreamed reveal needs no push
     weight = 1.0 + REGROW * lost
     if dream_mask is not None:
         weight = weight * dream_mask
@@ -413,10 +412,10 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
 
 def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
                 residual: torch.Tensor, dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None
-                ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None, Bare]:
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, Bare]:
     """``video.reveal``: move the chain's bare grid onto this frame and, when it is due and paid
     for, dream its bare cells (``dream_revealed``). Returns (start image, carried detail, the
-    pasted weight [H,W] or None, the grid once this frame is done)."""
+    pasted weight [1,1,H,W] on the device or None, the grid once this frame is done)."""
     h, w = item.rgb.shape[:2]
     bare = carry_bare(ch.bare or none_bare(h, w), item.flow_back)
     if dream_mask_host is not None:  # nothing to dream where the frame is kept clean
@@ -435,7 +434,7 @@ def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: t
     # ``residual``, and cells that entered a few frames ago are already trusted by the flow.
     pasted = torch.from_numpy(revealed).to(init.device)[None, None]
     residual = residual + pasted * ((init - raw) - residual)
-    return init, residual, revealed, dataclasses.replace(none_bare(h, w), credit=left)
+    return init, residual, pasted, dataclasses.replace(none_bare(h, w), credit=left)
 
 
 def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,

@@ -9,7 +9,7 @@ import numpy as np
 from pipeline.cli import main
 from pipeline.media.images import read_image
 from pipeline.rendering.streams import plan_streams
-from tests.conftest import make_clip
+from tests.conftest import make_clip, video_stopped_after
 
 
 def test_streams_cover_the_clip_once_with_preroll_and_crossover():
@@ -59,23 +59,12 @@ def test_two_streams_meet_without_a_seam(tmp_path):
 
 
 def test_an_interrupted_batched_render_resumes(tmp_path, monkeypatch):
-    from pipeline.rendering import video as video_mod
 
     clip = make_clip(tmp_path / "c.mp4", seconds=3.0, size="128x96", rate="12", audio=False)
     reference = render(tmp_path, clip, 2)
-    real = video_mod.JobStore.put
-    count = {"n": 0}
-
-    def put(self, name, rgb, *state):
-        if count["n"] == 9:
-            raise KeyboardInterrupt
-        count["n"] += 1
-        real(self, name, rgb, *state)
-
-    monkeypatch.setattr(video_mod.JobStore, "put", put)
     cfg = tmp_path / "b2.yaml"
-    assert main([str(cfg), "--force"]) == 130
-    monkeypatch.setattr(video_mod.JobStore, "put", real)
+    with video_stopped_after(monkeypatch, 9):
+        assert main([str(cfg), "--force"]) == 130
     assert main([str(cfg)]) == 0
     again = [read_image(p).astype(np.float32) / 255 for p in sorted((tmp_path / "out2").glob("*.png"))]
     assert json.loads((tmp_path / "out2.manifest.json").read_text())["resumed_at"] is not None

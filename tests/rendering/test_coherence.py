@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.media.images import read_image
 from pipeline.quality import sharpness_ratios, shot_sharpness
-from tests.conftest import ROOT, SAMPLES, ffmpeg
+from tests.conftest import ROOT, SAMPLES, ffmpeg, video_stopped_after
 
 W, H = 128, 72
 # Small, fast settings; the video keys stay at their defaults, which is what is under test.
@@ -246,26 +246,16 @@ def test_a_render_with_reveals_resumes_bit_identical(tmp_path, monkeypatch):
     after frame 21 (a reveal dreamed at frame 19, cells bare again since) resumes to the frames an
     uninterrupted run makes."""
     from pipeline.cli import main
-    from pipeline.rendering import video as video_mod
 
     clip = write_clip(tmp_path / "pan.mp4", integer_pan(24))
     cfg = tmp_path / "r.yaml"
     cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'frames'}\n{DREAM}video: {{reveal: true}}\n")
     assert main([str(cfg)]) == 0
     reference = [read_image(p) for p in sorted((tmp_path / "frames").glob("*.png"))]
-    real_put, calls = video_mod.JobStore.put, {"n": 0}
-
-    def put(self, index, rgb, *state):
-        if calls["n"] == 22:
-            raise KeyboardInterrupt
-        calls["n"] += 1
-        real_put(self, index, rgb, *state)
-
-    monkeypatch.setattr(video_mod.JobStore, "put", put)
-    assert main([str(cfg), "--force"]) == 130
+    with video_stopped_after(monkeypatch, 22):
+        assert main([str(cfg), "--force"]) == 130
     lines = [l for p in (tmp_path / "frames.work").glob("checksums*.txt") for l in p.read_text().splitlines()]
     assert len(lines) == 22 and ";" in lines[-1].split()[-1]  # bare cells and the budget in the state
-    monkeypatch.setattr(video_mod.JobStore, "put", real_put)
     assert main([str(cfg)]) == 0
     manifest = __import__("json").loads((tmp_path / "frames.manifest.json").read_text())
     assert manifest["resumed_at"] == 22

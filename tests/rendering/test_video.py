@@ -14,7 +14,7 @@ from pipeline.media.images import read_image
 from pipeline.media.probe import probe
 from pipeline.rendering import animated as animated_mod
 from pipeline.rendering import video as video_mod
-from tests.conftest import ffmpeg
+from tests.conftest import ffmpeg, video_stopped_after
 
 TINY = "dream: {{steps: 2, octaves: 1, jitter: 2}}\nvideo: {{steps_after_first: 1, preset: ultrafast}}\n"
 
@@ -94,22 +94,12 @@ def test_interrupted_render_resumes_with_identical_frames(tmp_path, clips, monke
     reference = frames_of(tmp_path / "frames")
 
     # Interrupt the same render after 3 frames are on disk, like Ctrl-C would.
-    real_put = video_mod.JobStore.put
-    calls = {"n": 0}
-
-    def put(self, index, rgb, *state):
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        calls["n"] += 1
-        real_put(self, index, rgb, *state)
-
-    monkeypatch.setattr(video_mod.JobStore, "put", put)
-    assert main([str(cfg), "--force"]) == 130
+    with video_stopped_after(monkeypatch, 3):
+        assert main([str(cfg), "--force"]) == 130
     # The previous output stays whole until a new one replaces it.
     assert len(frames_of(tmp_path / "frames")) == 8
     done = sorted((tmp_path / "frames.work" / "frames").glob("*.png"))
     assert [p.name for p in done] == ["000000.png", "000001.png", "000002.png"]
-    monkeypatch.setattr(video_mod.JobStore, "put", real_put)
 
     assert main([str(cfg)]) == 0  # no --force needed: the job folder is this output's
     manifest = json.loads((tmp_path / "frames.manifest.json").read_text())
