@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pipeline.motion.color import color_lock, lowpass
-from pipeline.motion.consistency import consistency_mask, feather_trust
+from pipeline.motion.consistency import consistency_mask, feather_trust, symmetric_flow
 from pipeline.motion.flow import FlowEstimator, finest_scale, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import MAX_RESTORE, carry_residual, hold_gain, merge_carried
@@ -63,6 +63,39 @@ def test_mask_rejects_flow_that_leaves_the_frame():
     back[..., 0] = -4.0  # everything came from 4 px to the left
     mask = consistency_mask(back, -back, motion_boundaries=False)
     assert mask[:, :4].sum() == 0 and mask[:, 4:].all()
+
+
+def test_the_mean_of_both_flows_is_nearer_the_true_motion_than_either():
+    """A view of the astronaut moved by a known sub-pixel shift and zoom, with sensor noise:
+    where the round trip agrees, the mean of the backward flow and the forward flow's inverse
+    errs less than the backward flow alone (0.083 px here, the mean 0.070; -fwd alone 0.081);
+    where it does not, the backward flow is kept."""
+    photo = cv2.cvtColor(cv2.imread(str(SAMPLES / "astronaut.png")), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    rng = np.random.default_rng(0)
+    h, w = 180, 320
+
+    def view(dx: float, dy: float, zoom: float) -> np.ndarray:
+        m = cv2.getRotationMatrix2D((256, 230), 0.0, zoom)
+        m[:, 2] += np.array([w / 2 - 256 - dx, h / 2 - 230 - dy])
+        return np.vstack([m, [0, 0, 1]])
+
+    def frame(m: np.ndarray) -> np.ndarray:
+        f = cv2.warpAffine(photo, m[:2], (w, h), flags=cv2.INTER_LANCZOS4) + rng.normal(0, 2, (h, w))
+        return np.clip(f, 0, 255).astype(np.uint8)
+
+    a, b = view(0, 0, 1.0), view(1.3, 0.7, 1.01)
+    prev, cur = frame(a), frame(b)
+    est = FlowEstimator("dis_fine")
+    back, fwd = est(cur, prev), est(prev, cur)
+    mask = consistency_mask(back, fwd, motion_boundaries=False)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    p = a @ np.linalg.inv(b)  # a pixel of this frame to where it was in the previous one
+    true = np.dstack([p[0, 0] * xs + p[0, 1] * ys + p[0, 2] - xs, p[1, 0] * xs + p[1, 1] * ys + p[1, 2] - ys])
+    inner = (slice(10, -10), slice(10, -10))
+    err = lambda f: float(np.sqrt(((f - true) ** 2).sum(-1))[inner].mean())  # noqa: E731
+    both = symmetric_flow(back, fwd, mask)
+    assert err(both) < 0.9 * err(back), (err(both), err(back))
+    assert np.array_equal(symmetric_flow(back, fwd, np.zeros_like(mask)), back)
 
 
 def test_feathered_trust_fills_specks_but_not_an_occluded_region():
