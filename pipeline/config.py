@@ -155,9 +155,9 @@ class VideoConfig(_Strict):
     steps_after_first: Sched(0, 10000, integer=True) = 1
     color_lock: bool = Field(True, strict=True)
     # Dream what the camera reveals (a pan's entering edge, a zoom-out's ring) at every octave in
-    # padded crops (motion/reveal.py). On by default: 10 of the suite's 12 clips meet every target
-    # with it, 9 without (the long pan's entering strip stays bare); it costs 1.18x the frame time
-    # on a tilt, and its pastes raise the real blank-wall clip's flicker (docs/how-it-works/video-method.md, "Revealed regions").
+    # padded crops (motion/reveal.py), faded in over two frames. On by default: every clip of the
+    # suite meets every target with it, and without it a pan's entering strip stays bare; it
+    # costs 1.13-1.21x the frame time (docs/how-it-works/video-method.md, "Revealed regions").
     reveal: bool = Field(True, strict=True)
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"

@@ -27,7 +27,7 @@ from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import MediaInfo
 from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
-from pipeline.motion.consistency import consistency_mask, feather_trust
+from pipeline.motion.consistency import consistency_mask, feather_trust, symmetric_flow
 from pipeline.motion.flow import FlowEstimator, flow_method, to_gray
 from pipeline.motion.reveal import (Bare, affordable, carry_bare, crops, dreamed_cells, drop_specks, due, min_side,
                                     none_bare, paste, paste_weight)
@@ -35,7 +35,7 @@ from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
 from pipeline.motion.warp import warp_lanczos
 from pipeline.rendering.context import RenderContext
-from pipeline.rendering.jobs import FrameStore
+from pipeline.rendering.jobs import FrameStore, Job
 from pipeline.rendering.prefetch import prefetch
 from pipeline.rendering.progress import bar
 from pipeline.rendering.report import FrameFacts
@@ -43,7 +43,7 @@ from pipeline.rendering.setup import frame_generator, host_threads
 from pipeline.rendering.streams import Stream
 from pipeline.rendering.transfer import Inputs, Packed, Transfer
 
-__all__ = ["METHOD", "MotionItem", "motion_items", "LoopFacts", "dream_segments", "finish_frame"]
+__all__ = ["METHOD", "MotionItem", "motion_items", "LoopFacts", "dream_segments", "finish_frame", "resume_frame"]
 
 # The frame loop's method, in a job's fingerprint: a job begun by another method is not resumed
 # with frames of this one. 2: feathered trust, the restoring hold, full-size flow on small frames.
@@ -51,7 +51,9 @@ __all__ = ["METHOD", "MotionItem", "motion_items", "LoopFacts", "dream_segments"
 # the new detail colour-locked), so the footage is never resampled and the dream stays crisp.
 # 4: the carried detail reads nothing past the previous frame's border (it read the edge's detail,
 # replicated, which a zoom-out drew into streaks across its border ring); regrowth at 1.25x.
-METHOD = 4
+# 5: the detail rides the mean of the forward and backward flows where they agree; a reveal's
+# dream fades in over FADE frames, its steps fewer and larger (REVEAL_STEPS, REVEAL_GAIN).
+METHOD = 5
 
 # How far trust spreads into pixels the flow's round trip missed, in flow pixels (see feather_trust).
 TRUST_FEATHER = 4
@@ -67,10 +69,20 @@ TRUST_FEATHER = 4
 # of the suite moved by more than 0.02x.
 LOST_SPREAD = 8
 REGROW = 0.25
-# A revealed region's dream takes this share of a fresh frame's steps at each octave: it starts
-# from the carried frame, whose dream around the crop it continues, and the pan's newest cells
-# reached 0.67 of a fresh dream at half the cost of full steps.
+# A revealed region's dream takes this share of a fresh frame's steps at each octave, each
+# REVEAL_GAIN times as large: it starts from the carried frame, whose dream around the crop it
+# continues. Half the steps at the fresh size gave the long pan's newest cells 0.67 of a fresh
+# dream, but 0.54 on a frame mid-fade (FADE); three quarters of the steps 0.63 at 1.32x the
+# frame time without reveals (640x360); half the steps at 1.5x their size 0.69 (0.68 on the
+# zoom-out's ring) at the cost of half; at 2x the pops grew (worst window 0.39 -> 0.56).
 REVEAL_STEPS = 0.5
+REVEAL_GAIN = 1.5
+# A reveal's dream comes in over this many frames, an equal share each: dreamed over in one
+# frame, a strip a quarter of the frame wide changed at once, a pop each time (on the suite's
+# moving white roof the worst second was 1.09 of its E_warp bound with the pops, 0.83 with 2
+# frames, 0.80 with 3). More frames keep the newest content paler for longer: at 3 or 4 the
+# long pan's newest cells fell under 0.6 of a fresh dream on a frame mid-fade.
+FADE = 2
 
 
 @dataclass
@@ -115,6 +127,9 @@ def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusio
                     # No motion-boundary test: on noisy flow it fails whole patches that then
                     # restart every frame; occlusions are what the round trip is for.
                     mask = consistency_mask(back, fwd, motion_boundaries=False)
+                    # Both directions are at hand: where they agree, their mean carries the
+                    # dream (METHOD 5).
+                    back = symmetric_flow(back, fwd, mask)
                     mask = feather_trust(mask, TRUST_FEATHER * grain)
                     lost = 1.0 - feather_trust(mask, LOST_SPREAD * grain)
                 else:
@@ -141,6 +156,7 @@ class _Chain:
     started: float = 0.0  # perf_counter when this run took the segment up
     dreamed: int = 0  # frames this run dreamed for it
     bare: Bare | None = None  # where the previous output holds no full dream (motion/reveal.py)
+    fade: _Fade | None = None  # a reveal's dream still being faded in (see FADE)
     # The next frame, its inputs already on their way to the device (``_Staged``), None when not
     # yet taken, or the error taking it raised, kept until this chain's frames before it are saved.
     ahead: _Staged | Exception | None = None
@@ -154,6 +170,17 @@ class _Staged:
     item: MotionItem
     dream_mask: np.ndarray | None
     inputs: Inputs
+
+
+@dataclass
+class _Fade:
+    """A reveal's dream on its way in: its detail and pasted weight on the previous frame,
+    [1,4,H,W] (detail in channels 0-2, weight in 3), moved along the flow each frame; ``left``:
+    frames until it is all in; ``began``: the frame of the reveal (a resume restarts there)."""
+
+    layers: torch.Tensor
+    left: int
+    began: int
 
 
 @dataclass
@@ -174,6 +201,7 @@ class _Work:
     # times the regrowth boost on a carried frame.
     step_weight: torch.Tensor | None = None
     bare: Bare | None = None  # the chain's bare grid once this frame is done
+    fade: _Fade | None = None  # the chain's fade once this frame is done
 
 
 @dataclass
@@ -394,9 +422,10 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     # cannot pile up or fade.
     residual = hold_gain(residual, mask, ch.target, v.hold.at(t, env)) * residual
     init = carry_residual(raw, residual, mask, v.carry.at(t, env))
-    revealed = bare = None
+    revealed = bare = fade = None
     if v.reveal:
-        init, residual, revealed, bare = reveal_step(ctx, t, ch, item, raw, init, residual, dream_mask, dream_mask_host)
+        init, residual, revealed, bare, fade = reveal_step(ctx, t, ch, item, raw, init, residual, dream_mask,
+                                                           dream_mask_host, back)
     # The steps go to the finest octave, where the detail lives: coarser octaves laid new
     # structure over the carried one every frame and blurred it on the way back up.
     params = dataclasses.replace(ctx.params(t, steps=int(v.steps_after_first.at(t, env))), octaves=1)
@@ -407,34 +436,55 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     weight = 1.0 + REGROW * lost
     if dream_mask is not None:
         weight = weight * dream_mask
-    return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare)
+    return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare, fade)
 
 
 def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
-                residual: torch.Tensor, dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, Bare]:
+                residual: torch.Tensor, dream_mask: torch.Tensor | None, dream_mask_host: np.ndarray | None,
+                back: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, Bare, _Fade | None]:
     """``video.reveal``: move the chain's bare grid onto this frame and, when it is due and paid
-    for, dream its bare cells (``dream_revealed``). Returns (start image, carried detail, the
-    pasted weight [1,1,H,W] on the device or None, the grid once this frame is done)."""
+    for, dream its bare cells (``dream_revealed``), faded in over FADE frames. Returns (start
+    image, carried detail, the weight pasted on this frame [1,1,H,W] on the device or None, the
+    grid once this frame is done, the fade still to come or None)."""
     h, w = item.rgb.shape[:2]
     bare = carry_bare(ch.bare or none_bare(h, w), item.flow_back)
     if dream_mask_host is not None:  # nothing to dream where the frame is kept clean
         bare.grid[cv2.resize(dream_mask_host, bare.grid.shape[::-1], interpolation=cv2.INTER_AREA) <= 0.5] = 0
     bare = drop_specks(bare)
+    if ch.fade is not None:
+        layers = warp_lanczos(ch.fade.layers, back, outside="zero")
+        return (*fade_in(raw, init, residual, layers, ch.fade.left), bare,
+                dataclasses.replace(ch.fade, layers=layers, left=ch.fade.left - 1) if ch.fade.left > 1 else None)
     if not due(bare):
-        return init, residual, None, bare
+        return init, residual, None, bare, None
     params = ctx.params(t)
     cells = bare.cells()
     boxes = crops(cells, (h, w), min_side(params.octaves, params.octave_scale))
     left = affordable(bare, boxes, (h, w))
     if left is None:
-        return init, residual, None, bare
-    init, revealed = dream_revealed(ctx, params, item, raw, init, cells, boxes, dream_mask)
-    # The new dream is the detail carried there now: the merge pulls this frame's steps toward
-    # ``residual``, and cells that entered a few frames ago are already trusted by the flow.
-    pasted = torch.from_numpy(revealed).to(init.device)[None, None]
-    residual = residual + pasted * ((init - raw) - residual)
-    return init, residual, pasted, dataclasses.replace(none_bare(h, w), credit=left)
+        return init, residual, None, bare, None
+    dreamed, revealed = dream_revealed(ctx, params, item, raw, init, cells, boxes, dream_mask)
+    # Toward the pasted frame wherever anything was pasted: its feathered edge is in it already.
+    reach = torch.from_numpy(np.clip(revealed * 8.0, 0.0, 1.0)).to(init.device)[None, None]
+    layers = torch.cat([dreamed - raw, reach], dim=1)
+    init, residual, pasted = fade_in(raw, init, residual, layers, FADE)
+    fade = _Fade(layers, FADE - 1, item.index) if FADE > 1 else None
+    return init, residual, pasted, dataclasses.replace(none_bare(h, w), credit=left), fade
+
+
+def fade_in(raw: torch.Tensor, init: torch.Tensor, residual: torch.Tensor, layers: torch.Tensor, left: int
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One frame of a fade: ``init`` and ``residual`` [1,3,H,W] taken 1/``left`` of the way to the
+    reveal's detail ``layers[:, :3]`` where its weight ``layers[:, 3:]`` is 1, so after ``left``
+    frames they hold it. Returns (start image, carried detail, the weight taken [1,1,H,W]).
+
+    The new dream is the detail carried there now: the merge pulls this frame's steps toward
+    ``residual``, and cells that entered a few frames ago are already trusted by the flow."""
+    detail, weight = layers[:, :3], layers[:, 3:].clamp(0.0, 1.0)
+    g = weight / left
+    init = init + g * ((raw + detail).clamp(0.0, 1.0) - init)
+    residual = residual + g * (detail - residual)
+    return init, residual, weight
 
 
 def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
@@ -443,13 +493,14 @@ def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, ra
     """Dream the bare cells (``grid``, motion/reveal.py) of a carried frame as a fresh frame
     would: the crops ``boxes`` of its start ``init`` [1,3,H,W] around them, at every octave,
     colour-locked to the raw frame and pasted in feathered; ``params``: the frame's dream settings,
-    of which it takes REVEAL_STEPS of the steps. Returns (the new start, the pasted weight [H,W]
-    in [0,1]).
+    of which it takes REVEAL_STEPS of the steps, REVEAL_GAIN times as large. Returns (the new
+    start, the pasted weight [H,W] in [0,1]).
 
     A crop starts from the carried frame, so the dream around the bare cells is context the new
     dream grows out of: faces and eyes continue across the seam instead of stopping at it."""
     net, guide = ctx.net()[0], ctx.guide()
-    params = dataclasses.replace(params, steps=max(1, round(params.steps * REVEAL_STEPS)))
+    params = dataclasses.replace(params, steps=max(1, round(params.steps * REVEAL_STEPS)),
+                                 step_size=params.step_size * REVEAL_GAIN)
     h, w = item.rgb.shape[:2]
     pasted = np.zeros((h, w), np.float32)
     for box in boxes:
@@ -506,21 +557,45 @@ def commit_frame(w: _Work, out: torch.Tensor, lock: bool) -> tuple[str, np.ndarr
     # the same 8 bits on the device rather than uploaded again.
     w.chain.prev_raw, w.chain.prev_out = w.raw, u8.unsqueeze(0).float().div_(255.0)
     w.chain.bare = w.bare
+    w.chain.fade = w.fade
     return w.chain.stream.name(w.item.index), rgb, chain_state(w.chain)
 
 
 def chain_state(ch: _Chain) -> str:
-    """One word a resumed chain continues exactly from: the shot's target strength, and the
-    bare grid when anything is bare."""
-    if ch.bare is None or ch.bare.clear():
-        return repr(ch.target)
-    return f"{ch.target!r};{ch.bare.encode()}"
+    """One word a resumed chain continues exactly from: the shot's target strength, the bare
+    grid when anything is bare, and ``f`` and the frame of the reveal while one is fading in
+    (a resume starts again from that reveal: ``fade_began``)."""
+    parts = [repr(ch.target)]
+    if ch.bare is not None and not ch.bare.clear():
+        parts.append(ch.bare.encode())
+    if ch.fade is not None:
+        parts += [""] * (2 - len(parts)) + [f"f{ch.fade.began}"]
+    return ";".join(parts)
+
+
+def fade_began(state: str | None) -> int | None:
+    """The frame of the reveal still fading in on the frame that recorded ``state``
+    (``chain_state``), or None: a run resuming after that frame must start at the reveal, since
+    the fade's detail is not in the checkpoint."""
+    parts = (state or "").split(";")
+    return int(parts[2][1:]) if len(parts) > 2 and parts[2].startswith("f") else None
+
+
+def resume_frame(job: Job, s: Stream, resume: int) -> int:
+    """Where segment ``s`` of ``job`` resumes, its frames before ``resume`` done: ``resume``, or
+    the reveal that the frame before it was fading in (``fade_began``)."""
+    if resume <= s.first:
+        return resume
+    began = fade_began(job.state(s.name(resume - 1)))
+    return resume if began is None else max(s.first, began)
 
 
 def restore_state(ch: _Chain, state: str | None, rgb: np.ndarray, raw: np.ndarray) -> None:
     """Set a resumed chain's target and bare grid from the ``state`` recorded with its context
-    frame (``rgb``, the frame as written, over ``raw``, its source)."""
-    target, _, word = (state or "").partition(";")
+    frame (``rgb``, the frame as written, over ``raw``, its source); never mid-fade
+    (``resume_frame``)."""
+    target, _, rest = (state or "").partition(";")
+    word = rest.partition(";")[0]
     ch.target = float(target) if target else frame_strength(rgb, raw)
     ch.bare = Bare.decode(word) if word else none_bare(*raw.shape[:2])
 

@@ -27,7 +27,7 @@ from pipeline.config import Config
 from pipeline.errors import ConfigError, DreamreelError, MediaError
 from pipeline.media.images import encode_image
 from pipeline.media.probe import MediaInfo
-from pipeline.rendering.chain import LoopFacts
+from pipeline.rendering.chain import LoopFacts, resume_frame
 from pipeline.rendering.context import RenderContext
 from pipeline.rendering.jobs import Job
 from pipeline.rendering.progress import bar
@@ -259,7 +259,8 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                     del queue_[:take]
                     taken[actor] = taken.get(actor, 0) + len(part)
                     for s in part:
-                        resume[s.index] += job.first_missing(s.names()[resume[s.index] - s.first:])
+                        resume[s.index] = resume_frame(
+                            job, s, resume[s.index] + job.first_missing(s.names()[resume[s.index] - s.first:]))
                     work = [(s, resume[s.index]) for s in part]
                     contexts = {s.name(r - 1): (job.frame_path(s.name(r - 1)).read_bytes(), job.state(s.name(r - 1)))
                                 for s, r in work if r > s.first}

@@ -16,7 +16,7 @@ from pipeline.media.timecode import offset_timecode
 from pipeline.motion.flow import flow_method
 from pipeline.motion.scene import cut_score
 from pipeline.rendering.animated import check_mask, file_identity, input_identities, render_animated, settings_digest
-from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments
+from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments, resume_frame
 from pipeline.rendering.jobs import Job, JobStore
 from pipeline.rendering.context import build_context
 from pipeline.rendering.setup import configure_cuda, fit_size, host_threads, resolve_batch
@@ -115,7 +115,7 @@ class VideoRender:
                               f"(0 to {len(streams) - 1})")
         # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
         wanted = [s for s in streams if segment is None or s.index == segment]
-        resumes = {s.index: s.first + job.first_missing(s.names()) for s in wanted}
+        resumes = {s.index: resume_frame(job, s, s.first + job.first_missing(s.names())) for s in wanted}
         facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps),
                  "size": [self.size[1], self.size[0]], "first_frame": self.start, "frames": self.count,
                  "batch": min(self.batch, len(streams)),
@@ -132,7 +132,7 @@ class VideoRender:
                     continue
                 # Again under the lock, from where the first look stopped (the frames before it are
                 # checked): a task may have dreamed more of it since.
-                resume = resumes[s.index] + job.first_missing(s.names()[resumes[s.index] - s.first:])
+                resume = resume_frame(job, s, resumes[s.index] + job.first_missing(s.names()[resumes[s.index] - s.first:]))
                 if resume < s.own_to:
                     todo.append((s, resume))
             if segment is not None and self.busy:
