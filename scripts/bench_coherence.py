@@ -20,7 +20,10 @@ dreams and as a plain 50 % blend of the previous dream into each raw frame (no f
 - sharpness: r_t = variance of the Laplacian of output t over that of input t (1.0 = as sharp as
   the footage). Per shot of more than 10 frames, kept = mean r_t from its 10th frame on, and
   retention = kept over r at its fresh first frame (targets: retention >= 0.7, kept >= 1.0; the
-  worst shot is shown). Blur lowers E_warp; these are what show it.
+  worst shot is shown). Blur lowers E_warp; these are what show it. Where a clip has a fresh
+  dream of a late frame (the revealed metric's), crisp = our sharpness there over the fresh
+  dream's decides instead of retention: the first frame is a fair reference only while the
+  footage keeps its own sharpness, which a zoom-out does not.
 - seconds per frame: the frame loop's time from the manifest (no model load, no encode).
 
 E_warp's flow is DIS at full resolution on every frame size (``dis_fine``: finest scale 0, 8-px
@@ -51,7 +54,7 @@ from pipeline.motion.consistency import consistency_mask  # noqa: E402
 from pipeline.motion.flow import FlowEstimator, to_gray  # noqa: E402
 from pipeline.motion.scene import cut_score  # noqa: E402
 from pipeline.motion.warp import flow_to_tensor, warp_lanczos  # noqa: E402
-from pipeline.quality import sharpness_ratios, shot_sharpness  # noqa: E402
+from pipeline.quality import sharpness, sharpness_ratios, shot_sharpness  # noqa: E402
 from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
 from scripts.benchlib import report  # noqa: E402
 from scripts.coherence_clips import Clip, suite  # noqa: E402
@@ -174,16 +177,17 @@ def render_frames(path: Path, start: int, count: int, size: tuple[int, int], tmp
 
 
 def revealed(clip: Clip, ours: list[np.ndarray], inputs: list[np.ndarray], size: tuple[int, int], tmp: str,
-             overrides: list[str]) -> list[tuple[int, float, float, float]]:
+             overrides: list[str]) -> list[tuple[int, float, float, float, float]]:
     """Per frame of ``clip.reveal``: (frame, min, mean, max) over the GRID x GRID cells of our
-    strength over that of a fresh dream of the same frame (the same config started there)."""
+    strength over that of a fresh dream of the same frame (the same config started there), and
+    our sharpness over the fresh dream's (``crisp``)."""
     out = []
     for f in clip.reveal:
         if f >= len(ours):
             continue
         fresh, _ = render_frames(clip.path, clip.start + f, 1, size, tmp, f"fresh{f}", overrides)
         r = cell_strength(ours[f], inputs[f]) / np.maximum(cell_strength(fresh[0], inputs[f]), 1e-6)
-        out.append((f, float(r.min()), float(r.mean()), float(r.max())))
+        out.append((f, float(r.min()), float(r.mean()), float(r.max()), sharpness(ours[f]) / sharpness(fresh[0])))
     return out
 
 
@@ -226,14 +230,24 @@ def measure(clip: Clip, width: int, overrides: list[str], baselines: bool) -> di
 
 def revealed_ok(row: dict) -> bool:
     """Every cell 0.6-2.0 of a fresh dream and their mean at least 0.8, at every frame taken."""
-    return all(lo >= 0.6 and hi <= 2.0 and mean >= 0.8 for _, lo, mean, hi in row.get("revealed", []))
+    return all(lo >= 0.6 and hi <= 2.0 and mean >= 0.8 for _, lo, mean, hi, _ in row.get("revealed", []))
+
+
+def retention_ok(row: dict, r: dict) -> bool:
+    """Sharpness retention at least 0.7: against a fresh dream of the same frame where the suite
+    has one (``crisp``), else against the shot's first frame. The first frame stands for a fresh
+    dream only while the footage keeps its own sharpness: the zoom-out's input grows about twice
+    as sharp (its Laplacian's variance) from 1.5x to 1x, so a fresh dream's r_t falls from 8.3 at
+    frame 0 to 3.6 at 59 and retention called even a fresh dream of every frame a loss."""
+    crisp = [c for *_, c in row.get("revealed", [])]
+    return all(c >= 0.7 for c in crisp) if crisp else all(a >= 0.7 for a in r["retention"])
 
 
 def verdict(row: dict, r: dict) -> str:
     ok = r["e1"] <= 1.5 * row["in1"] + 0.0002 and r["strength"] >= 0.06 and r["window"] <= 1.0
     ok &= revealed_ok(row)
     ok &= all(0.8 <= d <= 1.25 for d in r["drift"]) and all(0.75 <= c <= 1.33 for c in r["restart"])
-    ok &= all(a >= 0.7 for a in r["retention"]) and all(k >= 1.0 for k in r["kept"])
+    ok &= retention_ok(row, r) and all(k >= 1.0 for k in r["kept"])
     return "yes" if ok else "**no**"
 
 
@@ -245,7 +259,7 @@ def span(values: list[float]) -> str:
 
 def reveal_text(row: dict) -> str:
     cells = row.get("revealed", [])
-    return "; ".join(f"f{f}: {lo:.2f} / {mean:.2f} / {hi:.2f}" for f, lo, mean, hi in cells) or "-"
+    return "; ".join(f"f{f}: {lo:.2f} / {mean:.2f} / {hi:.2f}, crisp {c:.2f}" for f, lo, mean, hi, c in cells) or "-"
 
 
 def worst(values: list[float]) -> str:
@@ -258,7 +272,8 @@ def table(rows: list[dict], overrides: list[str]) -> list[str]:
              "worst 24-frame window's E_warp at most its bound (1.5 x the input's there + 0.0002; shown as a "
              "share of it); drift 0.8-1.25 (worst shot shown); cut restarts 0.75-1.33; sharpness retention "
              ">= 0.7 and kept >= 1.0 (worst shot shown); revealed: per 4x4 cell, strength over a fresh "
-             "dream's of that frame, min / mean / max, every cell 0.6-2.0 and mean >= 0.8. E_warp: DIS flow "
+             "dream's of that frame, min / mean / max, every cell 0.6-2.0 and mean >= 0.8, and crisp: "
+             "sharpness over the fresh dream's, which replaces retention where it is measured (>= 0.7). E_warp: DIS flow "
              "at full resolution, Lanczos-4 warp.", "",
              "| clip | kind | frames, cuts | render | E_warp out / in (x in) | worst window / bound | "
              "E_warp gap 5 out / in | strength | drift | cut restarts | retention | kept | revealed | s/frame | "
