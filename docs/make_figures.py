@@ -114,6 +114,29 @@ def video_strip(tmp: Path) -> None:
     save(labelled(images, labels, 3), "video_strip.jpg")
 
 
+def reveal(tmp: Path) -> None:
+    """The suite's whole-pixel pan (scripts/coherence_clips.py), 64 frames at 320 px: its last
+    frame, where everything has entered the view since frame 0, with and without reveals."""
+    sys.path.insert(0, str(ROOT))
+    from scripts.coherence_clips import _write, integer_pan
+
+    clip = _write(tmp / "pan.mp4", integer_pan(64, (180, 320)))
+    common = [f"input={clip}", "size.width=320", "video.audio=none"]
+    render("configs/clip.yaml", tmp / "off", *common, "frames.count=64", "video.reveal=false")
+    render("configs/clip.yaml", tmp / "on", *common, "frames.count=64")
+    render("configs/clip.yaml", tmp / "fresh", *common, "frames.start=63", "frames.count=1")
+    from pipeline.media.probe import probe
+    from pipeline.media.reader import FrameReader
+
+    info = probe(clip)
+    with FrameReader(info.path, info.fps, (180, 320), 63, 1) as reader:
+        source = Image.fromarray(np.ascontiguousarray(next(iter(reader))[1]))
+    images = [source, frames_of(tmp / "off")[63], frames_of(tmp / "on")[63], frames_of(tmp / "fresh")[0]]
+    labels = ["source, frame 63 of a pan to the left", "video.reveal: false", "video.reveal: true (the default)",
+              "a fresh dream of frame 63"]
+    save(labelled(images, labels, 2), "reveal.jpg")
+
+
 def zoom(tmp: Path) -> None:
     render("configs/zoom.yaml", tmp / "zoom", "size.width=192", "zoom.frames=24", "zoom.loop_frames=8", "audio=null")
     frames = frames_of(tmp / "zoom")
@@ -154,6 +177,8 @@ FIGS = [
            mask, ["pipeline/media/mask.py"]),
     Figure("video_strip.jpg", "configs/clip.yaml", ["size.width=320", "frames.count=90"], ["samples/city.mp4"],
            video_strip),
+    Figure("reveal.jpg", "configs/clip.yaml", ["pan", "size.width=320", "frames.count=64"], ["samples/astronaut.png",
+           "samples/city.mp4"], reveal, ["scripts/coherence_clips.py"]),
     Figure("zoom.gif", "configs/zoom.yaml", ["size.width=192", "zoom.frames=24", "zoom.loop_frames=8"],
            ["samples/astronaut.png"], zoom),
     Figure("musicvideo.timeline.png", "configs/musicvideo.yaml", ["--timeline"], ["samples/beat.wav"], timeline,
