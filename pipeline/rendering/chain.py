@@ -174,8 +174,9 @@ class _Staged:
 
 @dataclass
 class _Fade:
-    """A reveal's dream on its way in: its detail and pasted weight on the previous frame,
-    [1,4,H,W] (detail in channels 0-2, weight in 3), moved along the flow each frame; ``left``:
+    """A reveal's dream on its way in, on the previous frame: [1,4,H,W], its detail (the pasted
+    frame minus the raw one) in channels 0-2 and in 3 how far it reaches (1 wherever anything was
+    pasted, the feather being in the detail already), moved along the flow each frame; ``left``:
     frames until it is all in; ``began``: the frame of the reveal (a resume restarts there)."""
 
     layers: torch.Tensor
@@ -464,7 +465,6 @@ def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: t
     if left is None:
         return init, residual, None, bare, None
     dreamed, revealed = dream_revealed(ctx, params, item, raw, init, cells, boxes, dream_mask)
-    # Toward the pasted frame wherever anything was pasted: its feathered edge is in it already.
     reach = torch.from_numpy(np.clip(revealed * 8.0, 0.0, 1.0)).to(init.device)[None, None]
     layers = torch.cat([dreamed - raw, reach], dim=1)
     init, residual, pasted = fade_in(raw, init, residual, layers, FADE)
