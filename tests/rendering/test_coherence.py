@@ -218,14 +218,14 @@ def exact_pan(tmp_path_factory) -> tuple[Path, list[np.ndarray], list[np.ndarray
 def test_what_a_pan_reveals_is_dreamed_as_a_fresh_frame_would(tmp_path, exact_pan):
     """At the last frame, per cell of a 4x4 grid, the dream's strength over that of a fresh dream
     of the same frame (the same config started there): the newest quarter of the frame, which
-    entered over the last 16 frames, holds more than half a fresh dream with ``video.reveal``, the
-    default. Without it (revealed content takes the carried frame's single finest step) it held
-    0.34-0.47."""
+    entered over the last 16 frames, holds at least 0.6 of a fresh dream with ``video.reveal``, the
+    default, as the suite's target asks (0.83-1.02 now). Without it (revealed content takes the
+    carried frame's single finest step) it held 0.34-0.47."""
     clip, ins, outs = exact_pan
     last = len(ins) - 1
     fresh = render(tmp_path, clip, "fresh", f"frames.start={last}", "frames.count=1")[0]
     r = cells(outs[last], ins[last]) / cells(fresh, ins[last])
-    assert r[:, -1].min() >= 0.55 and r.mean() >= 0.8, r.round(2)
+    assert r[:, -1].min() >= 0.6 and r.mean() >= 0.8, r.round(2)
 
 
 def test_an_exact_pan_holds_still_where_nothing_new_enters(exact_pan):
