@@ -251,3 +251,39 @@ def test_four_gpu_workers_each_get_a_segment(tmp_path):
     manifest = json.loads((tmp_path / "g.manifest.json").read_text())
     assert manifest["workers"] == 4 and manifest["worker_gpus"] == 1
     assert manifest["segments_per_worker"] == [1, 1, 1, 1]
+
+
+def test_a_ray_render_stopped_while_a_reveal_fades_in_resumes_from_the_reveal(tmp_path, monkeypatch):
+    """As a local render (test_coherence): the frame a Ray render stopped on is mid-fade, so the
+    rerun starts again at the reveal and ends with the local render's frames."""
+    from tests.conftest import video_stopped_after
+    from tests.rendering.test_coherence import DREAM, integer_pan, write_clip
+
+    clip = write_clip(tmp_path / "pan.mp4", integer_pan(24))
+    local = tmp_path / "local.yaml"
+    local.write_text(f"input: {clip}\noutput: {tmp_path / 'local'}\n{DREAM}")
+    with video_stopped_after(monkeypatch, 23):  # a stopped job keeps its states
+        assert main([str(local)]) == 130
+    states = [l.split()[-1] for p in (tmp_path / "local.work").glob("checksums*.txt") for l in p.read_text().splitlines()]
+    reveal = next(k for k, s in enumerate(states) if s.split(";")[2:3] and s.split(";")[2].startswith("f"))
+    assert main([str(local)]) == 0
+    cfg = tmp_path / "ray.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'ray'}\n{DREAM}"
+                   "render: {backend: ray, segments: 1, batch: 1, worker_cpus: 1}\n")
+    real = Job.record
+    seen = {"n": 0}
+
+    def record(self, index, png, state=""):
+        if seen["n"] == reveal + 1:
+            raise KeyboardInterrupt
+        seen["n"] += 1
+        real(self, index, png, state)
+
+    monkeypatch.setattr(Job, "record", record)
+    assert main([str(cfg)]) == 130
+    monkeypatch.setattr(Job, "record", real)
+    assert main([str(cfg)]) == 0
+    manifest = json.loads((tmp_path / "ray.manifest.json").read_text())
+    assert manifest["resumed_at"] == reveal and manifest["frames_dreamed"] == 24 - reveal
+    assert all(np.array_equal(a, b) for a, b in zip(frames(tmp_path / "ray"), frames(tmp_path / "local")))
+    assert len(frames(tmp_path / "ray")) == 24
