@@ -23,17 +23,29 @@ def pixel_axes(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def consistency_mask(back: np.ndarray, fwd: np.ndarray, motion_boundaries: bool = True) -> np.ndarray:
+def forward_at(back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
+    """``fwd`` (flow from frame t-1 to t) read where ``back`` (flow from t to t-1) lands, bilinear,
+    edges replicated: both [H,W,2] float32 pixels, returns the same. The round trip's second leg,
+    which the trust check and the mean flow both take."""
+    h, w = back.shape[:2]
+    xs, ys = pixel_axes(h, w)
+    return cv2.remap(fwd, xs + back[..., 0], ys + back[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistency_mask(back: np.ndarray, fwd: np.ndarray, motion_boundaries: bool = True,
+                     fwd_at: np.ndarray | None = None) -> np.ndarray:
     """Reliability of ``back`` (flow from frame t to t-1) given ``fwd`` (flow from t-1 to t).
 
-    Both [H,W,2] float32 pixels. Returns float32 [H,W]: 1 where following ``back`` and then
-    ``fwd`` returns to the start (|w + w~|^2 < 0.01(|w|^2 + |w~|^2) + 0.5), 0 where it does not
-    (occluded or disoccluded), at motion boundaries, and where ``back`` leaves the frame.
+    Both [H,W,2] float32 pixels; ``fwd_at``: ``forward_at(back, fwd)`` when the caller has it.
+    Returns float32 [H,W]: 1 where following ``back`` and then ``fwd`` returns to the start
+    (|w + w~|^2 < 0.01(|w|^2 + |w~|^2) + 0.5), 0 where it does not (occluded or disoccluded), at
+    motion boundaries, and where ``back`` leaves the frame.
     """
     h, w = back.shape[:2]
     xs, ys = pixel_axes(h, w)
     tx, ty = xs + back[..., 0], ys + back[..., 1]
-    fwd_at = cv2.remap(fwd, tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if fwd_at is None:
+        fwd_at = forward_at(back, fwd)
     # err < bound, as err - 0.01(|w|^2 + |w~|^2) < 0.5 on both components at once: the frame
     # loop computes this for every frame beside the dream, and fewer temporaries is 4x faster.
     d = back + fwd_at
@@ -46,18 +58,16 @@ def consistency_mask(back: np.ndarray, fwd: np.ndarray, motion_boundaries: bool 
     return ok.astype(np.float32)
 
 
-def symmetric_flow(back: np.ndarray, fwd: np.ndarray, trust: np.ndarray) -> np.ndarray:
-    """``back`` (flow from frame t to t-1, [H,W,2] pixels) averaged with the inverse of ``fwd``
-    (flow from t-1 to t, read where ``back`` lands) where ``trust`` [H,W] in [0,1] says the two
-    agree: two estimates of one motion, whose mean is the better one. Returns [H,W,2] float32.
+def symmetric_flow(back: np.ndarray, fwd_at: np.ndarray, trust: np.ndarray) -> np.ndarray:
+    """``back`` (flow from frame t to t-1, [H,W,2] pixels) averaged with the inverse of the
+    forward flow, read where ``back`` lands (``fwd_at``: ``forward_at``), where ``trust`` [H,W]
+    in [0,1] says the two agree: two estimates of one motion, whose mean is the better one.
+    Returns [H,W,2] float32.
 
     Against the exact motion of the suite's synthetic clips (scripts/bench_coherence.py's
     camera moves, DIS fine at 320x180) the mean endpoint error falls from 0.019 to 0.009 px on
     a pan, 0.040 to 0.028 on a zoom and turn, and 3-5 % on blank surfaces, where both
     estimates err alike."""
-    h, w = back.shape[:2]
-    xs, ys = pixel_axes(h, w)
-    fwd_at = cv2.remap(fwd, xs + back[..., 0], ys + back[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return back - (0.5 * trust)[..., None] * (back + fwd_at)
 
 

@@ -27,7 +27,7 @@ from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import MediaInfo
 from pipeline.media.reader import FrameReader
 from pipeline.motion.color import color_lock
-from pipeline.motion.consistency import consistency_mask, feather_trust, symmetric_flow
+from pipeline.motion.consistency import consistency_mask, feather_trust, forward_at, symmetric_flow
 from pipeline.motion.flow import FlowEstimator, flow_method, to_gray
 from pipeline.motion.reveal import (Bare, affordable, carry_bare, crops, dreamed_cells, drop_specks, due, min_side,
                                     none_bare, paste, paste_weight)
@@ -126,10 +126,11 @@ def motion_items(reader: Iterator[tuple[int, np.ndarray]], method: str, occlusio
                     grain = flow.grain(max(gray.shape))
                     # No motion-boundary test: on noisy flow it fails whole patches that then
                     # restart every frame; occlusions are what the round trip is for.
-                    mask = consistency_mask(back, fwd, motion_boundaries=False)
+                    fwd_at = forward_at(back, fwd)
+                    mask = consistency_mask(back, fwd, motion_boundaries=False, fwd_at=fwd_at)
                     # Both directions are at hand: where they agree, their mean carries the
                     # dream (METHOD 5).
-                    back = symmetric_flow(back, fwd, mask)
+                    back = symmetric_flow(back, fwd_at, mask)
                     mask = feather_trust(mask, TRUST_FEATHER * grain)
                     lost = 1.0 - feather_trust(mask, LOST_SPREAD * grain)
                 else:
@@ -581,9 +582,11 @@ def fade_began(state: str | None) -> int | None:
     return int(parts[2][1:]) if len(parts) > 2 and parts[2].startswith("f") else None
 
 
-def resume_frame(job: Job, s: Stream, resume: int) -> int:
-    """Where segment ``s`` of ``job`` resumes, its frames before ``resume`` done: ``resume``, or
-    the reveal that the frame before it was fading in (``fade_began``)."""
+def resume_frame(job: Job, s: Stream, checked: int) -> int:
+    """Where segment ``s`` of ``job`` resumes, its frames before ``checked`` known good: its first
+    frame from ``checked`` on that is missing or fails its checksum, or, when the frame before
+    that was mid-fade, the reveal it was fading in (``fade_began``)."""
+    resume = checked + job.first_missing(s.names()[checked - s.first:])
     if resume <= s.first:
         return resume
     began = fade_began(job.state(s.name(resume - 1)))

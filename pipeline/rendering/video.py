@@ -115,7 +115,7 @@ class VideoRender:
                               f"(0 to {len(streams) - 1})")
         # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
         wanted = [s for s in streams if segment is None or s.index == segment]
-        resumes = {s.index: resume_frame(job, s, s.first + job.first_missing(s.names())) for s in wanted}
+        resumes = {s.index: resume_frame(job, s, s.first) for s in wanted}
         facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps),
                  "size": [self.size[1], self.size[0]], "first_frame": self.start, "frames": self.count,
                  "batch": min(self.batch, len(streams)),
@@ -132,7 +132,7 @@ class VideoRender:
                     continue
                 # Again under the lock, from where the first look stopped (the frames before it are
                 # checked): a task may have dreamed more of it since.
-                resume = resume_frame(job, s, resumes[s.index] + job.first_missing(s.names()[resumes[s.index] - s.first:]))
+                resume = resume_frame(job, s, resumes[s.index])
                 if resume < s.own_to:
                     todo.append((s, resume))
             if segment is not None and self.busy:

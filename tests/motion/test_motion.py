@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pipeline.motion.color import color_lock, lowpass
-from pipeline.motion.consistency import consistency_mask, feather_trust, symmetric_flow
+from pipeline.motion.consistency import consistency_mask, feather_trust, forward_at, symmetric_flow
 from pipeline.motion.flow import FlowEstimator, finest_scale, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import MAX_RESTORE, carry_residual, hold_gain, merge_carried
@@ -93,9 +93,9 @@ def test_the_mean_of_both_flows_is_nearer_the_true_motion_than_either():
     true = np.dstack([p[0, 0] * xs + p[0, 1] * ys + p[0, 2] - xs, p[1, 0] * xs + p[1, 1] * ys + p[1, 2] - ys])
     inner = (slice(10, -10), slice(10, -10))
     err = lambda f: float(np.sqrt(((f - true) ** 2).sum(-1))[inner].mean())  # noqa: E731
-    both = symmetric_flow(back, fwd, mask)
+    both = symmetric_flow(back, forward_at(back, fwd), mask)
     assert err(both) < 0.9 * err(back), (err(both), err(back))
-    assert np.array_equal(symmetric_flow(back, fwd, np.zeros_like(mask)), back)
+    assert np.array_equal(symmetric_flow(back, forward_at(back, fwd), np.zeros_like(mask)), back)
 
 
 def test_feathered_trust_fills_specks_but_not_an_occluded_region():

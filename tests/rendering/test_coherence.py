@@ -263,6 +263,21 @@ def test_a_render_with_reveals_resumes_bit_identical(tmp_path, monkeypatch):
     assert len(resumed) == 24 and all(np.array_equal(a, b) for a, b in zip(resumed, reference))
 
 
+def first_fade(monkeypatch, cfg: Path, work: Path) -> int:
+    """Render ``cfg`` (24 frames) stopped after 23, so its job folder ``work`` keeps each frame's
+    state, and return the first frame whose state says a reveal is fading in: its own."""
+    from pipeline.cli import main
+
+    with video_stopped_after(monkeypatch, 23):
+        assert main([str(cfg), "--force"]) == 130
+    states = [l.split()[-1] for p in work.glob("checksums*.txt") for l in p.read_text().splitlines()]
+    fading = [k for k, s in enumerate(states) if s.split(";")[2:3] and s.split(";")[2].startswith("f")]
+    assert fading, states
+    reveal = fading[0]
+    assert states[reveal].endswith(f";f{reveal}") and ";f" not in states[reveal + 1]
+    return reveal
+
+
 def test_a_render_stopped_while_a_reveal_fades_in_resumes_from_the_reveal(tmp_path, monkeypatch):
     """A reveal's dream comes in over two frames, and its detail is not in the checkpoint: a
     render stopped on the reveal's frame starts again there (its state says so) and ends with
@@ -274,13 +289,7 @@ def test_a_render_stopped_while_a_reveal_fades_in_resumes_from_the_reveal(tmp_pa
     cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'frames'}\n{DREAM}")
     assert main([str(cfg)]) == 0
     reference = [read_image(p) for p in sorted((tmp_path / "frames").glob("*.png"))]
-    with video_stopped_after(monkeypatch, 23):  # a stopped job keeps its states
-        assert main([str(cfg), "--force"]) == 130
-    states = [l.split()[-1] for p in (tmp_path / "frames.work").glob("checksums*.txt") for l in p.read_text().splitlines()]
-    fading = [k for k, s in enumerate(states) if s.split(";")[2:3] and s.split(";")[2].startswith("f")]
-    assert fading, states
-    reveal = fading[0]
-    assert states[reveal].endswith(f";f{reveal}") and ";f" not in states[reveal + 1]
+    reveal = first_fade(monkeypatch, cfg, tmp_path / "frames.work")
     with video_stopped_after(monkeypatch, reveal + 1):
         assert main([str(cfg), "--force"]) == 130
     assert main([str(cfg)]) == 0

@@ -256,16 +256,12 @@ def test_four_gpu_workers_each_get_a_segment(tmp_path):
 def test_a_ray_render_stopped_while_a_reveal_fades_in_resumes_from_the_reveal(tmp_path, monkeypatch):
     """As a local render (test_coherence): the frame a Ray render stopped on is mid-fade, so the
     rerun starts again at the reveal and ends with the local render's frames."""
-    from tests.conftest import video_stopped_after
-    from tests.rendering.test_coherence import DREAM, integer_pan, write_clip
+    from tests.rendering.test_coherence import DREAM, first_fade, integer_pan, write_clip
 
     clip = write_clip(tmp_path / "pan.mp4", integer_pan(24))
     local = tmp_path / "local.yaml"
     local.write_text(f"input: {clip}\noutput: {tmp_path / 'local'}\n{DREAM}")
-    with video_stopped_after(monkeypatch, 23):  # a stopped job keeps its states
-        assert main([str(local)]) == 130
-    states = [l.split()[-1] for p in (tmp_path / "local.work").glob("checksums*.txt") for l in p.read_text().splitlines()]
-    reveal = next(k for k, s in enumerate(states) if s.split(";")[2:3] and s.split(";")[2].startswith("f"))
+    reveal = first_fade(monkeypatch, local, tmp_path / "local.work")
     assert main([str(local)]) == 0
     cfg = tmp_path / "ray.yaml"
     cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'ray'}\n{DREAM}"
