@@ -64,9 +64,8 @@ def filterbank(rate: int, win: int = WIN) -> tuple[np.ndarray, np.ndarray]:
 
 def features(samples: np.ndarray, rate: int) -> Features:
     """The rhythm features of mono float32 ``samples`` at ``rate`` Hz (see ``Features``)."""
-    weights, centres = filterbank(rate)
-    window = np.hanning(WIN).astype(np.float32)
-    n = 1 + samples.size // HOP
+    _, centres = filterbank(rate)
+    n = frame_count(samples)
     low = centres < LOW_FLUX_HZ
     bands = {name: (centres >= a) & (centres < b) for name, (a, b) in
              (("bass", BASS_HZ), ("mid", MID_HZ), ("high", HIGH_HZ))}
@@ -76,9 +75,7 @@ def features(samples: np.ndarray, rate: int) -> Features:
     out = {k: np.zeros(n, np.float32) for k in ("flux", "low_flux", "bass", "mid", "high")}
     chroma = np.zeros((n, 12), np.float32)
     tail = None  # the last MU frames of the previous block, max-filtered
-    for a in range(0, n, BLOCK):
-        b = min(n, a + BLOCK)
-        mag = np.abs(np.fft.rfft(_frames(samples, a, b) * window, axis=1)).astype(np.float32) @ weights
+    for a, b, mag in band_blocks(samples, rate):
         for name, sel in bands.items():
             out[name][a:b] = mag[:, sel].mean(axis=1) if sel.any() else 0.0
         logmag = np.log1p(mag)
@@ -90,6 +87,30 @@ def features(samples: np.ndarray, rate: int) -> Features:
         out["low_flux"][a:b] = rise[:, low].sum(axis=1)
         tail = ref[-MU:]
     return Features(chroma=chroma, rate=rate / HOP, **out)
+
+
+def frame_count(samples: np.ndarray) -> int:
+    """Spectral frames of ``samples``: frame k is centred on sample k*HOP, the last at or before the end."""
+    return 1 + samples.size // HOP
+
+
+def band_blocks(samples: np.ndarray, rate: int, first: int = 0, end: int | None = None, block: int = BLOCK):
+    """Yield (first frame, end frame, band magnitudes float32 [frames, bands]) for frames ``first``
+    to ``end`` (default: all) of mono float32 ``samples`` at ``rate`` Hz, ``block`` frames at a time."""
+    weights, _ = filterbank(rate)
+    window = np.hanning(WIN).astype(np.float32)
+    end = frame_count(samples) if end is None else end
+    for a in range(first, end, block):
+        b = min(end, a + block)
+        yield a, b, np.abs(np.fft.rfft(_frames(samples, a, b) * window, axis=1)).astype(np.float32) @ weights
+
+
+def log_bands(samples: np.ndarray, rate: int, first: int = 0, end: int | None = None) -> np.ndarray:
+    """log(1 + band magnitude) of frames ``first`` to ``end`` of mono float32 ``samples`` at ``rate``
+    Hz: float32 [frames, bands], 1/(rate/HOP) s apart. What the beat model reads (rhythm/model.py)."""
+    samples = np.asarray(samples, np.float32)
+    parts = [np.log1p(mag) for _, _, mag in band_blocks(samples, rate, first, end)]
+    return np.concatenate(parts) if parts else np.zeros((0, filterbank(rate)[0].shape[1]), np.float32)
 
 
 def _max3(x: np.ndarray) -> np.ndarray:
