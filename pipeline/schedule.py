@@ -20,8 +20,10 @@ import numpy as np
 from pipeline import schedule_vector
 from pipeline.errors import ConfigError
 
-AUDIO_VARIABLES = frozenset({"rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_in_bar", "bar_number"})
-VARIABLES = ("t", "T", "s", "fps", "rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_in_bar", "bar_number",
+AUDIO_VARIABLES = frozenset({"rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_number", "beat_in_bar",
+                             "bar_number"})
+VARIABLES = ("t", "T", "s", "fps", "rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_number", "beat_in_bar",
+             "bar_number",
              "pi", "e", "tau")
 EASINGS = ("linear", "step", "cosine")
 MAX_LENGTH = 2000  # characters of one expression

@@ -100,12 +100,14 @@ def file_identity(path: Path) -> dict:
 
 def input_identities(cfg: Config) -> dict[str, Any]:
     """The identity (path, size, modification time) of every file besides the source that shapes
-    the pixels: the audio whose envelopes schedules read, its beat markers, the guide image, a weights file given by
+    the pixels: the audio whose envelopes schedules read, its beat and bar markers, the guide image, a weights file given by
     path, and the mask. A resumed job whose files were replaced is refused, not continued with
     frames of the old ones."""
     d = cfg.dream
     files = {"audio": cfg.audio.file, "audio_markers": cfg.audio_markers, "guide": d.guide, "mask": d.mask,
              "weights": d.weights if d.weights not in (None, "random") else None}
+    if cfg.audio_bar_markers is not None:  # only when set: a job started before the key existed still resumes
+        files["audio_bar_markers"] = cfg.audio_bar_markers
     return {k: file_identity(Path(v)) if v is not None else None for k, v in files.items()}
 
 

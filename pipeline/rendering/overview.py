@@ -17,8 +17,8 @@ from pipeline.jsonio import load
 from pipeline.markers import format_labels
 from pipeline.media.audio import ANALYSIS_RATE, listening_copy, read_audio
 from pipeline.rendering.outputs import sidecar
-from pipeline.rendering.sidecars import check_sidecars, write_ledgered
-from pipeline.rendering.timeline import Timeline, analyse_audio, check_schedules
+from pipeline.rendering.sidecars import check_sidecars, same_file, write_ledgered
+from pipeline.rendering.timeline import Timeline, analyse_audio, check_schedules, rhythm_sources
 from pipeline.views.lanes import FORMAT, timeline_data, waveform
 
 # Audio longer than this is not embedded in the page (an hour of 32 kb/s Opus is 14 MB).
@@ -65,15 +65,13 @@ def render_timeline(cfg: Config, force: bool = False) -> dict[str, Any]:
         cuts, segments = _cuts_and_segments(cfg, info, start, count, timeline)
     audio = None
     if source is not None:
-        audio = {"file": str(source), "offset": offset,
-                 "beat_source": f"markers: {cfg.audio_markers}" if cfg.audio_markers else
-                 ("detected (madmom)" if cfg.audio.beats == "madmom" else "detected")}
+        audio = {"file": str(source), "offset": offset, **rhythm_sources(cfg)}
     wave = waveform(samples, ANALYSIS_RATE, offset, count / fps) if samples is not None else None
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, audio=audio, cuts=cuts,
                          segments=segments, wave=wave, notes=notes)
     data["previews"] = _previews(cfg.output, count, fps)
     return write_timeline(cfg.output, data, _listening(source, offset, count / fps, samples, notes), envs,
-                          force=force, markers=cfg.audio_markers)
+                          force=force, markers=cfg.audio_markers, bar_markers=cfg.audio_bar_markers)
 
 
 def _cuts_and_segments(cfg: Config, info: Any, start: int, count: int,
@@ -118,7 +116,7 @@ def _previews(output: Path, frames: int, fps: float) -> list[dict[str, Any]]:
 
 
 def write_timeline(output: Path, data: dict[str, Any], listening: bytes | None, envs: Any, force: bool = False,
-                   markers: Path | None = None) -> dict[str, Any]:
+                   markers: Path | None = None, bar_markers: Path | None = None) -> dict[str, Any]:
     """Write OUTPUT.timeline.json/.html/.png and the label tracks; returns what was written.
 
     Everything is made in memory first, then checked against what is there (sidecars.py): a file
@@ -136,9 +134,12 @@ def write_timeline(output: Path, data: dict[str, Any], listening: bytes | None, 
         for name, times, label in tracks:
             files[sidecar(output, f".detected.{name}.txt")] = format_labels(times, label).encode()
     json_path = sidecar(output, ".timeline.json")
-    writable = check_sidecars(json_path, FORMAT, list(files), force, (markers,))
+    inputs = {markers: "audio_markers", bar_markers: "audio_bar_markers"}
+    writable = check_sidecars(json_path, FORMAT, list(files), force, (markers, bar_markers))
     for p in [p for p in files if p not in writable]:
-        data["notes"].append(f"{p.name} is the audio_markers input: left as it is")
+        key = next((k for m, k in inputs.items() if m is not None and Path(m).exists() and same_file(p, m)),
+                   "audio_markers")
+        data["notes"].append(f"{p.name} is the {key} input: left as it is")
         del files[p]
     written = write_ledgered(json_path, data, files)
     return {"timeline": [str(p) for p in written], "frames": data["frames"], "notes": data["notes"]}

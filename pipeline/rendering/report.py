@@ -124,8 +124,13 @@ def write_report(cfg: Any, ctx: Any, names: list[str], recorded: dict[str, dict[
         from pipeline.rendering.timeline import Timeline
 
         timeline = Timeline(n, fps, timeline.envelopes)
+    from pipeline.rendering.timeline import rhythm_sources
+
+    audio = None
+    if cfg.audio.file or timeline.envelopes is not None:
+        audio = {"file": str(cfg.audio.file or cfg.input), **(rhythm_sources(cfg) if timeline.envelopes is not None else {})}
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, cuts=cuts, segments=segments,
-                         audio={"file": str(cfg.audio.file)} if cfg.audio.file else None)
+                         audio=audio)
     data["format"] = FORMAT
     data["report"] = {"frames": frames, "summary": summarise(frames)}
     data["config"] = cfg.model_dump(mode="json")

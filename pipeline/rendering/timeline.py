@@ -63,21 +63,27 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
 def analyse_audio(cfg: Config, source: Path, frames: int, fps: float, offset: float = 0.0,
                   samples: np.ndarray | None = None) -> Envelopes:
     """The envelopes of ``source`` for ``frames`` frames at ``fps`` from ``offset`` seconds, with
-    the beats of ``cfg.audio_markers`` (when given) in place of the detected ones."""
+    the beats of ``cfg.audio_markers`` and the bars of ``cfg.audio_bar_markers`` (when given) in
+    place of the detected ones."""
     if samples is None:
         samples = read_audio(source)
-    beats, notes = None, []
-    if cfg.audio_markers is not None:
-        beats, notes = usable_beats(read_markers(cfg.audio_markers), samples.size / ANALYSIS_RATE, cfg.audio_markers)
-    return envelopes(samples, ANALYSIS_RATE, fps, frames, offset, beats=beats, settings=rhythm_settings(cfg),
-                     notes=tuple(notes))
+    duration = samples.size / ANALYSIS_RATE
+    marked: dict[str, np.ndarray | None] = {"audio_markers": None, "audio_bar_markers": None}
+    notes: list[str] = []
+    for key in marked:
+        path = getattr(cfg, key)
+        if path is not None:
+            marked[key], said = usable_beats(read_markers(path, key), duration, path, key)
+            notes += said
+    return envelopes(samples, ANALYSIS_RATE, fps, frames, offset, beats=marked["audio_markers"],
+                     settings=rhythm_settings(cfg), notes=tuple(notes), bars=marked["audio_bar_markers"])
 
 
 def rhythm_settings(cfg: Config) -> RhythmSettings:
     """What ``cfg.audio`` says of the music, for the rhythm analysis."""
     a = cfg.audio
     return RhythmSettings(tempo_range=a.tempo_range, bpm=a.bpm, bpm_exact=a.bpm_exact,
-                          meter=None if a.meter == "auto" else a.meter, tracker=a.beats)
+                          meter=None if a.meter == "auto" else a.meter, downbeat=a.downbeat, tracker=a.beats)
 
 
 # Frames a pre-flight evaluates at once (numpy work space of a few tens of MB per schedule).
@@ -97,3 +103,16 @@ def check_schedules(cfg: Config, timeline: Timeline) -> Timeline:
         for s in scheds:
             s.over(t, env)
     return timeline
+
+
+# What the timeline and the report say found the beats and bars (audio.beats).
+TRACKER_NAMES = {"dreamreel": "dreamreel beat model", "dsp": "dsp onset tracker", "madmom": "madmom"}
+
+
+def rhythm_sources(cfg: Config) -> dict[str, str]:
+    """Where the beats and the bars of ``cfg``'s render come from, as the pages show it:
+    ``beat_source`` and ``bar_source``."""
+    detected = f"detected ({TRACKER_NAMES[cfg.audio.beats]})"
+    bars = (f"markers: {cfg.audio_bar_markers}" if cfg.audio_bar_markers else
+            f"audio.downbeat: {cfg.audio.downbeat:g} s" if cfg.audio.downbeat is not None else detected)
+    return {"beat_source": f"markers: {cfg.audio_markers}" if cfg.audio_markers else detected, "bar_source": bars}

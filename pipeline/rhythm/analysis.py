@@ -1,6 +1,11 @@
 """One track's rhythm: beats, their places in the bar, the meter and the tempo, from the samples
-(or from beats a person marked). The steps of pipeline.rhythm composed, with the settings a
-person gives when the music is known."""
+(or from beats and bars a person marked). The steps of pipeline.rhythm composed, with the settings a
+person gives when the music is known.
+
+Three trackers: ``dreamreel`` (the default) decodes the learned beat and downbeat activations
+(rhythm/model.py) with the tempo HMM (rhythm/beats.py) and the bar HMM (rhythm/bars.py); ``dsp``
+decodes the hand-made onset activation (rhythm/activation.py) and finds bars by harmony and low end;
+``madmom`` is madmom's RNN and DBN (opt-in, non-commercial models)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -8,10 +13,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.rhythm.activation import beat_activation, low_onset, normalised, onset_strength
-from pipeline.rhythm.bars import accents, downbeats
+from pipeline.rhythm.bars import DSP_METERS, METERS, accents, downbeat_evidence, downbeats
 from pipeline.rhythm.beats import TrackerSettings, heard, refine, track
 from pipeline.rhythm.level import level_change
-from pipeline.rhythm.spectrum import Features, features
+from pipeline.rhythm.spectrum import HOP, Features, features
 
 QUIET = 0.05  # of the track's strong onsets: below it no beat is heard
 
@@ -20,13 +25,18 @@ QUIET = 0.05  # of the track's strong onsets: below it no beat is heard
 class RhythmSettings:
     """What a person knows of the music: ``tempo_range`` (bpm), ``bpm`` (a hint: the tempo prior
     is centred there and the range narrowed to within 20 %; with ``bpm_exact`` to within 1 %),
-    ``meter`` (beats a bar; None finds 3 or 4), ``tracker`` ("dreamreel" or "madmom")."""
+    ``meter`` (beats a bar; None finds 2, 3 or 4), ``downbeat`` (seconds: a bar starts on the beat
+    nearest it, and every ``meter`` beats from there, before and after), ``tracker`` (TRACKERS)."""
 
     tempo_range: tuple[float, float] = (55.0, 215.0)
     bpm: float | None = None
     bpm_exact: bool = False
     meter: int | None = None
+    downbeat: float | None = None
     tracker: str = "dreamreel"
+
+
+TRACKERS = ("dreamreel", "dsp", "madmom")
 
 
 @dataclass(frozen=True)
@@ -47,13 +57,19 @@ class Rhythm:
         return self.beats[self.place == 1]
 
 
-def tracker_settings(s: RhythmSettings) -> TrackerSettings:
-    """The HMM's settings for what a person said of the music."""
+# The learned activation knows the pulse's level itself: the tempo prior only breaks near-ties.
+LEARNED = TrackerSettings(prior_weight=1.0, prior_octaves=0.6)
+
+
+def tracker_settings(s: RhythmSettings, learned: bool = False) -> TrackerSettings:
+    """The HMM's settings for what a person said of the music, over the learned activation
+    (``learned``) or the hand-made one."""
     lo, hi = s.tempo_range
+    base = LEARNED if learned else TrackerSettings()
     if s.bpm is None:
-        return TrackerSettings(tempo_range=(lo, hi), prior_bpm=min(max(TrackerSettings.prior_bpm, lo), hi))
+        return replace(base, tempo_range=(lo, hi), prior_bpm=min(max(base.prior_bpm, lo), hi))
     spread = 1.01 if s.bpm_exact else 1.2
-    return TrackerSettings(tempo_range=(s.bpm / spread, s.bpm * spread), prior_bpm=s.bpm, prior_octaves=0.1)
+    return replace(base, tempo_range=(s.bpm / spread, s.bpm * spread), prior_bpm=s.bpm, prior_octaves=0.1)
 
 
 def _track(act: np.ndarray, norm: np.ndarray, rate: float, settings: RhythmSettings) -> np.ndarray:
@@ -75,24 +91,71 @@ def _track(act: np.ndarray, norm: np.ndarray, rate: float, settings: RhythmSetti
 
 
 def analyse(samples: np.ndarray, rate: int, settings: RhythmSettings = RhythmSettings(),
-            beats: np.ndarray | None = None) -> Rhythm:
+            beats: np.ndarray | None = None, bars: np.ndarray | None = None) -> Rhythm:
     """The rhythm of mono float32 ``samples`` at ``rate`` Hz. ``beats`` (seconds, e.g. a marker
-    file a person corrected) replace the detected ones; bars are found on them all the same."""
+    file a person corrected) replace the detected ones; ``bars`` (seconds, a corrected bars file)
+    put a bar's first beat on the beat nearest each. Without them, bars come from the tracker."""
     f = features(np.asarray(samples, np.float32), rate)
     strength = onset_strength(f)
     norm = normalised(strength, f.rate)
+    act = None
+    if settings.tracker == "dreamreel":
+        from pipeline.rhythm.model import RATE as MODEL_RATE, activations
+
+        act, act_rate = activations(samples, rate), MODEL_RATE / HOP
     if beats is None:
         if settings.tracker == "madmom":
             from pipeline.rhythm.madmom_beats import madmom_beats
 
             beats = madmom_beats(samples, rate)
+        elif act is not None:
+            tr = tracker_settings(settings, learned=True)
+            beats = refine(track(act[0], act_rate, tr), act[0], act_rate, tr.observation)
         else:
             beats = _track(beat_activation(norm), norm, f.rate, settings)
         top = float(np.percentile(strength, 99)) if strength.size else 0.0
         beats = heard(beats, strength, f.rate, QUIET * top) if top > 0 else np.zeros(0)
     beats = np.asarray(beats, float)
-    meters = (settings.meter,) if settings.meter else (3, 4)
-    place, meter = downbeats(accents(beats, f, low_onset(f)), meters)
+    meters = (settings.meter,) if settings.meter else METERS if act is not None else DSP_METERS
+    if bars is not None:
+        place, meter = places_from_bars(beats, np.asarray(bars, float))
+    elif settings.downbeat is not None:
+        meter = settings.meter or downbeats(_accents(beats, f, act), meters)[1]
+        place = places_from(beats, settings.downbeat, meter)
+    else:
+        place, meter = downbeats(_accents(beats, f, act), meters)
     gaps = np.diff(beats)
     tempo = 60.0 / float(np.median(gaps)) if gaps.size and np.median(gaps) > 0 else 0.0
     return Rhythm(beats, place, meter, tempo, f, strength)
+
+
+def _accents(beats: np.ndarray, f: Features, act: np.ndarray | None) -> np.ndarray:
+    """How strongly each beat sounds like a bar's first: the learned downbeat activation's log-odds
+    near it, or (dsp, madmom) harmony, low end and onset."""
+    if act is None:
+        return accents(beats, f, low_onset(f))
+    return downbeat_evidence(beats, act[1], f.rate)
+
+
+def places_from(beats: np.ndarray, downbeat: float, meter: int) -> np.ndarray:
+    """Places in the bar (1..``meter``, int [beats]) counted from the beat nearest ``downbeat`` (s)."""
+    if beats.size == 0:
+        return np.zeros(0, int)
+    first = int(np.argmin(np.abs(beats - downbeat)))
+    return (np.arange(beats.size) - first) % meter + 1
+
+
+def places_from_bars(beats: np.ndarray, bars: np.ndarray) -> tuple[np.ndarray, int]:
+    """Places in the bar (int [beats]) with a bar starting on the beat nearest each of ``bars``
+    (seconds), counted up from there; before the first, counted back at the usual bar length.
+    The meter: the most common number of beats between bar starts."""
+    if beats.size == 0 or bars.size == 0:
+        return np.ones(beats.size, int), 4
+    starts = np.unique([int(np.argmin(np.abs(beats - b))) for b in bars])
+    lengths = np.diff(starts)
+    meter = int(np.bincount(lengths).argmax()) if lengths.size else 4
+    meter = max(meter, 1)
+    idx = np.arange(beats.size)
+    last = np.searchsorted(starts, idx, side="right") - 1  # the bar start at or before each beat
+    place = np.where(last >= 0, idx - starts[np.maximum(last, 0)], (idx - starts[0]) % meter) + 1
+    return place.astype(int), meter

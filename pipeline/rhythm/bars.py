@@ -15,8 +15,13 @@ from pipeline.rhythm.spectrum import Features
 SLIP = 0.02  # chance that a bar is cut short or lengthened at a beat
 METER_CHANGE = 1e-4
 # Four beats a bar is the common case: a three-beat reading must earn it (measured on plain clicks,
-# where nothing but loudness marks the one).
-THREE_COST = 0.5
+# where nothing but loudness marks the one); two (6/8 counted in dotted quarters) likewise, a bar
+# at a time.
+METER_COST = {2: 0.5, 3: 0.5}
+# The meters found when none is given: 2 (6/8, 2/4), 3 and 4 from the learned downbeats; the dsp
+# accents cannot tell a two-beat bar from half a four-beat one, so they choose 3 or 4.
+METERS = (2, 3, 4)
+DSP_METERS = (3, 4)
 WEIGHTS = {"harmony": 1.0, "low": 1.0, "onset": 0.5}
 
 
@@ -37,6 +42,18 @@ def accents(beats: np.ndarray, f: Features, low_onset: np.ndarray) -> np.ndarray
     low = low_onset[near].max(axis=1)
     onset = f.flux[near].max(axis=1)
     return (WEIGHTS["harmony"] * _z(change) + WEIGHTS["low"] * _z(low) + WEIGHTS["onset"] * _z(onset))
+
+
+def downbeat_evidence(beats: np.ndarray, downbeat: np.ndarray, rate: float) -> np.ndarray:
+    """The log-odds that each beat (seconds) starts a bar: the learned downbeat activation
+    (float [frames] in [0,1] at ``rate`` frames a second) at its peak within two frames of the beat,
+    clipped to [-8, 8] (float [beats])."""
+    if beats.size == 0:
+        return np.zeros(0)
+    idx = np.clip(np.round(beats * rate).astype(int), 0, downbeat.size - 1)
+    near = np.clip(idx[:, None] + np.arange(-2, 3)[None, :], 0, downbeat.size - 1)
+    p = np.clip(downbeat[near].max(axis=1).astype(np.float64), 1e-6, 1 - 1e-6)
+    return np.clip(np.log(p / (1 - p)), -8.0, 8.0)
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -65,7 +82,7 @@ def downbeats(accent: np.ndarray, meters: tuple[int, ...] = (3, 4)) -> tuple[np.
             elif p2 == 0 and p == m - 1:
                 trans[i, j] = np.log(METER_CHANGE)
     is_down = np.array([p == 0 for _, p in states])
-    cost = np.array([THREE_COST if (m == 3 and p == 0 and len(meters) > 1) else 0.0 for m, p in states])
+    cost = np.array([METER_COST.get(m, 0.0) if (p == 0 and len(meters) > 1) else 0.0 for m, p in states])
     score = np.where(is_down, accent[0], 0.0) - cost
     back = np.zeros((n, k), np.int8)
     for b in range(1, n):

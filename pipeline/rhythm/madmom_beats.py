@@ -39,3 +39,19 @@ def _import():
         return madmom
     finally:
         md.distribution = original
+
+
+def madmom_downbeats(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Downbeat times in seconds by madmom's downbeat RNN and bar DBN (3 or 4 beats a bar): a
+    reference row in scripts/bench_beats.py, never a default or a source of labels."""
+    _import()
+    from madmom.audio.signal import Signal
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
+
+    x = np.asarray(samples, np.float32)
+    if rate != 44100:
+        n = int(round(x.size * 44100 / rate))
+        x = np.interp(np.arange(n) * (rate / 44100), np.arange(x.size), x).astype(np.float32)
+    act = RNNDownBeatProcessor()(Signal(x, sample_rate=44100, num_channels=1))
+    beats = DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)(act)
+    return np.asarray(beats[beats[:, 1] == 1, 0], float) if len(beats) else np.zeros(0)

@@ -96,7 +96,7 @@ def timeline_data(cfg: Config, timeline: Timeline, *, title: str, first_frame: i
         data["beats"] = rounded(beats, 9)
         data["bars"] = rounded(render_events(env.downbeats, offset, fps, n), 9)
         data["onsets"] = rounded(render_events(env.onsets, offset, fps, n), 9)
-        data["beat_number"] = beat_numbers(n, fps, beats).tolist()
+        data["beat_number"] = env.track("beat_number").astype(int).tolist()
         data["beat_in_bar"] = env.track("beat_in_bar").astype(int).tolist()
         data["bar_number"] = env.track("bar_number").astype(int).tolist()
         data["envelopes"] = {k: rounded(env.track(k), 4) for k in LANES}
