@@ -222,11 +222,12 @@ def write_shard(path: Path, examples: list[dict]) -> None:
 
 def read_shard(path: Path) -> list[dict]:
     """The examples of one shard (as make_example returns them, features float16)."""
-    with np.load(path) as z:
-        fr, bi, di = z["frames"], z["beat_index"], z["downbeat_index"]
-        return [{"features": z["features"][fr[i]:fr[i + 1]], "beats": z["beats"][bi[i]:bi[i + 1]],
-                 "downbeats": z["downbeats"][di[i]:di[i + 1]], "meter": int(z["meter"][i]), "seed": int(z["seed"][i]),
-                 "recipe": json.loads(str(z["recipe"][i]))} for i in range(fr.size - 1)]
+    with np.load(path) as npz:
+        z = {k: npz[k] for k in npz.files}  # each npz[k] reads its array again: once only
+    fr, bi, di = z["frames"], z["beat_index"], z["downbeat_index"]
+    return [{"features": z["features"][fr[i]:fr[i + 1]], "beats": z["beats"][bi[i]:bi[i + 1]],
+             "downbeats": z["downbeats"][di[i]:di[i + 1]], "meter": int(z["meter"][i]), "seed": int(z["seed"][i]),
+             "recipe": json.loads(str(z["recipe"][i]))} for i in range(fr.size - 1)]
 
 
 def _shard_job(args: tuple[Path, int, int, float]) -> str:
