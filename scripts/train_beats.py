@@ -157,6 +157,9 @@ def train(args: argparse.Namespace) -> dict:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    # Trained weights drive ELU's exponential into subnormal floats, which x86 computes 10-12x
+    # slower: after 2,000 steps a step took 0.85 s instead of 0.26 s. Flushed to zero, they cost nothing.
+    torch.set_flush_denormal(True)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     log = (out / "train.log").open("a")
@@ -243,7 +246,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="length of each generated song")
     ap.add_argument("--out", type=Path, default=ROOT / "corpus" / "run", help="log and checkpoint folder")
     ap.add_argument("--weights", type=Path, default=WEIGHTS)
-    ap.add_argument("--steps", type=int, default=6500)
+    ap.add_argument("--steps", type=int, default=4500)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--channels", type=int, default=48)
