@@ -170,6 +170,7 @@ def train(args: argparse.Namespace) -> dict:
         log.flush()
         tqdm.write(line)
 
+    trained_from = commit()  # the code this run trains with, whatever is committed while it runs
     train_paths = build(args.corpus, args.songs, args.jobs, args.seconds)
     val_paths = build(args.corpus / "validation", args.validation, args.jobs, args.seconds, VALIDATION_SEED)
     songs, val = load(train_paths), load(val_paths)
@@ -216,7 +217,7 @@ def train(args: argparse.Namespace) -> dict:
     card = {"hparams": net.hparams, "steps": args.steps, "batch": args.batch, "crop_frames": CROP, "seed": args.seed,
             "songs": len(songs), "hours": round(sum(e["features"].shape[0] for e in songs) / FPS / 3600, 2),
             "validation": {"songs": len(val), "beat_f": round(scores[0], 4), "downbeat_f": round(scores[1], 4)},
-            "commit": commit(), "fps": FPS, "rate": RATE, "licence": "MIT (dreamreel)"}
+            "commit": trained_from, "fps": FPS, "rate": RATE, "licence": "MIT (dreamreel)"}
     args.weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.to(torch.float32) for k, v in net.state_dict().items()}
     save_atomic({"model": state, "card": json.dumps(card)}, args.weights)

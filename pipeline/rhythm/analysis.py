@@ -57,6 +57,10 @@ class Rhythm:
         return self.beats[self.place == 1]
 
 
+# Bars from the model's downbeats alone read 0.657 downbeat F on the 44 style songs and two accented
+# click tracks, 0.803 on 15 validation songs; with the heard accents added at this weight 0.796 and
+# 0.821, and the accented 3/4 and 4/4 clicks right (at 1.0: 0.825 and 0.821, the 3/4 clicks read as 4).
+HEARD_ACCENT = 1.5
 # The learned activation knows the pulse's level itself: the tempo prior only breaks near-ties.
 LEARNED = TrackerSettings(prior_weight=1.0, prior_octaves=0.6)
 
@@ -98,7 +102,7 @@ def analyse(samples: np.ndarray, rate: int, settings: RhythmSettings = RhythmSet
     f = features(np.asarray(samples, np.float32), rate)
     strength = onset_strength(f)
     norm = normalised(strength, f.rate)
-    act = None
+    act, act_rate = None, f.rate
     if settings.tracker == "dreamreel":
         from pipeline.rhythm.model import RATE as MODEL_RATE, activations
 
@@ -120,21 +124,22 @@ def analyse(samples: np.ndarray, rate: int, settings: RhythmSettings = RhythmSet
     if bars is not None:
         place, meter = places_from_bars(beats, np.asarray(bars, float))
     elif settings.downbeat is not None:
-        meter = settings.meter or downbeats(_accents(beats, f, act), meters)[1]
+        meter = settings.meter or downbeats(_accents(beats, f, act, act_rate), meters)[1]
         place = places_from(beats, settings.downbeat, meter)
     else:
-        place, meter = downbeats(_accents(beats, f, act), meters)
+        place, meter = downbeats(_accents(beats, f, act, act_rate), meters)
     gaps = np.diff(beats)
     tempo = 60.0 / float(np.median(gaps)) if gaps.size and np.median(gaps) > 0 else 0.0
     return Rhythm(beats, place, meter, tempo, f, strength)
 
 
-def _accents(beats: np.ndarray, f: Features, act: np.ndarray | None) -> np.ndarray:
-    """How strongly each beat sounds like a bar's first: the learned downbeat activation's log-odds
-    near it, or (dsp, madmom) harmony, low end and onset."""
+def _accents(beats: np.ndarray, f: Features, act: np.ndarray | None, act_rate: float) -> np.ndarray:
+    """How strongly each beat sounds like a bar's first: harmony, low end and onset (rhythm/bars.py),
+    plus, with the model, its downbeat log-odds near the beat (``act`` at ``act_rate`` frames a second)."""
+    heard = accents(beats, f, low_onset(f))
     if act is None:
-        return accents(beats, f, low_onset(f))
-    return downbeat_evidence(beats, act[1], f.rate)
+        return heard
+    return downbeat_evidence(beats, act[1], act_rate) + HEARD_ACCENT * heard
 
 
 def places_from(beats: np.ndarray, downbeat: float, meter: int) -> np.ndarray:
@@ -146,16 +151,15 @@ def places_from(beats: np.ndarray, downbeat: float, meter: int) -> np.ndarray:
 
 
 def places_from_bars(beats: np.ndarray, bars: np.ndarray) -> tuple[np.ndarray, int]:
-    """Places in the bar (int [beats]) with a bar starting on the beat nearest each of ``bars``
-    (seconds), counted up from there; before the first, counted back at the usual bar length.
-    The meter: the most common number of beats between bar starts."""
+    """Places in the bar (1..meter, int [beats]) with a bar starting on the beat nearest each of
+    ``bars`` (seconds), and every meter-th beat after it until the next (so a marked bar of three
+    stays three, and an unmarked stretch goes on in bars); before the first mark, counted back.
+    The meter: the most common number of beats between marks (4 with one mark)."""
     if beats.size == 0 or bars.size == 0:
         return np.ones(beats.size, int), 4
     starts = np.unique([int(np.argmin(np.abs(beats - b))) for b in bars])
     lengths = np.diff(starts)
     meter = int(np.bincount(lengths).argmax()) if lengths.size else 4
-    meter = max(meter, 1)
     idx = np.arange(beats.size)
-    last = np.searchsorted(starts, idx, side="right") - 1  # the bar start at or before each beat
-    place = np.where(last >= 0, idx - starts[np.maximum(last, 0)], (idx - starts[0]) % meter) + 1
-    return place.astype(int), meter
+    last = np.maximum(np.searchsorted(starts, idx, side="right") - 1, 0)  # the mark at or before each beat
+    return ((idx - starts[last]) % max(meter, 1) + 1).astype(int), meter

@@ -45,8 +45,9 @@ class BeatNet(nn.Module):
         self.receptive = 1 + sum(2 ** i * (kernel - 1) // 2 for i in range(layers))
 
     def inputs(self, bands: torch.Tensor) -> torch.Tensor:
-        """float [B, 2*bands, T]: the bands and their positive difference, normalised."""
-        diff = torch.relu(bands - torch.cat([bands[:, :1], bands[:, :-1]], dim=1))
+        """float [B, 2*bands, T]: the bands and their positive difference, normalised. Before the
+        first frame is silence, so a kick on a file's first sample is an onset like any other."""
+        diff = torch.relu(bands - torch.cat([torch.zeros_like(bands[:, :1]), bands[:, :-1]], dim=1))
         x = torch.cat([bands, diff], dim=2)
         return ((x - self.mean) / self.std).transpose(1, 2)
 
