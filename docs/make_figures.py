@@ -182,9 +182,9 @@ FIGS = [
     Figure("zoom.gif", "configs/zoom.yaml", ["size.width=192", "zoom.frames=24", "zoom.loop_frames=8"],
            ["samples/astronaut.png"], zoom),
     Figure("musicvideo.timeline.png", "configs/musicvideo.yaml", ["--timeline"], ["samples/beat.wav"], timeline,
-           ["pipeline/rhythm", "pipeline/views", "pipeline/envelopes.py"]),
+           ["pipeline/rhythm", "pipeline/models/beatnet.pt", "pipeline/views", "pipeline/envelopes.py"]),
     Figure("preview.png", "configs/musicvideo.yaml", ["--preview-at"], ["samples/beat.wav", "samples/astronaut.png"],
-           preview, ["pipeline/rhythm", "pipeline/rendering/preview.py"]),
+           preview, ["pipeline/rhythm", "pipeline/models/beatnet.pt", "pipeline/rendering/preview.py"]),
     Figure("report.png", "configs/clip.yaml", ["size.width=256", "frames.count=30"], ["samples/city.mp4"], report,
            ["pipeline/views", "pipeline/rendering/report.py"]),
 ]

@@ -49,7 +49,7 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
                 raise ConfigError(f"--preview-at: {item!r} is not a moment ({FORMS})") from None
             if not 0 <= seconds < duration:
                 raise ConfigError(f"--preview-at: {item!r} is outside the render (0 to {duration:.3f} s)")
-            frame = int(frame_of(seconds, 0.0, fps))
+            frame = int(seconds * fps + 1e-9)  # the frame on screen at that time (beats take the nearest)
         if not 0 <= frame < frames:
             raise ConfigError(f"--preview-at: {item!r} is outside the render (frames 0 to {frames - 1})")
         found.add(frame)

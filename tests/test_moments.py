@@ -46,7 +46,7 @@ def test_a_zoom_preview_at_moments_labels_each_cell_with_its_settings_and_feeds_
     loaded = load_config(cfg)
     timeline = build_timeline(loaded, 96, 24.0)
     frames = [c["frame"] for c in sheet["cells"]]
-    beat3 = int(np.floor(timeline.envelopes.beats[2] * 24 + 1e-9))
+    beat3 = int(np.floor(timeline.envelopes.beats[2] * 24 + 0.5))  # the nearest frame
     assert {10, 24, beat3} <= set(frames) and frames == sorted(frames)
     for c in sheet["cells"]:
         t = c["frame"]

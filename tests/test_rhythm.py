@@ -65,7 +65,7 @@ def test_accented_downbeats_give_the_meter_and_beat_in_bar(meter):
     got_down = r.downbeats
     assert f_measure(ref_down, got_down, skip=0.0) >= 0.95
     env = envelopes(tr.samples, tr.rate, 24.0, 24 * 24)
-    frame = int(np.floor(tr.beats[meter * 2] * 24 + 1e-9))  # the third bar's first beat
+    frame = int(np.floor(tr.beats[meter * 2] * 24 + 0.5))  # the third bar's first beat, its nearest frame
     assert env.beat_in_bar[frame] == 1 and env.beat_in_bar[frame + 12] == 2 and env.bar[frame - 1 : frame + 2].max() == 1.0
     assert env.bar_number[frame] == 3
 

@@ -57,13 +57,15 @@ def test_the_timeline_holds_every_schedule_at_every_frame_and_the_beats(tmp_path
     for k in ("rms", "onset", "beat"):
         np.testing.assert_allclose(data["envelopes"][k], getattr(env, k), atol=1e-4)
     # samples/beat.wav is a kick about every half second from 0 s (its generator drifts: the kick
-    # near 7.5 s sounds 25 ms late): 120 bpm, 16 beats in its 8 s, each within 15 ms of the
-    # kick's first sound in the waveform.
-    assert abs(data["audio"]["tempo"] - 120) < 1 and len(data["beats"]) == 16
-    assert np.allclose(data["beats"], kicks(SAMPLES / "beat.wav", 16), atol=0.015)
+    # near 7.5 s sounds 25 ms late): 120 bpm, a beat on each of its kicks from the second (the one
+    # on the file's first sample is not taken for a beat), each within 15 ms of its first sound.
+    assert abs(data["audio"]["tempo"] - 120) < 1.5 and len(data["beats"]) == 15
+    assert np.allclose(data["beats"], kicks(SAMPLES / "beat.wav", 16)[1:], atol=0.015)
+    assert data["audio"]["beat_source"] == "detected (dreamreel beat model)"
     numbers = np.array(data["beat_number"])
-    assert numbers[0] == 1 and numbers[-1] == 16 and np.all(np.diff(numbers) >= 0)
-    assert numbers[int(data["beats"][5] * 24)] == 6 and numbers[int(data["beats"][5] * 24) - 1] == 5
+    assert numbers[0] == 0 and numbers[12] == 1 and numbers[-1] == 15 and np.all(np.diff(numbers) >= 0)
+    sixth = int(np.floor(data["beats"][5] * 24 + 0.5))  # the frame nearest the sixth beat
+    assert numbers[sixth] == 6 and numbers[sixth - 1] == 5
     wave = data["waveform"]  # about 100 peaks a second, at the rate it states
     assert abs(wave["rate"] - 100) < 1 and len(wave["max"]) == int(8 * wave["rate"])
     png = cv2.imread(str(sidecar(cfg.output, ".timeline.png")))
@@ -93,7 +95,7 @@ def test_detected_beats_corrected_in_a_label_track_come_back_as_the_beats(tmp_pa
     cfg = load_config(zoom_config(tmp_path))
     render_timeline(cfg)
     detected = read_markers(sidecar(cfg.output, ".detected.beats.txt"))
-    assert len(detected) == 16  # the whole track's beats, in its own time
+    assert len(detected) == 15  # the whole track's beats, in its own time
     # A person keeps every other beat and moves one by a tenth of a second, in Audacity.
     edited = detected[::2].copy()
     edited[3] += 0.1
@@ -105,7 +107,7 @@ def test_detected_beats_corrected_in_a_label_track_come_back_as_the_beats(tmp_pa
     assert np.allclose(data["beats"], edited[edited < 8.0], atol=1e-6)
     assert abs(data["audio"]["tempo"] - 60) < 1 and data["audio"]["beat_source"] == f"markers: {marks}"
     beat = np.array(data["envelopes"]["beat"])
-    on = np.floor(edited[edited < 8.0] * 24 + 1e-9).astype(int)
+    on = np.floor(edited[edited < 8.0] * 24 + 0.5).astype(int)  # the nearest frame
     assert np.all(beat[on] == 1.0) and np.sum(beat == 1.0) == len(on)
     # The schedules read the corrected beat: zoom.zoom kicks on the marker frames only.
     zoom = np.array(data["schedules"]["zoom.zoom"]["values"])
@@ -142,6 +144,46 @@ def test_a_corrected_label_track_is_never_overwritten_and_the_marker_input_never
         render_timeline(cfg2)
     render_timeline(cfg2, force=True)
     assert "my notes" not in sidecar(cfg.output, ".timeline.html").read_text()
+
+
+def test_corrected_bars_come_back_as_the_bars_and_the_bars_file_is_never_written(tmp_path):
+    """The bars' round trip: a person moves every bar line one beat later in
+    OUTPUT.detected.bars.txt, in place, and points audio_bar_markers at it. The bar lines, bar
+    numbers and the ``bar`` envelope follow it; the file is read, never rewritten, --force or not."""
+    cfg = load_config(zoom_config(tmp_path))
+    render_timeline(cfg)
+    bars_txt = sidecar(cfg.output, ".detected.bars.txt")
+    detected = read_markers(bars_txt)
+    first = json.loads(sidecar(cfg.output, ".timeline.json").read_text())
+    assert first["audio"]["bar_source"] == "detected (dreamreel beat model)"
+    moved = detected + 0.5  # one beat later at 120 bpm
+    corrected = format_labels(moved, "bar")
+    bars_txt.write_text(corrected)
+    cfg2 = load_config(zoom_config(tmp_path, extra=f"audio_bar_markers: {bars_txt}\n"))
+    for force in (False, True):
+        render_timeline(cfg2, force=force)
+        assert bars_txt.read_text() == corrected
+    data = json.loads(sidecar(cfg2.output, ".timeline.json").read_text())
+    assert data["audio"]["bar_source"] == f"markers: {bars_txt}" and "detected.bars.txt" not in data["written"]
+    got = np.array(data["bars"])
+    assert got.size == moved[moved < 8.0].size and np.allclose(got, moved[moved < 8.0], atol=0.03)
+    bar = np.array(data["envelopes"]["bar"])
+    assert np.all(bar[np.floor(got * 24 + 0.5).astype(int)] == 1.0)
+    assert data["bar_number"][int(np.floor(got[0] * 24 + 0.5))] == 1 and data["beat_in_bar"][0] == 4
+    # A bad line in it is named with the key, the file and the line.
+    bad = tmp_path / "bars.csv"
+    bad.write_text("0.5\nsoon\n")
+    cfg3 = load_config(zoom_config(tmp_path, extra=f"audio_bar_markers: {bad}\n"))
+    with pytest.raises(ConfigError, match=r"audio_bar_markers: .*bars.csv:2: 'soon' is not a time"):
+        render_timeline(cfg3)
+
+
+def test_a_stated_downbeat_moves_the_bars_and_the_timeline_says_so(tmp_path):
+    cfg = load_config(zoom_config(tmp_path, audio=f"{{file: {SAMPLES / 'beat.wav'}, downbeat: 1.0, meter: 3}}"))
+    render_timeline(cfg)
+    data = json.loads(sidecar(cfg.output, ".timeline.json").read_text())
+    assert np.allclose(data["bars"][:3], [1.0, 2.5, 4.0], atol=0.03)
+    assert data["audio"]["meter"] == 3 and data["audio"]["bar_source"] == "audio.downbeat: 1 s"
 
 
 def test_a_folder_where_a_timeline_file_goes_is_refused_before_anything_is_written(tmp_path):
@@ -281,6 +323,6 @@ def test_the_python_api_writes_the_same_timeline_and_previews_moments(tmp_path):
     assert data["frames"] == 48 and (tmp_path / "mv.mp4.timeline.html").is_file()
     facts = pipeline.render(str(zoom_config(tmp_path)), preview_at="f3, beat:2", overrides=["zoom.frames=48"],
                             dream={"steps": 1, "octaves": 1})
-    assert facts["frames"] == [3, int(data["beats"][1] * 24)]
+    assert facts["frames"] == [3, int(np.floor(data["beats"][1] * 24 + 0.5))]  # the nearest frame
     with pytest.raises(pipeline.ConfigError, match="preview_at"):
         pipeline.render(str(zoom_config(tmp_path)), preview_at=12)
