@@ -142,7 +142,7 @@ def test_audio_takes_a_file_or_a_section_and_an_override_keeps_the_file(tmp_path
     ("{file: samples/beat.wav, bpm: 1000}", "audio.bpm"),
     ("{file: samples/beat.wav, tempo_range: [150, 100]}", "audio.tempo_range: must be [slowest, fastest] bpm"),
     ("{file: samples/beat.wav, meter: 1}", "audio.meter: must be auto or a whole number of beats a bar from 2 to 12"),
-    ("{file: samples/beat.wav, beats: aubio}", "audio.beats: must be one of 'dreamreel' or 'madmom'"),
+    ("{file: samples/beat.wav, beats: aubio}", "audio.beats: must be one of 'dreamreel', 'dsp' or 'madmom'"),
     ("{file: samples/beat.wav, bpm_exact: true}", "audio.bpm_exact"),
     ("{file: samples/beat.wav, bmp: 120}", "audio.bmp: unknown key; did you mean 'bpm'?"),
 ])
