@@ -117,6 +117,7 @@ class Dreamer:
 
         from pipeline.dream import dream
         from pipeline.media.images import to_rgb8, to_tensor
+        from pipeline.rendering.gpu import cuda_settings
         from pipeline.rendering.setup import dream_params, frame_generator, load_guide, load_net, resolve_device
 
         rgb = _check_rgb(rgb)
@@ -147,8 +148,10 @@ class Dreamer:
                     self._masks[mkey] = _file_mask(d.mask, rgb.shape[:2], d.mask_invert, d.mask_feather)
                 weights = self._masks[mkey]
         m = None if weights is None else torch.from_numpy(weights).to(device)[None, None]
-        y = dream(to_tensor(rgb, device), net, dream_params(d, device, frame), frame_generator(d.seed, frame),
-                  guide, mask=m)
+        # cuDNN's flags for a bit-repeatable picture, and the host application's own back after.
+        with cuda_settings(device, 1):
+            y = dream(to_tensor(rgb, device), net, dream_params(d, device, frame), frame_generator(d.seed, frame),
+                      guide, mask=m)
         return to_rgb8(y)
 
 

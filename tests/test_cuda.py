@@ -87,22 +87,140 @@ def test_device_names_are_checked_when_the_config_loads():
             DreamConfig(device=bad)
 
 
-def test_a_batch_1_render_takes_deterministic_kernels_and_a_batched_one_the_benchmark(two_gpus, monkeypatch):
-    """A batch-1 render promises a bit-identical resume: cuDNN's benchmark (kernels picked by
-    timing, per process) is off and its deterministic kernels on. A batched render promises no
-    such thing and lets the benchmark pick."""
-    from pipeline.rendering.setup import configure_cuda, cuda_flags
-
-    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    assert cuda_flags(1) == {"benchmark": False, "deterministic": True}
-    assert cuda_flags(4) == {"benchmark": True, "deterministic": False}
-    configure_cuda(torch.device("cuda", 1), 1)
-    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+def test_one_chain_takes_deterministic_kernels_and_the_process_gets_its_flags_back(two_gpus, monkeypatch):
+    """One chain promises a bit-identical resume: cuDNN's benchmark (kernels picked by timing, per
+    process) off and its deterministic kernels on; several chains let the benchmark pick. TF32
+    is off in both (fp32 means fp32). Whatever the process had before comes back after, so a
+    host application that renders through the API keeps its own settings."""
     import os
 
-    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
-    configure_cuda(torch.device("cuda", 0), 4)
-    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
-    before = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
-    configure_cuda(torch.device("cpu"), 1)  # the CPU: nothing changes
-    assert (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic) == before
+    from pipeline.rendering.gpu import cuda_flags, cuda_settings
+
+    cudnn = torch.backends.cudnn
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    assert cuda_flags(1) == {"benchmark": False, "deterministic": True, "allow_tf32": False}
+    assert cuda_flags(4) == {"benchmark": True, "deterministic": False, "allow_tf32": False}
+    saved = cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32
+    try:
+        cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = True, False, True  # a host's own
+        with cuda_settings(torch.device("cuda", 1), 1):
+            assert cudnn.deterministic and not cudnn.benchmark and not cudnn.allow_tf32
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert (cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32) == (True, False, True)
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        with cuda_settings(torch.device("cuda", 0), 4):
+            assert cudnn.benchmark and not cudnn.deterministic
+        with cuda_settings(torch.device("cpu"), 1):  # the CPU: nothing changes
+            assert (cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32) == (True, False, True)
+    finally:
+        cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = saved
+
+
+def test_the_flags_follow_the_chains_a_render_runs_not_render_batch(tmp_path, monkeypatch):
+    """A clip too short to split dreams one chain, so it is deterministic whatever render.batch
+    asks; a still, an atlas, a zoom and the API are one chain too."""
+    from contextlib import contextmanager
+
+    import numpy as np
+
+    from pipeline import api
+    from pipeline.rendering import atlas, still, video, zoom
+    from tests.conftest import make_clip
+
+    asked: list[int] = []
+
+    @contextmanager
+    def record(device, chains):
+        asked.append(chains)
+        yield
+
+    for mod in (video, zoom, still, atlas):
+        monkeypatch.setattr(mod, "cuda_settings", record)
+    monkeypatch.setattr("pipeline.rendering.gpu.cuda_settings", record)
+    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, size="64x48", audio=False)
+    tiny = {"dream": {"steps": 1, "octaves": 1}, "size": {"width": 48}}
+    api.render({"input": str(clip), "output": str(tmp_path / "v.mp4"), **tiny, "render": {"batch": 4}})
+    api.render({"mode": "zoom", "output": str(tmp_path / "z.mp4"), "zoom": {"frames": 3, "loop": False},
+                "dream": {"steps": 1, "octaves": 1}, "size": {"width": 48}})
+    api.render({"mode": "still", "output": str(tmp_path / "s.png"), **tiny})
+    api.render({"mode": "atlas", "output": str(tmp_path / "a.png"), "dream": {"steps": 1, "octaves": 1},
+                "atlas": {"layer": "features.6", "channels": 2, "cell": 32}})
+    api.dream_image(np.zeros((32, 32, 3), np.uint8), steps=1, octaves=1)
+    assert asked == [1, 1, 1, 1, 1]
+
+
+def test_the_half_precision_is_the_one_the_cards_tensor_cores_have(monkeypatch):
+    """bf16 from Ampere (compute capability 8) on; fp16 on a V100 (7.0) or a T4 (7.5), where
+    ``is_bf16_supported`` says yes for an emulation slower than fp32. Asked of the render's
+    device, not the current one."""
+    from pipeline.rendering import choices, gpu
+
+    caps = {0: (7, 5), 1: (8, 6)}
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: caps[torch.device(d).index or 0])
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert gpu.half_precision(torch.device("cuda", 0)) == "fp16"
+    assert gpu.half_precision(torch.device("cuda", 1)) == "bf16"
+    assert resolve_precision("auto", torch.device("cuda", 0)) == "fp16"
+    assert resolve_precision("auto", torch.device("cuda", 1)) == "bf16"
+    assert choices.candidates("auto", True, torch.device("cuda", 0)) == [("fp32", True), ("fp16", True)]
+
+
+def test_the_driver_version_comes_from_the_kernel_module(tmp_path):
+    from pipeline.rendering.gpu import driver_version
+
+    proc = tmp_path / "version"
+    proc.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  570.124.06  Wed Feb 26 2025\n"
+                    "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n")
+    assert driver_version(proc) == "570.124.06"
+    assert isinstance(driver_version(tmp_path / "none"), str)  # no driver here: "" or libcuda's
+
+
+def test_reveal_crops_do_not_autotune(monkeypatch):
+    """A reveal's crops come in new shapes at every octave: the benchmark would time kernels for
+    each. It is off while they dream and back on after."""
+    import numpy as np
+
+    from pipeline.rendering import chain
+
+    seen = []
+    monkeypatch.setattr(chain, "dream", lambda x, *a, **k: (seen.append(torch.backends.cudnn.benchmark), x)[1])
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+
+    class Ctx:
+        cfg = type("C", (), {"dream": type("D", (), {"seed": 0})(), "video": type("V", (), {"color_lock": False})()})()
+
+        def net(self):
+            return (None, "")
+
+        def guide(self):
+            return None
+
+    try:
+        item = chain.MotionItem(3, np.zeros((32, 32, 3), np.uint8), None, None, cut=False, score=0.0)
+        x = torch.zeros(1, 3, 32, 32)
+        chain.dream_revealed(Ctx(), DreamParams(terms=(), steps=2), item, x, x, np.full((8, 8), 255, np.uint8),
+                             [(0, 16, 0, 16), (16, 32, 16, 32)], None)
+        assert seen == [False, False] and torch.backends.cudnn.benchmark
+    finally:
+        torch.backends.cudnn.benchmark = saved
+
+
+def test_the_stopwatch_times_on_the_renders_own_gpu(monkeypatch):
+    """Events recorded on the current stream of the render's device (cuda:1), not GPU 0's."""
+    from pipeline.rendering import chain
+
+    streams, recorded = [], []
+
+    class Event:
+        def __init__(self, **k):
+            pass
+
+        def record(self, stream=None):
+            recorded.append(stream)
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: streams.append(device) or f"s{device}")
+    watch = chain.Stopwatch(torch.device("cuda", 1))
+    watch.stop()
+    assert streams == [torch.device("cuda", 1)] * 2 and recorded == [f"s{torch.device('cuda', 1)}"] * 2

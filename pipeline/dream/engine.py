@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from pipeline.dream.gradient import gaussian_blur, normalize_laplacian, normalize_mean_abs
 from pipeline.dream.objective import Term, objective
 from pipeline.dream.tiles import tiled
+from pipeline.dream.upload import device_values
 
 MIN_OCTAVE_SIDE = 32  # pixels; smaller octaves carry no structure worth dreaming
 
@@ -24,7 +25,7 @@ class DreamParams:
     octaves: int = 4
     octave_scale: float = 1.4
     steps: int = 10
-    step_size: float | tuple[float, ...] = 0.015  # a tuple: one per sample of the batch
+    step_size: float | tuple[float, ...] | torch.Tensor = 0.015  # a tuple: one per sample of the batch
     jitter: int = 32
     tile: int = 512
     tile_overlap: int = 64
@@ -105,10 +106,11 @@ def ascent_step(
     rolled = _roll(img, offsets)
     values: list[torch.Tensor] = []
 
-    per_sample = any(isinstance(t.channel, tuple) or isinstance(t.weight, tuple) for t in params.terms)
+    params = on_device(params, img.device)  # a no-op inside ``dream``, which did it once
+    per_sample = any(t.per_sample for t in params.terms)
 
-    def grad_of(batch: torch.Tensor, rows: list[int]) -> torch.Tensor:
-        terms = tuple(t.pick(rows) for t in params.terms) if per_sample else params.terms
+    def grad_of(batch: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+        terms = tuple(t.pick(rows) for t in params.terms) if per_sample and rows is not None else params.terms
         g, v = image_gradient(batch, net, terms, guide, params.precision)
         values.append(v)
         return g
@@ -123,14 +125,28 @@ def ascent_step(
     if mask is not None:
         g = g * mask
     step = params.step_size
-    if isinstance(step, tuple):
-        step = torch.tensor(step, device=img.device, dtype=img.dtype).view(-1, 1, 1, 1)
+    if isinstance(step, torch.Tensor):
+        step = step.to(img.dtype).view(-1, 1, 1, 1)
     out = (img + step * g).clamp_(0.0, 1.0)
     if mask is not None:
         # Clamping cannot move a masked-out pixel: it is already in [0,1] and its step is 0.
         out = torch.where(mask > 0, out, img)
     value = values[0] if len(values) == 1 else None
     return out, value
+
+
+def on_device(params: DreamParams, device: torch.device) -> DreamParams:
+    """``params`` with its per-sample tuples (step sizes, term weights and channels) as tensors on
+    ``device``, made once for a whole dream: a tuple turned into a tensor at every step was a
+    blocking copy to the GPU, twice a step. Params without tuples come back as they are."""
+    tuples = isinstance(params.step_size, tuple) or any(
+        isinstance(t.channel, tuple) or isinstance(t.weight, tuple) for t in params.terms)
+    if not tuples:
+        return params
+    step = params.step_size
+    if isinstance(step, tuple):
+        step = device_values(step, device, torch.float32)
+    return dataclasses.replace(params, step_size=step, terms=tuple(t.on_device(device) for t in params.terms))
 
 
 def batch_key(params: DreamParams) -> DreamParams:
@@ -197,6 +213,7 @@ def dream(
     """
     if params.steps == 0:
         return x.clone()
+    params = on_device(params, x.device)
     h, w = x.shape[-2:]
     detail: torch.Tensor | None = None
     img = x

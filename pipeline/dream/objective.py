@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import torch
 
+from pipeline.dream.upload import device_values
+
 
 @dataclass(frozen=True)
 class Term:
@@ -12,17 +14,32 @@ class Term:
 
     ``channel`` and ``weight`` may be tuples with one entry per sample of the batch (a feature
     atlas dreams many channels at once; frames whose scheduled weights differ dream together).
+    Inside a dream they are device tensors [B] (``on_device``), made once, not at every step.
     """
 
     layer: str
-    channel: int | tuple[int, ...] | None = None
-    weight: float | tuple[float, ...] = 1.0
+    channel: int | tuple[int, ...] | torch.Tensor | None = None
+    weight: float | tuple[float, ...] | torch.Tensor = 1.0
 
-    def pick(self, rows: list[int]) -> "Term":
-        """This term for a batch made of samples ``rows`` of the full batch (tiles of several
-        frames go through the network together): per-sample entries are taken at those rows."""
-        channel = tuple(self.channel[i] for i in rows) if isinstance(self.channel, tuple) else self.channel
-        weight = tuple(self.weight[i] for i in rows) if isinstance(self.weight, tuple) else self.weight
+    @property
+    def per_sample(self) -> bool:
+        return any(isinstance(v, (tuple, torch.Tensor)) for v in (self.channel, self.weight))
+
+    def on_device(self, device: torch.device) -> "Term":
+        """This term with its per-sample tuples as tensors [B] on ``device`` (see upload.py)."""
+        channel, weight = self.channel, self.weight
+        if isinstance(channel, tuple):
+            channel = device_values(channel, device, torch.long)
+        if isinstance(weight, tuple):
+            weight = device_values(weight, device, torch.float32)
+        return Term(self.layer, channel, weight)
+
+    def pick(self, rows: torch.Tensor) -> "Term":
+        """This term (``on_device``) for a batch made of samples ``rows`` (a long tensor [n] on
+        the device) of the full batch: tiles of several frames go through the network together.
+        An index already on the device: a list would be copied there, waiting, at every step."""
+        channel = self.channel.index_select(0, rows) if isinstance(self.channel, torch.Tensor) else self.channel
+        weight = self.weight.index_select(0, rows) if isinstance(self.weight, torch.Tensor) else self.weight
         return Term(self.layer, channel, weight)
 
 
@@ -40,8 +57,9 @@ def objective(
     total: torch.Tensor | None = None
     for term in terms:
         a = acts[term.layer].float()
-        if isinstance(term.channel, tuple):
-            idx = torch.tensor(term.channel, device=a.device)
+        if isinstance(term.channel, (tuple, torch.Tensor)):
+            idx = term.channel if isinstance(term.channel, torch.Tensor) else device_values(term.channel, a.device,
+                                                                                            torch.long)
             value = a[torch.arange(a.shape[0], device=a.device), idx].pow(2).mean(dim=(1, 2))
         elif term.channel is not None:
             value = a[:, term.channel].pow(2).mean(dim=(1, 2))
@@ -49,7 +67,7 @@ def objective(
             value = guide_match(a, guide[term.layer])
         else:
             value = a.pow(2).mean(dim=(1, 2, 3))
-        weight = torch.tensor(term.weight, device=a.device) if isinstance(term.weight, tuple) else term.weight
+        weight = device_values(term.weight, a.device, torch.float32) if isinstance(term.weight, tuple) else term.weight
         value = value * weight
         total = value if total is None else total + value
     assert total is not None, "objective needs at least one term"

@@ -28,15 +28,21 @@ def feather(h: int, w: int, ramp: int, device: torch.device, dtype: torch.dtype)
 
 
 def tiled(fn, x: torch.Tensor, tile: int, overlap: int, batch: int = 4) -> torch.Tensor:
-    """Apply ``fn(stack, rows)`` ([n,3,th,tw] -> same shape; ``rows`` the sample of x each of the
-    n came from) over tiles of x [B,3,H,W] and blend the results.
+    """Apply ``fn(stack, rows)`` ([n,3,th,tw] -> same shape; ``rows`` a long tensor [n] on x's
+    device, the sample of x each of the n came from, or None for all of x in order) over tiles of
+    x [B,3,H,W] and blend the results.
 
-    Tiles of all samples go through ``fn`` together, ``batch`` at a time. A frame no larger than
-    ``tile`` goes through whole.
+    At most ``batch`` tiles' worth of pixels (``batch`` x ``tile`` squared) go through ``fn`` at
+    once, whole frames included: frames no larger than ``tile`` go through whole, as many
+    together as fit, so a batch of four 1080p frames is not one 13 GB pass.
     """
     b, c, h, w = x.shape
     if h <= tile and w <= tile:
-        return fn(x, list(range(b)))
+        per = max(1, (batch * tile * tile) // (h * w))
+        if per >= b:
+            return fn(x, None)
+        parts = [fn(x[k : k + per], torch.arange(k, min(b, k + per), device=x.device)) for k in range(0, b, per)]
+        return torch.cat(parts)
     th, tw = min(tile, h), min(tile, w)
     boxes = [(y, xx) for y in tile_starts(h, tile, overlap) for xx in tile_starts(w, tile, overlap)]
     weight = feather(th, tw, overlap // 2 if overlap else 1, x.device, x.dtype)
@@ -46,7 +52,9 @@ def tiled(fn, x: torch.Tensor, tile: int, overlap: int, batch: int = 4) -> torch
     for k in range(0, len(crops), batch):
         part = crops[k : k + batch]
         stack = torch.stack([x[i, :, y : y + th, xx : xx + tw] for i, y, xx in part])
-        res = fn(stack, [i for i, _, _ in part])
+        # Made on the device from a range: no host list is copied there at every step.
+        rows = torch.div(torch.arange(k, k + len(part), device=x.device), len(boxes), rounding_mode="floor")
+        res = fn(stack, rows)
         for j, (i, y, xx) in enumerate(part):
             out[i, :, y : y + th, xx : xx + tw] += res[j] * weight[0]
     for y, xx in boxes:

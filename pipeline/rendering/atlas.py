@@ -10,6 +10,7 @@ from pipeline.dream import Term, dream
 from pipeline.dream.engine import total_steps
 from pipeline.errors import ConfigError
 from pipeline.media.images import to_rgb8, write_image
+from pipeline.rendering.gpu import cuda_settings
 from pipeline.rendering.progress import bar
 from pipeline.rendering.context import picture_context
 from pipeline.rendering.setup import frame_generator
@@ -57,7 +58,7 @@ def render_atlas(cfg: Config) -> dict:
     base = ctx.params(0)
     cells: list[np.ndarray] = []
     progress = bar(a.channels * total_steps(a.cell, a.cell, base), "step", "atlas")
-    with progress:
+    with progress, cuda_settings(device, 1):
         for k in range(0, len(chans), CHANNELS_PER_BATCH):
             part = tuple(chans[k : k + CHANNELS_PER_BATCH])
             gen = frame_generator(cfg.dream.seed, part[0])

@@ -35,6 +35,7 @@ from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
 from pipeline.motion.warp import warp_lanczos
 from pipeline.rendering.context import RenderContext
+from pipeline.rendering.gpu import no_autotune
 from pipeline.rendering.jobs import FrameStore, Job
 from pipeline.rendering.prefetch import prefetch
 from pipeline.rendering.progress import bar
@@ -380,15 +381,18 @@ class Stopwatch:
 
     def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
+        self.device = device
         if self.cuda:
             self.begin, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            self.begin.record()
+            # The render's own device's stream: a bare record() is GPU 0's, which timed nothing
+            # (and made a context there) for a render on cuda:1.
+            self.begin.record(torch.cuda.current_stream(device))
         else:
             self.t0, self.t1 = time.perf_counter(), None
 
     def stop(self) -> None:
         if self.cuda:
-            self.end.record()
+            self.end.record(torch.cuda.current_stream(self.device))
         else:
             self.t1 = time.perf_counter()
 
@@ -507,8 +511,9 @@ def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, ra
     for box in boxes:
         y0, y1, x0, x1 = box
         m = None if dream_mask is None else dream_mask[..., y0:y1, x0:x1]
-        crop = dream(init[..., y0:y1, x0:x1], net, params, frame_generator(ctx.cfg.dream.seed, item.index), guide,
-                     mask=m)
+        with no_autotune():  # every crop is a new shape at every octave: timing kernels for each costs more
+            crop = dream(init[..., y0:y1, x0:x1], net, params, frame_generator(ctx.cfg.dream.seed, item.index),
+                         guide, mask=m)
         if ctx.cfg.video.color_lock:
             crop = color_lock(crop, raw[..., y0:y1, x0:x1])
         weight = paste_weight(grid, (h, w), box)

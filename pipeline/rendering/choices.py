@@ -80,12 +80,10 @@ def machine_identity(device: torch.device) -> dict[str, str]:
 
 def gpu_versions() -> dict[str, str]:
     """The CUDA runtime, cuDNN and driver versions torch runs with ("" where it does not say)."""
-    driver = getattr(torch._C, "_cuda_getDriverVersion", None)
-    try:
-        drv = str(driver()) if driver is not None else ""
-    except RuntimeError:
-        drv = ""
-    return {"cuda": str(torch.version.cuda or ""), "cudnn": str(torch.backends.cudnn.version() or ""), "driver": drv}
+    from pipeline.rendering.gpu import driver_version
+
+    return {"cuda": str(torch.version.cuda or ""), "cudnn": str(torch.backends.cudnn.version() or ""),
+            "driver": driver_version()}
 
 
 def size_bucket(h: int, w: int) -> int:
@@ -114,7 +112,9 @@ class Choice:
 def candidates(precision: str, channels_last: bool | str, device: torch.device) -> list[tuple[str, bool]]:
     """(precision, channels_last) pairs worth timing for these settings on ``device``."""
     if device.type == "cuda":
-        half = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        from pipeline.rendering.gpu import half_precision
+
+        half = half_precision(device)
         precisions = ["fp32", half] if precision == "auto" else [precision]
     else:
         precisions = ["fp32", "bf16"] if precision == "auto" else [precision]

@@ -74,6 +74,13 @@ class RenderContext:
         self.cfg = self.cfg.model_copy(update={"dream": dream})
         return choice.facts()
 
+    def release(self) -> None:
+        """Let go of the network and guide (and, on a GPU, the memory they held), for a render
+        whose dreaming happens elsewhere (Ray workers) after this process's trial."""
+        self.loaded, self._guide, self._guide_done = None, None, False
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
     def guide(self) -> dict[str, torch.Tensor] | None:
         """The guide image's features (or None), computed once."""
         if not self._guide_done:

@@ -17,6 +17,7 @@ import socket
 import tempfile
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +73,21 @@ def connect(ray: Any, address: str | None) -> bool:
     return True
 
 
-def worker_shape(ray: Any, worker_cpus: int | str, wanted: int) -> tuple[int, int, int]:
+def worker_shape(ray: Any, worker_cpus: int | str, wanted: int, use_gpus: bool = True) -> tuple[int, int, int]:
     """(workers, cores each, GPUs each) for ``wanted`` units of work on this cluster: one worker
-    per GPU on a GPU cluster; else workers of ``worker_cpus`` cores (auto: every core of the
-    smallest node), as many as the nodes hold. ConfigError when no node has ``worker_cpus``
-    cores (Ray would wait for such a node for ever)."""
+    per GPU on a GPU cluster (unless ``use_gpus`` is False: ``dream.device: cpu``), with its
+    share of its node's cores for the host work beside the dream (flow, encoding), or
+    ``worker_cpus``; else workers of ``worker_cpus`` cores (auto: every core of the smallest
+    node), as many as the nodes hold. ConfigError when no node has ``worker_cpus`` cores (Ray
+    would wait for such a node for ever)."""
     total = ray.cluster_resources()
-    gpus = int(total.get("GPU", 0))
+    gpus = int(total.get("GPU", 0)) if use_gpus else 0
+    alive = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     if gpus:
-        return max(1, min(gpus, wanted)), 1, 1
-    cores = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")] or [1]
+        shares = [int(r.get("CPU", 0)) // int(r["GPU"]) for r in alive if int(r.get("GPU", 0))] or [1]
+        cpus = max(1, min(shares)) if worker_cpus == "auto" else int(worker_cpus)
+        return max(1, min(gpus, wanted)), cpus, 1
+    cores = [int(r.get("CPU", 0)) for r in alive] or [1]
     cpus = max(1, min(cores) if worker_cpus == "auto" else int(worker_cpus))
     if cpus > max(cores):
         raise ConfigError(f"render.worker_cpus: {cpus} cores a worker, but the largest Ray node has "
@@ -117,8 +123,12 @@ class _StreamStore:
     """A worker's FrameStore: context frames came with the call; finished frames go to a queue
     that the actor's generator hands back to the driver."""
 
-    def __init__(self, contexts: dict[str, tuple[bytes, str | None]], out: queue.Queue) -> None:
+    def __init__(self, contexts: dict[str, tuple[bytes, str | None]], out: queue.Queue, workers: int = 1) -> None:
         self.contexts, self.out, self.host = contexts, out, socket.gethostname()
+        # PNG encoding and the report's measures run beside the frame loop, as a local render's
+        # writers do: on the loop's thread they held a GPU idle for every frame.
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ray-encode")
+        self.pending: list[Future] = []
 
     def context(self, name: str) -> tuple[np.ndarray, str | None]:
         png, state = self.contexts[name]
@@ -126,13 +136,26 @@ class _StreamStore:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), state
 
     def put(self, name: str, rgb: np.ndarray, state: str, facts: Any = None) -> None:
-        self.out.put(("frame", name, encode_image(rgb, ".png", checkpoint=True), state, None if facts is None else facts.measure(rgb)))
+        def send() -> None:
+            self.out.put(("frame", name, encode_image(rgb, ".png", checkpoint=True), state,
+                          None if facts is None else facts.measure(rgb)))
+
+        self.pending = [f for f in self.pending if not f.done()] + [self.pool.submit(send)]
+
+    def _flush(self) -> None:
+        for f in self.pending:
+            f.result()  # an encoding error is the segment's error
+        self.pending = []
 
     def segment_done(self, index: int, seconds: float, frames: int) -> None:
+        self._flush()  # the driver records a segment's time after all of its frames
         self.out.put(("segment", index, seconds, frames, self.host))
 
     def close(self) -> None:
-        pass
+        try:
+            self._flush()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 class SegmentWorker:
@@ -170,7 +193,8 @@ class SegmentWorker:
         """Dream ``todo``; yields ("frame", name, png, state, report facts), ("segment", index, seconds, frames,
         host) as segments end, and finally ("end", cuts, first frame whose matte was held)."""
         from pipeline.rendering.context import RenderContext
-        from pipeline.rendering.setup import configure_cuda, load_net, resolve_device
+        from pipeline.rendering.gpu import cuda_settings
+        from pipeline.rendering.setup import host_threads, load_net, resolve_device
         from pipeline.rendering.chain import dream_segments
 
         local = {k: self._local(*v) for k, v in files.items()}
@@ -178,7 +202,6 @@ class SegmentWorker:
         cfg = cfg.model_copy(update={"input": local["input"], "dream": dream})
         info = dataclasses.replace(info, path=local["input"])
         device = resolve_device(cfg.dream.device)
-        configure_cuda(device, batch)
         key = (cfg.dream.model, tuple(sorted(cfg.dream.layers)), cfg.dream.weights, str(device))
         if key not in self._net:
             self._net = {key: load_net(cfg.dream, device)}
@@ -187,7 +210,9 @@ class SegmentWorker:
         def run() -> None:
             try:
                 ctx = RenderContext(cfg, device, timeline, loaded=self._net[key])
-                loop = dream_segments(ctx, info, _StreamStore(contexts, out), todo, batch, size)
+                store = _StreamStore(contexts, out, host_threads(device)["writers"])
+                with cuda_settings(device, max(1, min(batch, len(todo)))):
+                    loop = dream_segments(ctx, info, store, todo, batch, size)
                 out.put(("end", loop.cuts, loop.mask_held_from))
             except BaseException as exc:  # handed to the generator, so Ray reports it to the driver
                 out.put(("error", exc))
@@ -220,7 +245,7 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
     active: dict[Any, tuple[Any, list[Stream]]] = {}
     try:
         batch = 1
-        workers, cpus, gpus = worker_shape(ray, cfg.render.worker_cpus, len(todo))
+        workers, cpus, gpus = worker_shape(ray, cfg.render.worker_cpus, len(todo), cfg.dream.device != "cpu")
         if gpus:
             from pipeline.rendering.setup import resolve_batch
 

@@ -15,12 +15,13 @@ from pipeline.media.images import read_image, to_tensor
 from pipeline.errors import ConfigError
 from pipeline.models.net import DreamNet, load_dream_net
 from pipeline.models.registry import parse_layer_key
+from pipeline.rendering.gpu import half_precision
 
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> the first CUDA device when present, else the CPU; 'cuda' or 'cuda:N' without that
     GPU is a config error naming the devices there are. No global state is touched: the cuDNN
-    flags are set per render by ``configure_cuda``."""
+    flags are set per render by ``gpu.cuda_settings``."""
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
@@ -31,29 +32,6 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"dream.device: {name}: this machine has {count} CUDA device{'s' if count != 1 else ''} "
                           f"(cuda:0 to cuda:{count - 1})")
     return torch.device("cuda", index)
-
-
-def cuda_flags(batch: int) -> dict[str, bool]:
-    """cuDNN's settings for a render of ``batch`` streams a batch: {benchmark, deterministic}.
-
-    A batch-1 render promises that a resumed render is bit-identical to an uninterrupted one, so
-    it takes deterministic kernels and no benchmark (which picks kernels by timing them, and may
-    pick others in the resuming process). A batched render makes no such promise (which frames
-    share a batch depends on where it stopped): there the benchmark picks the fastest kernels
-    once per shape."""
-    return {"benchmark": batch != 1, "deterministic": batch == 1}
-
-
-def configure_cuda(device: torch.device, batch: int) -> None:
-    """Apply ``cuda_flags(batch)`` when ``device`` is a GPU (nothing on the CPU). cuBLAS needs its
-    workspace fixed, before its first call, for deterministic matrix products."""
-    if device.type != "cuda":
-        return
-    flags = cuda_flags(batch)
-    if flags["deterministic"]:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.backends.cudnn.benchmark = flags["benchmark"]
-    torch.backends.cudnn.deterministic = flags["deterministic"]
 
 
 def host_threads(device: torch.device) -> dict[str, int]:
@@ -115,14 +93,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX): the sample clip at 640x360
     ran 0.47 s per frame against 0.56 s in fp32, the still config 15 % faster (a single 512x288
     step alone is a tie, see BENCHMARKS.md); fp32 on other CPUs, where bf16 is emulated; bf16
-    on a CUDA GPU that has it, else fp16."""
+    on a CUDA GPU whose tensor cores have it (Ampere on), else fp16."""
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         warn_once("dream.precision: bf16 has no hardware support on this CPU and runs about 30x slower than "
                   "fp32 here (auto picks fp32 on this CPU)")
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return half_precision(device)
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 

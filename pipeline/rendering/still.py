@@ -12,6 +12,7 @@ from pipeline.dream import dream
 from pipeline.dream.engine import total_steps
 from pipeline.media.images import read_image, to_rgb8, to_tensor, write_image
 from pipeline.media.mask import open_mask
+from pipeline.rendering.gpu import cuda_settings
 from pipeline.rendering.progress import bar
 from pipeline.rendering.context import picture_context
 from pipeline.rendering.setup import fit_size, frame_generator
@@ -64,13 +65,14 @@ def render_still(cfg: Config) -> dict:
     mask = still_mask(cfg, x.shape[-2], x.shape[-1], device)
     # A choice measured earlier for this machine and size is free to use; a picture too small to
     # repay a trial of its own takes what was measured here nearest its size, else the rule.
-    choices = ctx.tune((x.shape[-2], x.shape[-1]), total_steps(x.shape[-2], x.shape[-1], ctx.params(0)))
-    net, source = ctx.net()
-    params = ctx.params(0)
-    guide = ctx.guide()
-    progress = bar(total_steps(x.shape[-2], x.shape[-1], params), "step", "dreaming")
-    with progress:
-        y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1), mask=mask)
+    with cuda_settings(device, 1):  # one picture: deterministic kernels, as a video's single chain
+        choices = ctx.tune((x.shape[-2], x.shape[-1]), total_steps(x.shape[-2], x.shape[-1], ctx.params(0)))
+        net, source = ctx.net()
+        params = ctx.params(0)
+        guide = ctx.guide()
+        progress = bar(total_steps(x.shape[-2], x.shape[-1], params), "step", "dreaming")
+        with progress:
+            y = dream(x, net, params, generator, guide, on_step=lambda: progress.update(1), mask=mask)
     write_image(cfg.output, to_rgb8(y))
     return {"mode": "still", "size": [int(y.shape[-1]), int(y.shape[-2])], "model": cfg.dream.model,
             "weights": source, "device": str(device), "precision": params.precision, "choices": choices}

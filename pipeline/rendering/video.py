@@ -19,7 +19,8 @@ from pipeline.rendering.animated import check_mask, file_identity, input_identit
 from pipeline.rendering.chain import METHOD, LoopFacts, dream_segments, resume_frame
 from pipeline.rendering.jobs import Job, JobStore
 from pipeline.rendering.context import build_context
-from pipeline.rendering.setup import configure_cuda, fit_size, host_threads, resolve_batch
+from pipeline.rendering.gpu import cuda_settings
+from pipeline.rendering.setup import fit_size, host_threads, resolve_batch
 from pipeline.rendering.streams import Stream, plan_streams, stream_count
 from pipeline.rendering.timeline import Timeline
 
@@ -86,7 +87,6 @@ class VideoRender:
         self.timecode = output_timecode(info, self.start)
         self.ctx = build_context(cfg, self.count, float(info.fps), offset=float(self.start / info.fps), source=info)
         self.batch = resolve_batch(cfg.render.batch, self.ctx.device)
-        configure_cuda(self.ctx.device, self.batch)
         self.nseg = resolve_segments(cfg.render.segments, self.batch)
         check_mask(cfg, self.size, info.fps)
         planned = stream_count(self.count, self.nseg, cfg.render.preroll, cfg.render.crossover)
@@ -139,6 +139,9 @@ class VideoRender:
                 raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by "
                                         f"{job.holder(segment)} right now")
             loop = LoopFacts()
+            # The chains this run dreams side by side decide the promise, not render.batch: a clip
+            # short enough for one chain is deterministic whatever the batch asked.
+            held.enter_context(cuda_settings(self.ctx.device, max(1, min(self.batch, len(todo)))))
             if todo:
                 work = sum(s.own_to - r for s, r in todo) * max(1, int(cfg.video.steps_after_first.at(0, self.ctx.env(0))))
                 pinned = job.choices()
@@ -148,6 +151,7 @@ class VideoRender:
             if todo and cfg.render.backend == "ray":
                 from pipeline.rendering.ray_backend import dream_on_ray
 
+                self.ctx.release()  # the workers load their own: the trial's net would hold GPU 0 here
                 loop = dream_on_ray(self.ctx, info, job, todo, self.size)
             elif todo:
                 loop = dream_segments(self.ctx, info, JobStore(job, host_threads(self.ctx.device)["writers"]), todo,

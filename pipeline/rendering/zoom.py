@@ -22,7 +22,8 @@ from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
 from pipeline.rendering.report import FrameFacts
 from pipeline.rendering.context import RenderContext, build_context
-from pipeline.rendering.setup import configure_cuda, fit_size, frame_generator, host_threads
+from pipeline.rendering.gpu import cuda_settings
+from pipeline.rendering.setup import fit_size, frame_generator, host_threads
 from pipeline.rendering.still import NOISE_SIDE, fit_image, noise_image
 from pipeline.rendering.timeline import Timeline
 
@@ -95,7 +96,6 @@ class ZoomRender:
         self.first = start_frame(cfg)
         self.tail = loop_tail(cfg)
         self.ctx = build_context(cfg, z.frames, float(self.fps))  # refuses audio schedules without audio
-        configure_cuda(self.ctx.device, 1)  # one chain: a resumed zoom is bit-identical
         check_mask(cfg, self.first.shape[:2], self.fps)
 
     def fingerprint(self) -> dict:
@@ -109,22 +109,30 @@ class ZoomRender:
         facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(self.fps), "size": [w, h], "loop": z.loop,
                        "loop_tail_frames": self.tail, "resumed_at": resume if resume > 0 else None,
                        "device": str(self.ctx.device)}
-        if resume < total:
-            d = cfg.dream
-            steps = int(d.steps.at(0, self.ctx.env(0))) * int(d.octaves.at(0, self.ctx.env(0)))
-            pinned = job.choices()
-            facts["choices"] = self.ctx.tune((h, w), (total - resume) * max(1, steps), pinned)
-            if pinned is None:
-                job.pin_choices(facts["choices"])
-            cfg = self.ctx.cfg
-            masks = open_mask(cfg.dream.mask, (h, w), self.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
-                              cfg.limits.max_pixels)
-            with (masks or contextlib.nullcontext()):
-                facts.update(model=cfg.dream.model, weights=_dream_chain(self.ctx, job, self.first, self.tail, resume,
-                                                                         masks))
-            if masks is not None and masks.held_from is not None:
-                facts["mask_held_from"] = masks.held_from
+        # One chain: a resumed zoom is bit-identical, so deterministic kernels from the trial on.
+        with cuda_settings(self.ctx.device, 1):
+            if resume < total:
+                self._dream_rest(job, facts, resume, total)
         return facts
+
+    def _dream_rest(self, job: Job, facts: dict, resume: int, total: int) -> None:
+        """Settle the speed choices and dream frames ``resume`` .. ``total`` - 1, adding to ``facts``."""
+        cfg = self.ctx.cfg
+        h, w = self.first.shape[:2]
+        d = cfg.dream
+        steps = int(d.steps.at(0, self.ctx.env(0))) * int(d.octaves.at(0, self.ctx.env(0)))
+        pinned = job.choices()
+        facts["choices"] = self.ctx.tune((h, w), (total - resume) * max(1, steps), pinned)
+        if pinned is None:
+            job.pin_choices(facts["choices"])
+        cfg = self.ctx.cfg
+        masks = open_mask(cfg.dream.mask, (h, w), self.fps, 0, cfg.dream.mask_invert, cfg.dream.mask_feather,
+                          cfg.limits.max_pixels)
+        with (masks or contextlib.nullcontext()):
+            facts.update(model=cfg.dream.model, weights=_dream_chain(self.ctx, job, self.first, self.tail, resume,
+                                                                     masks))
+        if masks is not None and masks.held_from is not None:
+            facts["mask_held_from"] = masks.held_from
 
     def measured(self, frames: list[Path], recorded: dict[str, dict]) -> dict[str, dict]:
         """``recorded`` as it is: a zoom frame's raw picture (the zoomed previous dream) exists

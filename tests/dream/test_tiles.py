@@ -23,14 +23,31 @@ def test_tiled_identity_rebuilds_the_image_exactly():
 def test_tiles_go_through_in_batches():
     seen: list[tuple[int, ...]] = []
 
-    def fn(t: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    def fn(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         seen.append(tuple(t.shape))
-        assert len(rows) == t.shape[0] and set(rows) == {0}
+        assert len(rows) == t.shape[0] and set(rows.tolist()) == {0}
         return t
 
     tiled(fn, torch.rand(1, 3, 256, 256), tile=128, overlap=32, batch=4)
     assert all(s[0] <= 4 and s[2:] == (128, 128) for s in seen)
     assert sum(s[0] for s in seen) == 9
+
+
+def test_whole_frames_go_through_no_more_pixels_at_once_than_the_tiles_would():
+    """A batch of frames that each fit a tile: as many together as ``batch`` tiles hold (4 frames of
+    1080p at once asked 13 GB of a GPU), each chunk told which samples it holds, the rest whole."""
+    seen: list[tuple[int, list[int] | None]] = []
+
+    def fn(t: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+        seen.append((t.shape[0], None if rows is None else rows.tolist()))
+        return t * 2
+
+    x = torch.rand(5, 3, 64, 64)
+    y = tiled(fn, x, tile=128, overlap=16, batch=1)  # 128x128 pixels at once: 4 frames of 64x64
+    assert seen == [(4, [0, 1, 2, 3]), (1, [4])] and torch.equal(y, x * 2)
+    seen.clear()
+    tiled(fn, x[:4], tile=128, overlap=16, batch=1)
+    assert seen == [(4, None)]
 
 
 def test_feather_is_one_inside_and_low_at_the_border():
