@@ -220,8 +220,14 @@ def time_candidates(net: torch.nn.Module, step: Any, options: list[tuple[str, bo
     for option in options:
         if time.perf_counter() - t_start > MAX_TRIAL_SECONDS:
             break  # out of trial time: the rest are not candidates
-        timed(option)  # warm-up: a new layout or precision builds its kernels first
-        times[option] = [timed(option)]
+        try:
+            timed(option)  # warm-up: a new layout or precision builds its kernels first
+            times[option] = [timed(option)]
+        except torch.cuda.OutOfMemoryError:
+            # This candidate does not fit the device at the render's batch and size (fp32 takes
+            # twice bf16's activations): not a candidate, and the memory goes back for the rest.
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
     best = min((v[0] for v in times.values()), default=math.inf)
     close = [o for o in times if times[o][0] <= DROP * best]
     for _ in range(ROUNDS):
@@ -294,6 +300,8 @@ def choose(precision: str, channels_last: bool | str, device: torch.device, mode
         return nearest(identity, model, h, w, options) or Choice(*rule, "rule")
     net, step = trial()
     times = time_candidates(net, step, options, (batch, 3, h, w), device)
+    if not any(math.isfinite(t) for t in times.values()):
+        return Choice(*rule, "rule")  # nothing could be timed (out of memory): the render will say why
     best = pick(times)
     choice = Choice(best[0], best[1], "measured",
                     {label(o): round(t * 1000, 2) for o, t in times.items() if math.isfinite(t)})

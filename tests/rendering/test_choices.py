@@ -285,3 +285,49 @@ def test_a_gpus_identity_holds_its_cuda_cudnn_and_driver_versions(monkeypatch):
     ident = choices.machine_identity(torch.device("cuda", 0))
     assert ident["gpu"] == "Fake GPU 80GB" and {"cuda", "cudnn", "driver"} <= set(ident)
     assert "cuda" not in choices.machine_identity(torch.device("cpu"))  # CPU keys as before
+
+
+def test_a_candidate_out_of_memory_is_dropped_and_none_fitting_is_the_rule(cache, clock):
+    """fp32 at 1080p x 4 may not fit where bf16 does: the trial goes on without it. When nothing
+    fits, the rule, and nothing is cached."""
+    ms = {("fp32", True): 4.0, ("fp32", False): 12.0, ("bf16", True): 6.0, ("bf16", False): 70.0}
+    net, step = steps_taking(ms, [])
+
+    def oom_for(bad):
+        def run(x, precision):
+            if precision in bad:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 13.00 GiB")
+            step(x, precision)
+        return lambda: (net, run)
+
+    args = (torch.device("cpu"), "mobilenet_v2", ["features.13"], (8, 8), 100_000, ("fp32", True))
+    got = choices.choose("auto", "auto", *args, oom_for({"fp32"}))
+    assert got.how == "measured" and got.precision == "bf16" and set(got.ms) == {"bf16+channels_last", "bf16"}
+    cache.unlink()
+    none = choices.choose("auto", "auto", *args, oom_for({"fp32", "bf16"}))
+    assert none.how == "rule" and (none.precision, none.channels_last) == ("fp32", True) and not cache.exists()
+
+
+def test_the_trial_steps_go_through_the_tiles(tmp_path, monkeypatch):
+    """The trial of a render whose frames exceed the tile side times tiled steps, as the render
+    dreams them: no pass of the whole untiled batch."""
+    from pipeline.config import load_config
+    from pipeline.rendering.context import picture_context
+
+    cfg_path = tmp_path / "s.yaml"
+    cfg_path.write_text(f"mode: still\noutput: {tmp_path}/o.png\ndream: {{tile: 64, tile_overlap: 16, steps: 1}}\n")
+    ctx = picture_context(load_config(cfg_path))
+    seen = []
+    real_forward = ctx.net()[0].forward
+    monkeypatch.setattr(ctx.net()[0], "forward", lambda x: (seen.append(tuple(x.shape[-2:])), real_forward(x))[1])
+    captured = {}
+
+    def choose(*a, **k):
+        captured["trial"] = a[8]
+        return choices.Choice("fp32", True, "rule")
+
+    monkeypatch.setattr(choices, "choose", choose)
+    ctx.tune((96, 160), 10_000, batch=2)
+    net, step = captured["trial"]()
+    step(torch.rand(2, 3, 96, 160), "fp32")
+    assert seen and all(h <= 64 and w <= 64 for h, w in seen)

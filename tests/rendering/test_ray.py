@@ -283,3 +283,24 @@ def test_a_ray_render_stopped_while_a_reveal_fades_in_resumes_from_the_reveal(tm
     assert manifest["resumed_at"] == reveal and manifest["frames_dreamed"] == 24 - reveal
     assert all(np.array_equal(a, b) for a, b in zip(frames(tmp_path / "ray"), frames(tmp_path / "local")))
     assert len(frames(tmp_path / "ray")) == 24
+
+
+def test_a_gpu_worker_gets_its_share_of_the_nodes_cores_and_a_cpu_render_no_gpu():
+    """Two nodes, one with 16 cores and 4 GPUs, one with 8 cores and 2: a GPU worker each GPU,
+    with 4 cores for its host work (flow, encoding), not 1; ``dream.device: cpu`` takes no GPU
+    and makes workers of cores."""
+    from pipeline.rendering.ray_backend import worker_shape
+
+    class FakeRay:
+        @staticmethod
+        def cluster_resources():
+            return {"CPU": 24, "GPU": 6}
+
+        @staticmethod
+        def nodes():
+            return [{"Alive": True, "Resources": {"CPU": 16, "GPU": 4}},
+                    {"Alive": True, "Resources": {"CPU": 8, "GPU": 2}}]
+
+    assert worker_shape(FakeRay, "auto", 10) == (6, 4, 1)
+    assert worker_shape(FakeRay, 2, 3) == (3, 2, 1)
+    assert worker_shape(FakeRay, "auto", 10, use_gpus=False) == (3, 8, 0)
