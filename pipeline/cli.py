@@ -46,15 +46,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--preview-at", metavar="MOMENTS",
                    help="video/zoom: dream chosen moments into the contact sheet: times (12.5, 0:42.5), frames "
                         "(f120), beats (beat:64) or onsets (onsets, onsets:0.7), comma-separated")
-    p.add_argument("--segment", type=int, metavar="I",
-                   help="video: dream segment I of the plan into the job folder and stop (a farm task); "
-                        "a plain run then assembles")
+    p.add_argument("--segment", type=_segment_list, metavar="I[,J...]",
+                   help="video: dream segment I (or segments I,J,... side by side, as one batch) of the plan into "
+                        "the job folder and stop (a farm task); a plain run then assembles")
     p.add_argument("--timeline", action="store_true",
                    help="video/zoom: write OUTPUT.timeline.json/.html/.png (audio, every schedule at every frame, "
                         "cuts, segments) without dreaming")
     p.add_argument("--list-layers", metavar="MODEL", help="print MODEL's layer names with their output shapes")
     p.add_argument("--version", action="version", version=f"dreamreel {__version__}")
     return p
+
+
+def _segment_list(text: str) -> tuple[int, ...]:
+    """``--segment``'s value: segment numbers (0 or more), comma-separated, each once."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: segment numbers, 0 or more, comma-separated (e.g. 3 or 0,4)")
+    out = tuple(int(p) for p in parts)
+    if len(set(out)) != len(out):
+        raise argparse.ArgumentTypeError(f"{text!r}: a segment is named twice")
+    return out
 
 
 def _list_layers(model: str) -> int:
@@ -86,9 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.config is None:
             _parser().print_usage(sys.stderr)
             print("render: error: a CONFIG file is needed (or --list-layers MODEL)", file=sys.stderr)
-            return EXIT_CONFIG
-        if args.segment is not None and args.segment < 0:
-            print("render: error: --segment takes a segment number, 0 or more", file=sys.stderr)
             return EXIT_CONFIG
         if args.preview is not None and args.preview_at is not None:
             print("render: error: --preview N and --preview-at MOMENTS: give one of them", file=sys.stderr)
@@ -128,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         facts = run_render(cfg, force=args.force, preview=args.preview, segment=args.segment,
                            preview_at=args.preview_at)
         if args.segment is not None:
-            a, b = facts["segment_frames"]
-            print(f"render: dreamed segment {args.segment} (frames {a}-{b - 1}: {facts['frames_dreamed']} dreamed "
-                  f"now) in {facts.get('seconds', 0):.1f} s; run without --segment to assemble", file=sys.stderr)
+            ranges = ", ".join(f"{a}-{b - 1}" for a, b in facts["segment_frames"])
+            which = ",".join(map(str, args.segment))
+            print(f"render: dreamed segment{'s' if len(args.segment) > 1 else ''} {which} (frames {ranges}: "
+                  f"{facts['frames_dreamed']} dreamed now) in {facts.get('seconds', 0):.1f} s; run without "
+                  "--segment to assemble", file=sys.stderr)
             return EXIT_OK
         out = facts.get("preview", cfg.output)
         print(f"render: wrote {out} in {facts.get('seconds', 0):.1f} s", file=sys.stderr)

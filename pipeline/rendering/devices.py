@@ -1,12 +1,15 @@
-"""``render.devices``: one worker process per device of this machine, each dreaming segments of
-the job as a farm task does (``render CONFIG --segment N``, shown its one device through
-CUDA_VISIBLE_DEVICES so its ``dream.device: auto`` finds it and the job's settings stay the
-same for every worker), then this process assembles the output. Every GPU gets work; on the
+"""``render.devices``: one long-lived worker process per device of this machine, each dreaming
+its share of the job's segments side by side as a farm task does (``render CONFIG --segment
+I,J``, shown its one device through CUDA_VISIBLE_DEVICES so its ``dream.device: auto`` finds it
+and the job's settings stay the same for every worker), then this process assembles the output.
+Every device is checked, and the segments counted from the job's own plan, before any worker
+starts. Every GPU gets work; on the
 CPU, ``[cpu, cpu]`` splits the cores between two chains (two renders of one torch thread each
 ran 40 frames in 0.80-0.86x the time of one two-thread render, docs/how-it-works/speed.md)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,44 +25,91 @@ from pipeline.errors import ConfigError, MediaError
 
 
 def resolve_devices(spec: list[str] | str) -> list[str]:
-    """The device names of ``render.devices``: ``all`` is every CUDA GPU (a one-line error without
-    one); a list is taken as given (each checked when its worker starts)."""
-    if spec != "all":
-        return list(spec)
+    """The device names of ``render.devices``, every one checked here, before anything is dreamed:
+    ``all`` is every CUDA GPU; ``cuda`` is ``cuda:0``; a GPU this process cannot see (an index
+    past the machine's, or no CUDA at all) is a one-line ConfigError naming what there is. A
+    worker left on a missing GPU once dreamed on the CPU with exit 0."""
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if n == 0:
-        raise ConfigError("render.devices: all means every CUDA GPU, and this machine has none; "
-                          "list devices instead (e.g. [cpu, cpu])")
-    return [f"cuda:{i}" for i in range(n)]
-
-
-def core_sets(devices: list[str], cores: list[int]) -> list[set[int] | None]:
-    """Per device, the cores its worker may use: the CPU workers share this process's cores in
-    equal slices (at least one each); a GPU worker keeps them all (None)."""
-    cpu = [i for i, d in enumerate(devices) if d == "cpu"]
-    out: list[set[int] | None] = [None] * len(devices)
-    for k, i in enumerate(cpu):
-        out[i] = set(cores[k::len(cpu)]) or {cores[k % len(cores)]}
+    if spec == "all":
+        if n == 0:
+            raise ConfigError("render.devices: all means every CUDA GPU, and this machine has none; "
+                              "list devices instead (e.g. [cpu, cpu])")
+        return [f"cuda:{i}" for i in range(n)]
+    out = []
+    for name in spec:
+        if name == "cpu":
+            out.append(name)
+            continue
+        index = int(name.split(":", 1)[1]) if ":" in name else 0
+        if index >= n:
+            there = "no CUDA device" if n == 0 else f"{n} CUDA device{'s' if n != 1 else ''} (cuda:0 to cuda:{n - 1})"
+            raise ConfigError(f"render.devices: {name}: this process sees {there}")
+        out.append(f"cuda:{index}")
     return out
 
 
-def worker_command(config: Path, segment: int) -> list[str]:
-    """The farm-task command a worker runs for ``segment``."""
-    return [sys.executable, "-m", "pipeline", str(config), "--segment", str(segment)]
+def core_sets(devices: list[str], cores: list[int]) -> list[set[int]]:
+    """Per device, the cores its worker may use: this process's cores in equal slices (at least
+    one each). A GPU worker's cores run its host work (decoding, flow, encoding); when every
+    worker took every core, four GPU workers on 8 cores ran 4 x 8 threads."""
+    return [set(cores[k::len(devices)]) or {cores[k % len(cores)]} for k in range(len(devices))]
 
 
-def worker_env(device: str) -> dict[str, str]:
-    """The environment of ``device``'s worker: CUDA_VISIBLE_DEVICES shows it that GPU alone (none
-    for a CPU worker), so ``dream.device: auto`` resolves to it."""
-    visible = "" if device == "cpu" else (device.split(":", 1)[1] if ":" in device else "0")
-    return dict(os.environ, CUDA_VISIBLE_DEVICES=visible)
+def worker_command(config: Path, segments: list[int]) -> list[str]:
+    """The farm-task command a worker runs for ``segments`` (dreamed side by side)."""
+    return [sys.executable, "-m", "pipeline", str(config), "--segment", ",".join(map(str, segments))]
+
+
+WORKER_DEVICE = "DREAMREEL_WORKER_DEVICE"
+
+
+def worker_env(device: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of ``device``'s worker. CUDA_VISIBLE_DEVICES shows it that one GPU (none
+    for a CPU worker), so ``dream.device: auto`` resolves to it; the name is this process's
+    entry for the GPU, since ``cuda:N`` counts the GPUs this process sees: under
+    CUDA_VISIBLE_DEVICES=2,3 (SLURM, Kubernetes) cuda:1 is physical GPU 3, or a UUID.
+    DREAMREEL_WORKER_DEVICE tells the worker which kind it must find (``check_worker_device``)."""
+    env = dict(os.environ if environ is None else environ)
+    if device == "cpu":
+        visible = ""
+    else:
+        index = int(device.split(":", 1)[1])
+        listed = env.get("CUDA_VISIBLE_DEVICES")
+        entries = [e.strip() for e in listed.split(",")] if listed is not None else None
+        visible = entries[index] if entries is not None and index < len(entries) else str(index)
+    env["CUDA_VISIBLE_DEVICES"] = visible
+    env[WORKER_DEVICE] = "cpu" if device == "cpu" else "cuda"
+    return env
+
+
+def check_worker_device(cfg: Config) -> None:
+    """In a ``render.devices`` worker: ConfigError unless ``dream.device`` finds the kind of device
+    the parent gave it (a GPU that CUDA cannot open here would otherwise leave the worker
+    dreaming on the CPU, silently)."""
+    want = os.environ.get(WORKER_DEVICE)
+    if want is None:
+        return
+    from pipeline.rendering.setup import resolve_device
+
+    got = resolve_device(cfg.dream.device).type
+    if got != want:
+        raise ConfigError(f"render.devices: this worker was given a {want} device "
+                          f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')!r}) but finds {got}")
+
+
+def shares(segments: int, workers: int) -> list[list[int]]:
+    """Segments 0 .. ``segments``-1 dealt to ``workers`` in turn: worker k dreams k, k+n, ... side
+    by side in one process (one start, one model load, one batch), not one process a segment."""
+    return [list(range(k, segments, workers)) for k in range(workers)]
 
 
 def plan(cfg: Config) -> tuple[Config, list[str], int]:
-    """(cfg with its segment count settled, the devices, the segment count): at least one segment
-    a device, and with ``segments: auto`` as many as each device batches. ConfigError for a
-    setting the workers cannot honour."""
+    """(cfg with its segment count settled, the devices, the segments the job's plan has): at
+    least one segment a device, and with ``segments: auto`` as many as each device batches; a
+    clip too short to split has fewer (the count the workers are handed, so none is handed a
+    segment the plan lacks). ConfigError for a setting the workers cannot honour."""
     from pipeline.rendering.setup import resolve_batch
+    from pipeline.rendering.video import planned_streams
 
     if cfg.dream.device != "auto":
         raise ConfigError(f"render.devices: each worker takes its device from render.devices, so dream.device must "
@@ -71,14 +121,25 @@ def plan(cfg: Config) -> tuple[Config, list[str], int]:
     else:
         segments = max(int(cfg.render.segments), len(devices))
     cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"segments": segments})})
-    return cfg, devices, segments
+    return cfg, devices, planned_streams(cfg)
+
+
+def _die_with_parent() -> None:
+    """In a worker, before it runs: SIGTERM when the parent dies (Linux), so a ``kill -9`` of the
+    render leaves no worker dreaming on as an orphan."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def dream_on_devices(cfg: Config, devices: list[str], segments: int) -> dict[str, Any]:
-    """Dream every segment of ``cfg``'s job (``segments`` of them) on ``devices``, one worker
-    process each, segments handed out as workers come free. Returns the manifest's facts;
-    MediaError with the failing worker's last line when one fails (what was dreamed is kept)."""
-    queue = list(range(segments))
+    """Dream every segment of ``cfg``'s job (``segments`` of them, as planned) on ``devices``: one
+    long-lived worker process each, taking its share of the segments and batching them. Returns
+    the manifest's facts; MediaError with the failing worker's last line when one fails (what was
+    dreamed, by it and the others, is kept)."""
     lock = threading.Lock()
     done = [0] * len(devices)
     failure: list[str] = []
@@ -87,31 +148,31 @@ def dream_on_devices(cfg: Config, devices: list[str], segments: int) -> dict[str
     with tempfile.TemporaryDirectory(prefix="dreamreel-devices-") as tmp:
         config = Path(tmp) / "job.yaml"
         data = cfg.model_dump(mode="json")
-        data["render"].update(devices=None, segments=segments)
+        data["render"].update(devices=None, segments=cfg.render.segments)
         config.write_text(yaml.safe_dump(data, sort_keys=False))
 
-        def work(k: int, device: str, allowed: set[int] | None) -> None:
-            while True:
-                with lock:
-                    if not queue or failure:
-                        return
-                    segment = queue.pop(0)
-                proc = subprocess.Popen(worker_command(config, segment), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                        env=worker_env(device),
-                                        preexec_fn=(lambda: os.sched_setaffinity(0, allowed)) if allowed else None)
-                with lock:
-                    procs.append(proc)
-                _, err = proc.communicate()
-                with lock:
-                    if proc.returncode != 0:
-                        lines = [ln for ln in err.splitlines() if ln.strip()]
-                        failure.append(f"segment {segment} on {device}: {lines[-1] if lines else f'exit {proc.returncode}'}")
-                        return
-                    done[k] += 1
+        def work(k: int, device: str, allowed: set[int], mine: list[int]) -> None:
+            def start() -> None:
+                _die_with_parent()
+                os.sched_setaffinity(0, allowed)
 
-        threads = [threading.Thread(target=work, args=(k, d, a), name=f"device-{k}", daemon=True)
-                   for k, (d, a) in enumerate(zip(devices, core_sets(devices, cores)))]
+            proc = subprocess.Popen(worker_command(config, mine), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                    env=worker_env(device), preexec_fn=start)
+            with lock:
+                procs.append(proc)
+            _, err = proc.communicate()
+            with lock:
+                if proc.returncode != 0:
+                    lines = [ln for ln in err.splitlines() if ln.strip()]
+                    failure.append(f"segments {','.join(map(str, mine))} on {device}: "
+                                   f"{lines[-1] if lines else f'exit {proc.returncode}'}")
+                    return
+                done[k] = len(mine)
+
+        dealt = shares(segments, len(devices))
+        threads = [threading.Thread(target=work, args=(k, d, a, m), name=f"device-{k}", daemon=True)
+                   for k, (d, a, m) in enumerate(zip(devices, core_sets(devices, cores), dealt)) if m]
         try:
             for t in threads:
                 t.start()
@@ -119,10 +180,9 @@ def dream_on_devices(cfg: Config, devices: list[str], segments: int) -> dict[str
                 t.join()
         finally:
             with lock:
-                queue.clear()
                 for p in procs:
                     if p.poll() is None:
-                        p.terminate()  # Ctrl-C or a failure: each task keeps what it finished
+                        p.terminate()  # Ctrl-C: each worker keeps what it finished
     if failure:
         raise MediaError(f"render.devices: {failure[0]} (finished frames are kept; run again to resume)")
     return {"devices": devices, "segments_per_device": done}

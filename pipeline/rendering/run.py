@@ -14,15 +14,16 @@ def writes_folder(cfg: Config) -> bool:
     return cfg.mode in ("video", "zoom") and cfg.output.suffix == ""
 
 
-def run_render(cfg: Config, force: bool = False, preview: int | None = None, segment: int | None = None,
+def run_render(cfg: Config, force: bool = False, preview: int | None = None, segment: tuple[int, ...] | None = None,
                preview_at: str | None = None) -> dict:
     """Render ``cfg`` to ``cfg.output``; returns the manifest's extra facts.
 
     Modes that resume (video, zoom) keep their work beside the output and only replace the
     output when they finish. The output check runs on every run, resumed ones included: an
     existing output is replaced only with ``force`` or when the unfinished job owns it.
-    ``segment`` (video): a farm task that dreams that segment into the job folder and writes
-    no output or manifest; tasks of one job run at once, each under its segment's lock.
+    ``segment`` (video): a farm task that dreams those segments (side by side, as a batch) into
+    the job folder and writes no output or manifest; tasks of one job run at once, each under
+    its segments' locks.
     """
     t0 = time.monotonic()
     animated = cfg.mode in ("video", "zoom")
@@ -35,7 +36,10 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None, seg
         check_output(cfg.output, False, folder=writes_folder(cfg), owned=job_owns(cfg.output))
         from pipeline.rendering.video import render_video
 
-        facts = render_video(cfg, False, segment=segment)
+        from pipeline.rendering.devices import check_worker_device
+
+        check_worker_device(cfg)
+        facts = render_video(cfg, False, segments=segment)
         facts["seconds"] = round(time.monotonic() - t0, 3)
         return facts
     previewing = preview is not None or preview_at is not None

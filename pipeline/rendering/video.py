@@ -73,13 +73,14 @@ class VideoRender:
     (which also finds truncation), the frame range, the context (audio read, schedules checked),
     the mask and, for Ray, the extra are checked here.
 
-    With ``segment`` (a farm task) it dreams only that segment of the plan, under its lock; a
+    With ``segments`` (a farm task) it dreams only those segments of the plan, side by side as a
+    batch, under their locks; a
     plain run dreams whatever is still missing (skipping, then reporting, segments another
     process is dreaming) and assembles the output."""
 
-    def __init__(self, cfg: Config, segment: int | None = None) -> None:
+    def __init__(self, cfg: Config, segments: tuple[int, ...] | None = None) -> None:
         assert cfg.input is not None
-        self.segment = segment
+        self.segments = segments
         self.info = info = probe(cfg.input, cfg.limits.max_pixels)
         self.start, self.count = plan_frames(cfg, info)
         self.size = fit_size(info.height, info.width, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
@@ -90,11 +91,10 @@ class VideoRender:
         self.nseg = resolve_segments(cfg.render.segments, self.batch)
         check_mask(cfg, self.size, info.fps)
         planned = stream_count(self.count, self.nseg, cfg.render.preroll, cfg.render.crossover)
-        if segment is not None and segment >= planned:
+        if segments is not None:
             # Before any job folder exists: a refused task leaves nothing behind.
-            raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {planned} "
-                              f"(0 to {planned - 1})")
-        if cfg.render.backend == "ray" and segment is None:
+            check_segments(segments, planned)
+        if cfg.render.backend == "ray" and segments is None:
             from pipeline.rendering.ray_backend import import_ray
 
             import_ray()  # a missing extra fails before the job exists
@@ -106,15 +106,14 @@ class VideoRender:
         return fingerprint(self.ctx.cfg, self.info, self.size, self.nseg)
 
     def dream(self, job: Job) -> dict:
-        cfg, info, segment = self.ctx.cfg, self.info, self.segment
+        cfg, info, segments = self.ctx.cfg, self.info, self.segments
         make = lambda: plan_segments(cfg, info, self.start, self.count, self.nseg, self.ctx.timeline)  # noqa: E731
         # One segment is the whole range, which frames.count may change between runs: never stored.
         self.streams = streams = job.plan(make, self.start, self.count) if self.nseg > 1 else make()
-        if segment is not None and not 0 <= segment < len(streams):
-            raise ConfigError(f"--segment: {segment} is not a segment of this job; it has {len(streams)} "
-                              f"(0 to {len(streams) - 1})")
+        if segments is not None:
+            check_segments(segments, len(streams))
         # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
-        wanted = [s for s in streams if segment is None or s.index == segment]
+        wanted = [s for s in streams if segments is None or s.index in segments]
         resumes = {s.index: resume_frame(job, s, s.first) for s in wanted}
         facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps),
                  "size": [self.size[1], self.size[0]], "first_frame": self.start, "frames": self.count,
@@ -135,9 +134,9 @@ class VideoRender:
                 resume = resume_frame(job, s, resumes[s.index])
                 if resume < s.own_to:
                     todo.append((s, resume))
-            if segment is not None and self.busy:
-                raise OutputExistsError(f"segment {segment} of {cfg.output} is being dreamed by "
-                                        f"{job.holder(segment)} right now")
+            if segments is not None and self.busy:
+                raise OutputExistsError(f"segment {self.busy[0]} of {cfg.output} is being dreamed by "
+                                        f"{job.holder(self.busy[0])} right now")
             loop = LoopFacts()
             # The chains this run dreams side by side decide the promise, not render.batch: a clip
             # short enough for one chain is deterministic whatever the batch asked.
@@ -161,9 +160,9 @@ class VideoRender:
         held = self.mask_held_from(loop.mask_held_from)
         if held is not None:
             facts["mask_held_from"] = held
-        if segment is not None:
-            s = streams[segment]
-            facts.update(segment=segment, segment_frames=[s.first, s.own_to])
+        if segments is not None:
+            facts.update(segments=list(segments), segment_frames=[[streams[i].first, streams[i].own_to]
+                                                                  for i in segments])
         return facts
 
     def mask_held_from(self, seen: int | None) -> int | None:
@@ -228,11 +227,27 @@ class VideoRender:
         return out
 
 
-def render_video(cfg: Config, force: bool, segment: int | None = None) -> dict:
+def render_video(cfg: Config, force: bool, segments: tuple[int, ...] | None = None) -> dict:
     """Dream ``cfg.input`` frame by frame into ``cfg.output``, resuming a stopped job; with
-    ``segment``, dream that segment only (a farm task: no output, see VideoRender)."""
-    writer = "" if segment is None else f"s{segment:05d}"
-    return render_animated(VideoRender(cfg, segment), force, writer=writer, encode=segment is None)
+    ``segments``, dream those segments only (a farm task: no output, see VideoRender)."""
+    writer = "" if segments is None else "s" + "-".join(f"{i:05d}" for i in segments)
+    return render_animated(VideoRender(cfg, segments), force, writer=writer, encode=segments is None)
+
+
+def planned_streams(cfg: Config) -> int:
+    """How many segments the job of ``cfg`` (``render.segments`` a number) is split into: as many
+    as asked, fewer for a clip too short to split (see streams.stream_count)."""
+    assert cfg.input is not None
+    info = probe(cfg.input, cfg.limits.max_pixels)
+    _, count = plan_frames(cfg, info)
+    return stream_count(count, int(cfg.render.segments), cfg.render.preroll, cfg.render.crossover)
+
+
+def check_segments(segments: tuple[int, ...], planned: int) -> None:
+    """ConfigError naming the first of ``segments`` that the job's ``planned`` segments lack."""
+    for i in segments:
+        if not 0 <= i < planned:
+            raise ConfigError(f"--segment: {i} is not a segment of this job; it has {planned} (0 to {planned - 1})")
 
 
 def plan_segments(cfg: Config, info: MediaInfo, start: int, count: int, segments: int,

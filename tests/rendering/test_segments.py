@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
+from pipeline.media.probe import probe
 from pipeline.errors import MediaError
 from pipeline.media.images import read_image
 from pipeline.rendering.jobs import MARKER, job_dir
@@ -284,3 +285,92 @@ def test_render_devices_settings_that_cannot_hold_are_one_line(tmp_path, capsys)
         assert main([str(cfg)]) == 2, text
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], (text, err)
+
+
+def test_a_workers_gpu_is_named_as_this_process_sees_it(monkeypatch):
+    """cuda:N counts the GPUs this process sees: under CUDA_VISIBLE_DEVICES=2,3 cuda:1 is GPU 3,
+    and UUID lists map the same way; a CPU worker sees none. The worker is told which kind it
+    must find."""
+    from pipeline.rendering.devices import WORKER_DEVICE, worker_env
+
+    assert worker_env("cuda:1", {})["CUDA_VISIBLE_DEVICES"] == "1"
+    assert worker_env("cuda:1", {"CUDA_VISIBLE_DEVICES": "2,3"})["CUDA_VISIBLE_DEVICES"] == "3"
+    uuids = {"CUDA_VISIBLE_DEVICES": "GPU-aaaa, GPU-bbbb"}
+    assert worker_env("cuda:0", uuids)["CUDA_VISIBLE_DEVICES"] == "GPU-aaaa"
+    cpu = worker_env("cpu", {"CUDA_VISIBLE_DEVICES": "2,3"})
+    assert cpu["CUDA_VISIBLE_DEVICES"] == "" and cpu[WORKER_DEVICE] == "cpu"
+    assert worker_env("cuda:0", {})[WORKER_DEVICE] == "cuda"
+
+
+def test_every_device_is_checked_before_anything_is_dreamed(monkeypatch):
+    import torch
+
+    from pipeline.errors import ConfigError
+    from pipeline.rendering.devices import resolve_devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"render.devices: cuda:0: this process sees no CUDA device"):
+        resolve_devices(["cpu", "cuda:0"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_devices(["cuda", "cuda:1", "cpu"]) == ["cuda:0", "cuda:1", "cpu"]
+    with pytest.raises(ConfigError, match=r"cuda:7: this process sees 2 CUDA devices \(cuda:0 to cuda:1\)"):
+        resolve_devices(["cuda:0", "cuda:7"])
+
+
+def test_a_worker_that_finds_another_kind_of_device_stops(monkeypatch):
+    from pipeline.errors import ConfigError
+    from pipeline.rendering.devices import WORKER_DEVICE, check_worker_device
+
+    cfg = type("C", (), {"dream": type("D", (), {"device": "auto"})()})()
+    monkeypatch.setenv(WORKER_DEVICE, "cuda")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ConfigError, match="given a cuda device .* but finds cpu"):
+        check_worker_device(cfg)
+    monkeypatch.setenv(WORKER_DEVICE, "cpu")
+    check_worker_device(cfg)
+
+
+def test_each_device_gets_one_worker_with_its_share_of_segments_and_of_the_cores():
+    from pipeline.rendering.devices import core_sets, shares
+
+    assert shares(8, 2) == [[0, 2, 4, 6], [1, 3, 5, 7]] and shares(1, 2) == [[0], []]
+    assert core_sets(["cuda:0", "cuda:1"], list(range(8))) == [{0, 2, 4, 6}, {1, 3, 5, 7}]
+    assert core_sets(["cpu", "cpu", "cpu"], [0, 1]) == [{0}, {1}, {0}]
+
+
+def test_render_devices_on_a_clip_too_short_to_split_finishes(tmp_path):
+    """Four segments asked of a clip with room for one: the workers are handed the plan's one
+    segment, not segments it does not have (every rerun failed that way)."""
+    import json
+
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=0.5, size="64x48", rate="12", audio=False)
+    cfg = tmp_path / "short.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'short.mp4'}\ndream: {{steps: 1, octaves: 1}}\n"
+                   "video: {steps_after_first: 1, preset: ultrafast}\n"
+                   "render: {segments: 4, preroll: 4, crossover: 4, devices: [cpu, cpu]}\n")
+    assert main([str(cfg)]) == 0
+    manifest = json.loads((tmp_path / "short.mp4.manifest.json").read_text())
+    assert manifest["segments_per_device"] == [1, 0] and probe(tmp_path / "short.mp4").frames == 6
+
+
+def test_one_farm_task_dreams_several_segments_side_by_side(tmp_path):
+    """``--segment 0,2``: one process, the two segments as one batch; the rest by another task;
+    the plain run assembles all four."""
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0, size="64x48", rate="12", audio=False)
+    cfg = tmp_path / "farm.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'farm.mp4'}\ndream: {{steps: 1, octaves: 1}}\n"
+                   "video: {steps_after_first: 1, preset: ultrafast}\n"
+                   "render: {segments: 4, batch: 2, preroll: 1, crossover: 1}\n")
+    assert main([str(cfg), "--segment", "0,2"]) == 0
+    assert main([str(cfg), "--segment", "1,3"]) == 0
+    assert main([str(cfg), "--segment", "0,9"]) == 2
+    for bad in ("1,1", "-1", "a", "２"):
+        with pytest.raises(SystemExit) as stop:
+            main([str(cfg), "--segment", bad])
+        assert stop.value.code == 2
+    assert main([str(cfg)]) == 0 and probe(tmp_path / "farm.mp4").frames == 24
