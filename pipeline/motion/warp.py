@@ -15,7 +15,8 @@ def flow_to_tensor(flow, device: torch.device) -> torch.Tensor:
 
 
 @lru_cache(maxsize=8)
-def _pixel_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def pixel_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(xs, ys) [H,W] float32 on ``device``: each pixel's own coordinates (cached per size)."""
     ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
                             torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
     return xs, ys
@@ -28,7 +29,7 @@ def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     previous one, which carries the previous frame's content onto the current frame.
     """
     b, _, h, w = img.shape
-    xs, ys = _pixel_grid(h, w, img.device)
+    xs, ys = pixel_grid(h, w, img.device)
     gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
     gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
     grid = torch.stack([gx, gy], dim=-1).to(img.dtype)
@@ -49,12 +50,12 @@ def warp_lanczos(img: torch.Tensor, flow: torch.Tensor, outside: str = "replicat
         raise ValueError(f"outside must be 'replicate' or 'zero', not {outside!r}")
     if img.device.type == "cpu":
         return _remap_lanczos_cv2(img, flow, outside)
-    return _remap_lanczos_torch(img, flow, outside)
+    return remap_lanczos(img, flow, outside)
 
 
 def _remap_lanczos_cv2(img: torch.Tensor, flow: torch.Tensor, outside: str = "replicate") -> torch.Tensor:
     b, c, h, w = img.shape
-    xs, ys = _pixel_grid(h, w, img.device)
+    xs, ys = pixel_grid(h, w, img.device)
     out = []
     for k in range(b):
         mx = (xs + flow[k, 0]).numpy()
@@ -75,9 +76,21 @@ def lanczos4_weights(frac: torch.Tensor) -> torch.Tensor:
     return wts / wts.sum(dim=-1, keepdim=True)
 
 
-def _remap_lanczos_torch(img: torch.Tensor, flow: torch.Tensor, outside: str = "replicate") -> torch.Tensor:
+def _reflect101(i: torch.Tensor, n: int) -> torch.Tensor:
+    """Indices mirrored about the edge pixels (OpenCV's BORDER_REFLECT_101: -1 -> 1, n -> n-2)."""
+    if n == 1:
+        return torch.zeros_like(i)
+    period = 2 * (n - 1)
+    i = torch.remainder(i, period)
+    return torch.where(i > n - 1, period - i, i)
+
+
+def remap_lanczos(img: torch.Tensor, flow: torch.Tensor, outside: str = "replicate") -> torch.Tensor:
+    """The Lanczos-4 backward warp in torch, on any device (``warp_lanczos`` uses it off the CPU):
+    img [B,C,H,W], flow [B,2,H,W] pixels. ``outside``: "replicate", "zero" or "reflect" (mirrored
+    about the edge pixels, as OpenCV's BORDER_REFLECT_101)."""
     b, c, h, w = img.shape
-    xs, ys = _pixel_grid(h, w, img.device)
+    xs, ys = pixel_grid(h, w, img.device)
     x, y = xs + flow[:, 0], ys + flow[:, 1]  # [B,H,W]
     x0, y0 = torch.floor(x), torch.floor(y)
     wx, wy = lanczos4_weights(x - x0), lanczos4_weights(y - y0)  # [B,H,W,8]
@@ -86,6 +99,8 @@ def _remap_lanczos_torch(img: torch.Tensor, flow: torch.Tensor, outside: str = "
     if outside == "zero":  # a tap beyond the image reads 0, as OpenCV's constant border
         wx = wx * ((ix >= 0) & (ix <= w - 1))
         wy = wy * ((iy >= 0) & (iy <= h - 1))
+    if outside == "reflect":
+        ix, iy = _reflect101(ix, w), _reflect101(iy, h)
     ix, iy = ix.clamp(0, w - 1), iy.clamp(0, h - 1)  # else the edges replicate, as OpenCV's
     flat = img.reshape(b, c, h * w)
     out = torch.zeros_like(img)

@@ -5,6 +5,9 @@ import math
 
 import cv2
 import numpy as np
+import torch
+
+from pipeline.motion.warp import pixel_grid, remap_lanczos
 
 
 def zoom_matrix(h: int, w: int, zoom: float, rotate: float, translate: tuple[float, float],
@@ -33,6 +36,28 @@ def apply_affine(img: np.ndarray, m: np.ndarray) -> np.ndarray:
     out = cv2.warpAffine(img, m.astype(np.float64), (w, h), flags=cv2.INTER_LANCZOS4,
                          borderMode=cv2.BORDER_REFLECT_101)
     return np.clip(out, 0.0, 1.0) if out.dtype == np.float32 else out
+
+
+def warp_affine(img: torch.Tensor, m: np.ndarray) -> torch.Tensor:
+    """``apply_affine`` on a tensor [1,C,H,W] float32 in [0,1], on its own device: OpenCV's
+    warpAffine on the CPU (the same pixels as ever), on a GPU the same Lanczos-4 kernel in torch
+    with mirrored edges, so a zoom's previous frame never leaves the device. Returns [1,C,H,W]
+    in [0,1]."""
+    if img.device.type == "cpu":
+        hwc = np.ascontiguousarray(img[0].permute(1, 2, 0).numpy())
+        return torch.from_numpy(apply_affine(hwc, m)).permute(2, 0, 1).unsqueeze(0)
+    return remap_lanczos(img, affine_flow(img.shape[-2], img.shape[-1], m, img.device), "reflect").clamp_(0.0, 1.0)
+
+
+def affine_flow(h: int, w: int, m: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The backward flow [1,2,H,W] (pixels) of the 2x3 affine ``m`` (source -> destination):
+    each destination pixel's offset to where it comes from, made on ``device`` from the cached
+    pixel grid and six numbers (nothing uploaded)."""
+    inv = cv2.invertAffineTransform(np.asarray(m, np.float64))
+    xs, ys = pixel_grid(h, w, device)
+    fx = float(inv[0, 0] - 1) * xs + float(inv[0, 1]) * ys + float(inv[0, 2])
+    fy = float(inv[1, 0]) * xs + float(inv[1, 1] - 1) * ys + float(inv[1, 2])
+    return torch.stack([fx, fy])[None]
 
 
 def motion_difference(prev: np.ndarray, cur: np.ndarray, m: np.ndarray, margin: float = 0.1) -> float:

@@ -12,11 +12,11 @@ import torch
 
 from pipeline.config import IMAGE_EXTS, Config
 from pipeline.dream import dream
-from pipeline.media.images import float_to_tensor, read_image, to_rgb8
+from pipeline.media.images import float_to_tensor, quantize8, read_image, to_rgb8, to_tensor
 from pipeline.media.mask import MaskTrack, open_mask
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
-from pipeline.motion.zoom import apply_affine, loop_weight, motion_difference, zoom_matrix
+from pipeline.motion.zoom import loop_weight, motion_difference, warp_affine, zoom_matrix
 from pipeline.rendering.animated import check_mask, input_identities, render_animated, settings_digest
 from pipeline.rendering.jobs import FrameWriter, Job
 from pipeline.rendering.progress import bar
@@ -158,43 +158,46 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
     h, w = first.shape[:2]
     net, source = ctx.net()
     guide = ctx.guide()
-    prev = read_image(job.frame_path(resume - 1)) if resume > 0 else None
+    # The loop runs on the device: the previous output stays there and is warped there; only
+    # 8-bit frames go up (the start, a tail's targets) and one read-back a frame comes down.
+    start_frame_t = to_tensor(first, device)
+    prev = to_tensor(read_image(job.frame_path(resume - 1)), device) if resume > 0 else None
     writer = FrameWriter(job, workers=host_threads(ctx.device)["writers"])
     progress = bar(n + tail, "frame", "zooming", initial=resume)
     try:
         with progress:
             for i in range(resume, n + tail):
                 t = i if i < n else i - n  # a tail frame takes the place (and the motion) of frame t
+                t_frame = time.perf_counter()
                 if prev is None:
-                    init = _float(first)
+                    init = start_frame_t
                 else:
-                    init = apply_affine(_float(prev), frame_matrix(cfg, timeline, t, h, w))
+                    init = warp_affine(prev, frame_matrix(cfg, timeline, t, h, w))
                 a = 0.0
                 if i >= n:
                     a = loop_weight(t, tail)
-                    target = _float(read_image(job.frame_path(t)))
+                    target = to_tensor(read_image(job.frame_path(t)), device)
                     init = (1 - a) * init + a * target
                 m = None
                 if masks is not None:
                     # Screen space: the kept region shows the start frame, still, while the rest zooms.
-                    m = masks.at(t)[..., None]
-                    init = m * init + (1 - m) * _float(first)
-                    m = float_to_tensor(m, device)
-                x = float_to_tensor(init, device)
-                t_frame = time.perf_counter()
+                    m = float_to_tensor(masks.at(t)[..., None], device)
+                    init = m * init + (1 - m) * start_frame_t
+                x = init
                 out = dream(x, net, ctx.params(t), frame_generator(cfg.dream.seed, i), guide, mask=m)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
-                    out = (1 - a) * out + a * float_to_tensor(target, device)
+                    out = (1 - a) * out + a * target
                 if m is not None:
                     out = x + m * (out - x)
-                rgb = to_rgb8(out)
+                rgb8 = quantize8(out)
                 # The zoomed previous frame is both what was dreamed on and where the motion
                 # carried the last output: strength and flicker are measured against it.
-                start = (np.clip(init, 0, 1) * 255 + 0.5).astype(np.uint8)
+                start8 = (init[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+                rgb, start = torch.stack([rgb8, start8]).permute(0, 2, 3, 1).cpu().numpy()
                 writer.put(i, rgb, facts=FrameFacts(start, None if prev is None else start, None, None,
                                                     time.perf_counter() - t_frame, fresh=prev is None))
-                prev = rgb
+                prev = rgb8.float().div_(255.0)[None]
                 progress.update(1)
     finally:
         writer.close()

@@ -11,7 +11,7 @@ from pipeline.motion.consistency import consistency_mask, feather_trust, forward
 from pipeline.motion.flow import FlowEstimator, finest_scale, to_gray
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import MAX_RESTORE, carry_residual, hold_gain, merge_carried
-from pipeline.motion.warp import _remap_lanczos_torch, flow_to_tensor, warp, warp_lanczos
+from pipeline.motion.warp import remap_lanczos, flow_to_tensor, warp, warp_lanczos
 from tests.conftest import SAMPLES
 
 
@@ -193,7 +193,7 @@ def test_lanczos_warp_is_exact_on_whole_pixels_and_the_same_on_every_device_path
     # OpenCV's 1/32-pixel positions.
     g = torch.Generator().manual_seed(0)
     flow = (torch.rand(1, 2, 128, 128, generator=g) - 0.5) * 5
-    cpu, portable = warp_lanczos(small_photo, flow), _remap_lanczos_torch(small_photo, flow)
+    cpu, portable = warp_lanczos(small_photo, flow), remap_lanczos(small_photo, flow)
     assert (cpu - portable).abs().mean() < 0.003, (cpu - portable).abs().mean()
 
 
@@ -210,7 +210,7 @@ def test_lanczos_warp_can_read_nothing_past_the_border_on_every_device_path(smal
     g = torch.Generator().manual_seed(0)
     flow = (torch.rand(1, 2, 128, 128, generator=g) - 0.5) * 12
     cpu = warp_lanczos(small_photo, flow, outside="zero")
-    portable = _remap_lanczos_torch(small_photo, flow, outside="zero")
+    portable = remap_lanczos(small_photo, flow, outside="zero")
     assert (cpu - portable).abs().mean() < 0.003, (cpu - portable).abs().mean()
     with pytest.raises(ValueError, match="outside"):
         warp_lanczos(small_photo, flow, outside="reflect")

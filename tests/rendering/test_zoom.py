@@ -133,3 +133,23 @@ def test_a_resume_notices_a_replaced_audio_file(tmp_path, monkeypatch, capsys):
     assert main(args) == 2
     assert "holds frames rendered with other settings" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
+
+
+def test_the_zoom_loop_keeps_its_frame_on_the_device_and_reads_each_frame_back_once(tmp_path, monkeypatch):
+    """Uploads are 8-bit frames only (the start, each loop-tail target); the previous output is
+    warped where it was dreamed (warp_affine gets a tensor); one read-back a frame, output and
+    start together. On a GPU the host no longer warps and uploads a float frame every frame."""
+    import torch
+
+    from pipeline.rendering import zoom
+
+    uploads, warped, readbacks = [], [], []
+    real_to_tensor, real_warp, real_cpu = zoom.to_tensor, zoom.warp_affine, torch.Tensor.cpu
+    monkeypatch.setattr(zoom, "to_tensor", lambda rgb, d: (uploads.append(rgb.dtype), real_to_tensor(rgb, d))[1])
+    monkeypatch.setattr(zoom, "warp_affine", lambda img, m: (warped.append(type(img)), real_warp(img, m))[1])
+    monkeypatch.setattr(torch.Tensor, "cpu", lambda t, *a, **k: (readbacks.append(t.shape[0]), real_cpu(t, *a, **k))[1])
+    assert main([str(config(tmp_path, "z.mp4", frames=8, loop="true"))]) == 0
+    tail = 4
+    assert uploads == [np.uint8] * (1 + tail)
+    assert warped == [torch.Tensor] * (8 + tail - 1)
+    assert readbacks.count(2) == 8 + tail
