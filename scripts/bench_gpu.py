@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.dream import Term  # noqa: E402
 from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
 from pipeline.models.net import load_dream_net  # noqa: E402
+from pipeline.rendering.gpu import half_precision  # noqa: E402
 from scripts.benchlib import append  # noqa: E402
 
 FULL = {"sizes": [(360, 640), (1080, 1920)], "batches": [1, 4, 8], "precisions": ["fp32", "tf32", "bf16", "fp16"],
@@ -131,12 +132,12 @@ def main() -> None:
         for compiled in ((False, True) if args.compile else (False,)):
             net, _ = load_dream_net("mobilenet_v2", ["features.13"], None, device, channels_last=True)
             if compiled:
-                net.body = torch.compile(net.body, dynamic=False)
+                net.compile()
                 say("| torch.compile from here | | | | | |")
             for size in plan["sizes"]:
                 for precision in plan["precisions"]:
-                    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-                        continue
+                    if precision == "bf16" and device.type == "cuda" and half_precision(device) != "bf16":
+                        continue  # emulated before Ampere: slower than fp32, not a choice
                     if precision in ("tf32", "fp16") and device.type == "cpu":
                         continue  # CPU autocast has no fp16 and TF32 is a GPU format
                     for batch in plan["batches"]:

@@ -1,6 +1,10 @@
 """The network a dream climbs: a pretrained CNN cut after the deepest layer asked for."""
 from __future__ import annotations
 
+import contextlib
+import threading
+from typing import Callable, Iterator
+
 import torch
 from torch import nn
 from torch.fx import GraphModule
@@ -40,6 +44,8 @@ class DreamNet(nn.Module):
             p.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
+        self.compiled: Callable | None = None
+        self._one_off = threading.local()
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         # Taken before nn.Module.__call__, which a trace in another thread may have swapped.
@@ -47,7 +53,39 @@ class DreamNet(nn.Module):
             return super().__call__(x)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.body((x - self.mean) / self.std)
+        x = (x - self.mean) / self.std
+        if self.compiled is None or getattr(self._one_off, "on", False):
+            return self.body(x)
+        # A render's steady shapes are few (its octaves, times the batch sizes as chains retire),
+        # each compiled once; above torch's default limit of 8 the rest would run uncompiled.
+        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+            return self.compiled(x)
+
+    def compile(self, backend: str = "inductor") -> None:
+        """Compile the body for each of a render's steady input shapes (``dream.compile``).
+        Shapes met once (a reveal's crops, at a new size every octave of every frame) run
+        uncompiled inside ``one_off``: compiling each cost more than it saved, and used up the
+        recompile limit so later shapes ran uncompiled anyway."""
+        # Kept out of the module tree (it wraps the body, whose parameters are already there).
+        self.__dict__["compiled"] = torch.compile(self.body, dynamic=False, backend=backend)
+
+    @contextlib.contextmanager
+    def one_off(self) -> Iterator[None]:
+        """Calls in this block (this thread) run the uncompiled body."""
+        before = getattr(self._one_off, "on", False)
+        self._one_off.on = True
+        try:
+            yield
+        finally:
+            self._one_off.on = before
+
+
+RECOMPILE_LIMIT = 64
+
+
+def one_off_shapes(net: nn.Module) -> contextlib.AbstractContextManager:
+    """``net.one_off()`` for a DreamNet, nothing for another module."""
+    return net.one_off() if isinstance(net, DreamNet) else contextlib.nullcontext()
 
 
 def fold_sequential_batchnorm(model: nn.Module) -> int:

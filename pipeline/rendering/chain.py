@@ -33,6 +33,7 @@ from pipeline.motion.reveal import (Bare, affordable, carry_bare, crops, dreamed
                                     none_bare, paste, paste_weight)
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
+from pipeline.models.net import one_off_shapes
 from pipeline.motion.warp import warp_lanczos
 from pipeline.rendering.context import RenderContext
 from pipeline.rendering.gpu import no_autotune
@@ -511,7 +512,9 @@ def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, ra
     for box in boxes:
         y0, y1, x0, x1 = box
         m = None if dream_mask is None else dream_mask[..., y0:y1, x0:x1]
-        with no_autotune():  # every crop is a new shape at every octave: timing kernels for each costs more
+        # Every crop is a new shape at every octave: timing kernels for each, or compiling the
+        # network for each (dream.compile), costs more than it saves.
+        with no_autotune(), one_off_shapes(net):
             crop = dream(init[..., y0:y1, x0:x1], net, params, frame_generator(ctx.cfg.dream.seed, item.index),
                          guide, mask=m)
         if ctx.cfg.video.color_lock:

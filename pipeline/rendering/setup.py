@@ -169,7 +169,7 @@ def load_net(dream: DreamConfig, device: torch.device, layers: tuple[str, ...] |
     net, source = load_dream_net(dream.model, names, dream.weights, device, channels_last=dream.channels_last is not False)
     if dream.compile:
         # Optional: pays a compile on the first frame of each size; needs a C++ compiler on the CPU.
-        net.body = torch.compile(net.body, dynamic=False)
+        net.compile()
     return net, source
 
 

@@ -100,3 +100,29 @@ def test_activations_run_out_of_place_and_the_gradient_is_the_classifiers(name, 
     assert any(getattr(m, "inplace", False) for m in inplace.modules()) or \
         any(n.kwargs.get("inplace") for n in inplace.body.graph.nodes)
     assert torch.equal(grad(net), grad(inplace))
+
+
+def test_dream_compile_compiles_each_steady_shape_once_and_never_a_one_off_crop():
+    """The octaves of a render are compiled once each and reused; a reveal's crops (a new size
+    every time) run uncompiled, so they neither pay a compile nor use up the recompile limit.
+    Shown with dynamo's eager backend (no C++ compiler needed): graphs compiled are counted."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from pipeline.models.net import load_dream_net, one_off_shapes
+
+    net, _ = load_dream_net("mobilenet_v2", ["features.6"], "random", torch.device("cpu"))
+    plain = {k: v.clone() for k, v in net(torch.ones(1, 3, 32, 48)).items()}
+    torch._dynamo.reset()
+    counters.clear()
+    net.compile(backend="eager")
+    octaves = [(32, 48), (44, 66), (64, 96)]
+    for _ in range(3):  # three frames
+        for h, w in octaves:
+            net(torch.rand(1, 3, h, w))
+        with one_off_shapes(net):
+            for side in (33, 37, 41, 45, 49, 53, 57, 61, 65, 69):
+                net(torch.rand(1, 3, side, side + 4))
+    assert counters["stats"]["unique_graphs"] == len(octaves)
+    again = net(torch.ones(1, 3, 32, 48))
+    assert all(torch.allclose(again[k], plain[k], atol=1e-5) for k in plain)
