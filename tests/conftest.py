@@ -26,6 +26,29 @@ os.environ["DREAMREEL_CACHE"] = tempfile.mkdtemp(prefix="dreamreel-test-cache-")
 os.environ["DREAMREEL_CHOICES"] = "rule"
 
 
+# Only tests marked ``cuda`` may see a GPU; every other test is about the CPU's path and its bit-
+# for-bit promises, and rendered on ``auto`` it would take a GPU where there is one (then
+# fail or flake). Pinned here: in this process (torch.cuda.is_available is False) and in the
+# children it starts (CUDA_VISIBLE_DEVICES is empty).
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    if not _real_cuda_available():
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(skip)
+
+
+_real_cuda_available = torch.cuda.is_available
+
+
+@pytest.fixture(autouse=True)
+def _cpu_unless_marked_cuda(request, monkeypatch):
+    if "cuda" not in request.keywords:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    yield
+
+
 def ffmpeg(*args: str) -> None:
     """Run the bundled ffmpeg quietly; fail the test with its message if it fails."""
     proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],

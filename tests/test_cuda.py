@@ -8,7 +8,7 @@ from pipeline.dream import DreamParams, Term, dream
 from pipeline.models.net import load_dream_net
 from pipeline.rendering.setup import resolve_batch, resolve_device, resolve_precision
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+cuda = pytest.mark.cuda  # skipped without a GPU; the only tests that may use one (conftest.py)
 
 
 @cuda
@@ -224,3 +224,15 @@ def test_the_stopwatch_times_on_the_renders_own_gpu(monkeypatch):
     watch = chain.Stopwatch(torch.device("cuda", 1))
     watch.stop()
     assert streams == [torch.device("cuda", 1)] * 2 and recorded == [f"s{torch.device('cuda', 1)}"] * 2
+
+
+def test_a_test_not_marked_cuda_renders_on_the_cpu_even_where_a_gpu_is():
+    """The suite's pin (conftest.py): auto is the CPU here, and children see no GPU."""
+    import os
+
+    assert resolve_device("auto") == torch.device("cpu") and os.environ["CUDA_VISIBLE_DEVICES"] == ""
+
+
+@cuda
+def test_a_test_marked_cuda_sees_the_gpu():
+    assert resolve_device("auto").type == "cuda"

@@ -157,7 +157,7 @@ def test_taking_the_next_frame_during_the_dream_gives_the_same_render(tmp_path, 
     assert len(exact) == len(ahead) == 6 and all(np.array_equal(a, b) for a, b in zip(exact, ahead))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.cuda
 def test_on_a_gpu_the_copies_are_pinned_asynchronous_and_match_the_compact_wire(real_pair):
     rgb, flow, mask = real_pair
     gpu = Transfer(torch.device("cuda"))
