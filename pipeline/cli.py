@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="video/zoom: write OUTPUT.timeline.json/.html/.png (audio, every schedule at every frame, "
                         "cuts, segments) without dreaming")
     p.add_argument("--list-layers", metavar="MODEL", help="print MODEL's layer names with their output shapes")
+    p.add_argument("--self-test", nargs="?", const="auto", metavar="DEVICE",
+                   help="check this machine in about a minute (device, a still, a stopped and resumed render "
+                        "compared bit for bit, host waits, the precision choice, frames a second at 640x360 "
+                        "and 1080p) and print lines to paste into a bug report; DEVICE: auto (default), cpu, "
+                        "cuda or cuda:N; exit 1 on a failure")
     p.add_argument("--version", action="version", version=f"dreamreel {__version__}")
     return p
 
@@ -94,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.list_layers:
             return _list_layers(args.list_layers)
+        if args.self_test is not None:
+            if args.config is not None:
+                print("render: error: --self-test takes no CONFIG (it makes its own inputs)", file=sys.stderr)
+                return EXIT_CONFIG
+            from pipeline.selftest import self_test
+
+            return self_test(args.self_test)
         if args.config is None:
             _parser().print_usage(sys.stderr)
             print("render: error: a CONFIG file is needed (or --list-layers MODEL)", file=sys.stderr)

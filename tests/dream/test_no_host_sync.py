@@ -13,6 +13,7 @@ from pipeline.motion.color import color_lock
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried, residual_strength
 from pipeline.motion.warp import warp_lanczos
 from pipeline.rendering.chain import finish_frame, keep_clean
+from pipeline.selftest import counted_uploads
 
 META = torch.device("meta")
 
@@ -84,35 +85,8 @@ def test_a_frame_is_read_from_the_device_once_and_its_dream_stays_there(monkeypa
     assert len(copies) == 2 and uploads == []
 
 
-class _Uploads:
-    """Counts what would be a copy from the host to a device: ``torch.tensor``/``torch.as_tensor``
-    given a device, and ``Tensor.to``/``Tensor.copy_`` from a CPU tensor. On a GPU each is a copy
-    from pageable memory that blocks the host unless it is pinned and non-blocking."""
-
-    def __init__(self, monkeypatch):
-        self.calls: list[str] = []
-        for name in ("tensor", "as_tensor"):
-            real = getattr(torch, name)
-
-            def made(*a, _real=real, _name=name, **k):
-                if k.get("device") is not None:
-                    self.calls.append(_name)
-                return _real(*a, **k)
-
-            monkeypatch.setattr(torch, name, made)
-        real_to = torch.Tensor.to
-
-        def to(t, *a, **k):
-            target = k.get("device", a[0] if a and isinstance(a[0], (torch.device, str)) else None)
-            if target is not None and t.device.type == "cpu" and not k.get("non_blocking", False):
-                self.calls.append("to")
-            return real_to(t, *a, **k)
-
-        monkeypatch.setattr(torch.Tensor, "to", to)
-
-
 @pytest.mark.parametrize("tile", [512, 48])
-def test_per_sample_settings_make_no_copy_to_the_device_inside_a_step(monkeypatch, tile):
+def test_per_sample_settings_make_no_copy_to_the_device_inside_a_step(tile):
     """Frames of one batch with their own step sizes, layer weights and channels (scheduled
     settings; the atlas): the number of uploads does not grow with the steps (today's code made
     two a step). Counted on the CPU, where the same calls are made as on a GPU."""
@@ -123,8 +97,7 @@ def test_per_sample_settings_make_no_copy_to_the_device_inside_a_step(monkeypatc
                              octaves=2, steps=steps, step_size=(0.01, 0.02), tile=tile, tile_overlap=16, jitter=4)
         x = torch.rand(2, 3, 64, 80, generator=torch.Generator().manual_seed(0))
         gens = [torch.Generator().manual_seed(i) for i in range(2)]
-        uploads = _Uploads(monkeypatch)
-        dream(x, net, params, gens)
-        counts[steps] = len(uploads.calls)
-        monkeypatch.undo()
+        with counted_uploads() as calls:
+            dream(x, net, params, gens)
+        counts[steps] = len(calls)
     assert counts[1] == counts[3] == 0, counts
