@@ -235,10 +235,13 @@ def test_fair_share_spreads_segments_over_every_worker_before_batching():
     assert [fair_share(4, 4, 4), fair_share(16, 4, 4), fair_share(5, 4, 4), fair_share(1, 4, 8)] == [1, 4, 2, 1]
 
 
-def test_four_gpu_workers_each_get_a_segment(tmp_path):
+def test_four_gpu_workers_each_get_a_segment(tmp_path, monkeypatch):
     """Ray's fake resources: a local cluster that says it has 4 GPUs (the workers then dream on
     the CPU). With a batch of 4, the first idle worker once took all four segments and three GPUs
     sat idle."""
+    # Ray refuses fake GPUs under the suite's empty CUDA_VISIBLE_DEVICES (conftest.py); it sets
+    # each GPU worker's own.
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     clip = make_clip(tmp_path / "c.mp4", seconds=2.0, size="64x48", rate="12", audio=False)
     cfg = tmp_path / "g.yaml"
     cfg.write_text(CONFIG.format(clip=clip, out=tmp_path / "g", backend="ray")
