@@ -19,9 +19,11 @@ from pipeline.errors import ConfigError
 MAX_BYTES = 16 << 20  # a marker file of a two-hour set at 200 bpm is under 1 MB
 MAX_SECONDS = 100 * 3600.0  # no track is longer; 1e300 is a typo, not a time
 SAME = 0.001  # markers closer than this (seconds) are one marker written twice
-_CLOCK = re.compile(r"^(?:(\d{1,3}):)?(\d{1,3}):(\d{1,2}(?:\.\d*)?)$")
+# ASCII digits only: Python's \d and int() take other scripts' digits ("٣"), and isdigit() says
+# yes to "²", which int() then refuses with a traceback.
+_CLOCK = re.compile(r"^(?:(\d{1,3}):)?(\d{1,3}):(\d{1,2}(?:\.\d*)?)$", re.ASCII)
 # Plain decimal seconds: no "1_0" (Python's float reads it as 10), no "nan", "inf" or hex.
-_SECONDS = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_SECONDS = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
 _NUMBER_WORDS = {"nan", "inf", "infinity", "+inf", "-inf", "+nan", "-nan", "+infinity", "-infinity"}
 
 
@@ -33,7 +35,10 @@ def parse_clock(text: str) -> float:
         h, mnt, sec = m.groups()
         if float(sec) >= 60:
             raise ValueError(f"{text!r}: seconds must be under 60")
-        return (int(h) if h else 0) * 3600 + int(mnt) * 60 + float(sec)
+        value = (int(h) if h else 0) * 3600 + int(mnt) * 60 + float(sec)
+        if value > MAX_SECONDS:
+            raise ValueError(f"{text!r} is past any track (at most {MAX_SECONDS / 3600:.0f} hours)")
+        return value
     if text.lower() in _NUMBER_WORDS:
         raise ValueError(f"{text!r} is not a finite time")
     if not _SECONDS.match(text):
@@ -42,6 +47,11 @@ def parse_clock(text: str) -> float:
     if not math.isfinite(value) or value > MAX_SECONDS:
         raise ValueError(f"{text!r} is past any track (at most {MAX_SECONDS:.0f} s)")
     return value
+
+
+def ascii_whole(text: str) -> bool:
+    """True when ``text`` is a whole number written in ASCII digits (no sign, no space)."""
+    return text.isascii() and text.isdigit()
 
 
 def read_markers(path: Path, key: str = "audio_markers") -> np.ndarray:

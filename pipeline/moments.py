@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.envelopes import frame_of, peak_frames
-from pipeline.markers import parse_clock
+from pipeline.markers import ascii_whole, parse_clock
 
 FORMS = "12.5, 0:42.5, f120, beat:64, bar:16, onsets or onsets:0.7"
 ONSET_LEVEL = 0.5
@@ -40,7 +40,7 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
             if not 1 <= n <= len(events):
                 raise ConfigError(f"--preview-at: {item!r}: the render has {kind}s 1 to {len(events)}")
             frame = int(frame_of(events[n - 1], 0.0, fps))
-        elif low.startswith("f") and low[1:].isdigit():
+        elif low.startswith("f") and ascii_whole(low[1:]):
             frame = int(low[1:])
         else:
             try:
@@ -61,7 +61,7 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
 
 
 def _whole(text: str, item: str, kind: str = "beat") -> int:
-    if not text.strip().isdigit():
+    if not ascii_whole(text.strip()):
         raise ConfigError(f"--preview-at: {item!r}: a {kind} is named by its number, 1 for the first")
     return int(text)
 

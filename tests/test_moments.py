@@ -73,3 +73,20 @@ def test_a_video_preview_at_moments_dreams_those_frames(tmp_path, clips, capsys)
     assert main([str(cfg), "--preview-at", "f3", "--preview", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "beat:1" in err[-2] and "--preview N and --preview-at" in err[-1]
+
+
+@pytest.mark.parametrize("moment", ["f²", "beat:²", "bar:³", "f٣", "٠:١٢", "beat:٣"])
+def test_digits_of_other_scripts_are_not_moments_but_one_line(moment):
+    """Python's isdigit() says yes to "²" and int() refuses it: that was a ValueError traceback
+    from the CLI and the API. Only ASCII digits name a frame, a beat or a time."""
+    beats = np.arange(0.0, 10.0, 0.5)
+    with pytest.raises(ConfigError, match=r"--preview-at: "):
+        resolve_moments(moment, 240, 24.0, beats=beats, bars=beats[::4])
+
+
+def test_a_marker_clock_time_past_100_hours_is_refused(tmp_path):
+    from pipeline.markers import parse_clock
+
+    assert parse_clock("99:59:59") == 99 * 3600 + 59 * 60 + 59
+    with pytest.raises(ValueError, match="past any track"):
+        parse_clock("999:00:00")

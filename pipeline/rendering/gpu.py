@@ -81,7 +81,7 @@ def driver_version(proc: Path = Path("/proc/driver/nvidia/version")) -> str:
     try:
         for word in proc.read_text(errors="replace").split():
             parts = word.split(".")
-            if len(parts) in (2, 3) and all(p.isdigit() for p in parts):
+            if len(parts) in (2, 3) and all(p.isascii() and p.isdigit() for p in parts):
                 return word
     except OSError:
         pass

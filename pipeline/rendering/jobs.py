@@ -269,7 +269,7 @@ class Job:
         for line in self._sum_lines():
             parts = line.split()
             if len(parts) >= 2 and len(parts[1]) == 64:
-                name = FRAME_NAME.format(int(parts[0])) if parts[0].isdigit() else parts[0]
+                name = FRAME_NAME.format(int(parts[0])) if parts[0].isascii() and parts[0].isdigit() else parts[0]
                 out[name] = parts[1]
         return out
 
