@@ -80,10 +80,28 @@ class Bare:
                 + base64.urlsafe_b64encode(zlib.compress(self.grid.astype(np.uint8).tobytes(), 9)).decode())
 
     @staticmethod
-    def decode(word: str) -> Bare:
-        h, w, waited, credit, data = word.split("x", 4)
-        grid = np.frombuffer(zlib.decompress(base64.urlsafe_b64decode(data)), np.uint8).reshape(int(h), int(w))
-        return Bare(grid.copy(), int(waited), int(credit))
+    def decode(word: str, shape: tuple[int, int] | None = None) -> Bare:
+        """The grid ``encode`` wrote; ValueError for any word it could not have written (fields
+        that are not ASCII whole numbers, a credit outside 0..FULL_CREDIT, data that is not
+        base64 or zlib or not h x w bytes, a grid other than ``shape`` when given). Inflating
+        stops at h x w bytes, so a crafted word cannot ask for gigabytes."""
+        parts = word.split("x", 4)
+        if len(parts) != 5 or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts[:4]):
+            raise ValueError("not a bare-grid word")
+        h, w, waited, credit = (int(p) for p in parts[:4])
+        if not (1 <= h <= 1 << 14 and 1 <= w <= 1 << 14 and 0 <= credit <= FULL_CREDIT):
+            raise ValueError("bare-grid fields out of range")
+        if shape is not None and (h, w) != tuple(shape):
+            raise ValueError(f"a {h}x{w} bare grid for a frame of {shape[0]}x{shape[1]} cells")
+        try:
+            raw = base64.urlsafe_b64decode(parts[4].encode("ascii"))
+            inflate = zlib.decompressobj()
+            data = inflate.decompress(raw, h * w + 1)
+        except (ValueError, UnicodeEncodeError, zlib.error) as exc:
+            raise ValueError(f"damaged bare-grid data: {exc}") from None
+        if len(data) != h * w or not inflate.eof:
+            raise ValueError("bare-grid data of the wrong length")
+        return Bare(np.frombuffer(data, np.uint8).reshape(h, w).copy(), waited, credit)
 
     def cells(self) -> np.ndarray:
         """[h,w] uint8, 1 where a cell counts as bare."""

@@ -11,6 +11,8 @@ colour-locked, so nothing already in the carried detail is filtered again frame 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -30,7 +32,7 @@ from pipeline.motion.color import color_lock
 from pipeline.motion.consistency import consistency_mask, feather_trust, forward_at, symmetric_flow
 from pipeline.motion.flow import FlowEstimator, flow_method, to_gray
 from pipeline.motion.reveal import (Bare, affordable, carry_bare, crops, dreamed_cells, drop_specks, due, min_side,
-                                    none_bare, paste, paste_weight)
+                                    grid_shape, none_bare, paste, paste_weight)
 from pipeline.motion.scene import cut_score
 from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried
 from pipeline.models.net import one_off_shapes
@@ -582,33 +584,86 @@ def chain_state(ch: _Chain) -> str:
     return ";".join(parts)
 
 
+@dataclass(frozen=True)
+class ChainState:
+    """A ``chain_state`` word read back and checked: the shot's target strength in [0,1] (None:
+    measure it on the frame), the bare grid (None: nothing bare), the reveal fading in (None)."""
+
+    target: float | None
+    bare: Bare | None
+    fade_began: int | None
+
+
+_TARGET = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
+
+
+def parse_state(state: str | None, size: tuple[int, int] | None = None) -> ChainState | None:
+    """The ``chain_state`` word recorded with a frame, checked by type and range like the facts
+    lines; None when it is damaged (a target that is not a finite strength in [0,1], a bare grid
+    ``encode`` could not have written for a frame of ``size`` (h, w) pixels, a fade mark that is
+    not ``f`` and a frame number). A damaged word makes its frame unchecked (dreamed again),
+    never a black frame, a traceback or a stuck job."""
+    parts = (state or "").split(";")
+    if len(parts) > 3:
+        return None
+    target: float | None = None
+    if parts[0]:
+        if not _TARGET.match(parts[0]):
+            return None
+        target = float(parts[0])
+        if not (math.isfinite(target) and 0.0 <= target <= 1.0):
+            return None
+    bare = None
+    if len(parts) > 1 and parts[1]:
+        try:
+            bare = Bare.decode(parts[1], None if size is None else grid_shape(*size))
+        except ValueError:
+            return None
+    began = None
+    if len(parts) > 2:
+        mark = parts[2]
+        if not (mark.startswith("f") and mark[1:].isascii() and mark[1:].isdigit() and len(mark) <= 13):
+            return None
+        began = int(mark[1:])
+    return ChainState(target, bare, began)
+
+
 def fade_began(state: str | None) -> int | None:
     """The frame of the reveal still fading in on the frame that recorded ``state``
-    (``chain_state``), or None: a run resuming after that frame must start at the reveal, since
-    the fade's detail is not in the checkpoint."""
-    parts = (state or "").split(";")
-    return int(parts[2][1:]) if len(parts) > 2 and parts[2].startswith("f") else None
+    (``chain_state``), or None (also for a damaged word: ``parse_state``)."""
+    parsed = parse_state(state)
+    return None if parsed is None else parsed.fade_began
 
 
-def resume_frame(job: Job, s: Stream, checked: int) -> int:
+def resume_frame(job: Job, s: Stream, checked: int, size: tuple[int, int] | None = None) -> int:
     """Where segment ``s`` of ``job`` resumes, its frames before ``checked`` known good: its first
     frame from ``checked`` on that is missing or fails its checksum, or, when the frame before
-    that was mid-fade, the reveal it was fading in (``fade_began``)."""
+    that was mid-fade, the reveal it was fading in. A frame whose state word is damaged
+    (``parse_state``; ``size`` (h, w) checks its bare grid) or whose fade mark points outside the
+    segment or past it is unchecked: the resume starts there and dreams it again."""
     resume = checked + job.first_missing(s.names()[checked - s.first:])
-    if resume <= s.first:
-        return resume
-    began = fade_began(job.state(s.name(resume - 1)))
-    return resume if began is None else max(s.first, began)
+    while resume > s.first:
+        parsed = parse_state(job.state(s.name(resume - 1)), size)
+        if parsed is None:
+            resume -= 1
+            continue
+        if parsed.fade_began is None:
+            return resume
+        if not s.first <= parsed.fade_began < resume:
+            resume -= 1  # a fade that began outside this segment or after its own frame: damaged
+            continue
+        resume = parsed.fade_began  # the fade's detail is not in the checkpoint: from the reveal
+    return max(resume, s.first)
 
 
 def restore_state(ch: _Chain, state: str | None, rgb: np.ndarray, raw: np.ndarray) -> None:
     """Set a resumed chain's target and bare grid from the ``state`` recorded with its context
-    frame (``rgb``, the frame as written, over ``raw``, its source); never mid-fade
-    (``resume_frame``)."""
-    target, _, rest = (state or "").partition(";")
-    word = rest.partition(";")[0]
-    ch.target = float(target) if target else frame_strength(rgb, raw)
-    ch.bare = Bare.decode(word) if word else none_bare(*raw.shape[:2])
+    frame (``rgb``, the frame as written, over ``raw``, its source); never mid-fade and never
+    damaged (``resume_frame`` checked it); a word that is anyway (another process's edit since)
+    counts as none: the target measured on the frame, nothing bare."""
+    parsed = parse_state(state, raw.shape[:2]) or ChainState(None, None, None)
+    ch.target = parsed.target if parsed.target is not None else frame_strength(rgb, raw)
+    ch.bare = parsed.bare if parsed.bare is not None else none_bare(*raw.shape[:2])
 
 
 def frame_strength(rgb: np.ndarray, raw: np.ndarray) -> float:

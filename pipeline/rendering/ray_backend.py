@@ -284,7 +284,7 @@ def dream_on_ray(ctx: RenderContext, info: MediaInfo, job: Job, todo: list[tuple
                     del queue_[:take]
                     taken[actor] = taken.get(actor, 0) + len(part)
                     for s in part:
-                        resume[s.index] = resume_frame(job, s, resume[s.index])
+                        resume[s.index] = resume_frame(job, s, resume[s.index], size)
                     work = [(s, resume[s.index]) for s in part]
                     contexts = {s.name(r - 1): (job.frame_path(s.name(r - 1)).read_bytes(), job.state(s.name(r - 1)))
                                 for s, r in work if r > s.first}

@@ -114,7 +114,7 @@ class VideoRender:
             check_segments(segments, len(streams))
         # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
         wanted = [s for s in streams if segments is None or s.index in segments]
-        resumes = {s.index: resume_frame(job, s, s.first) for s in wanted}
+        resumes = {s.index: resume_frame(job, s, s.first, self.size) for s in wanted}
         facts = {"mode": "video", "source": str(cfg.input), "fps": str(info.fps),
                  "size": [self.size[1], self.size[0]], "first_frame": self.start, "frames": self.count,
                  "batch": min(self.batch, len(streams)),
@@ -131,7 +131,7 @@ class VideoRender:
                     continue
                 # Again under the lock, from where the first look stopped (the frames before it are
                 # checked): a task may have dreamed more of it since.
-                resume = resume_frame(job, s, resumes[s.index])
+                resume = resume_frame(job, s, resumes[s.index], self.size)
                 if resume < s.own_to:
                     todo.append((s, resume))
             if segments is not None and self.busy:
