@@ -251,3 +251,55 @@ def test_existing_output_without_force(tmp_path):
     o.write_bytes(b"precious")
     one_line_error(render(c), 2, "output exists; pass --force")
     assert o.read_bytes() == b"precious"
+
+
+# --- audio that lies ---------------------------------------------------------------------------
+
+def _wav(path: Path, samples: np.ndarray, rate: int = 22050) -> Path:
+    from scipy.io import wavfile
+
+    wavfile.write(path, rate, samples)
+    return path
+
+
+def _sine(seconds: float = 4.0, rate: int = 22050) -> np.ndarray:
+    return np.sin(np.arange(int(seconds * rate)) / 10.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_audio_with_samples_that_are_not_numbers_is_refused_before_any_frame(tmp_path, bad):
+    """Ten NaN (or Inf) samples in a float WAV: every envelope was 0 and no beats, and the mux
+    failed with ffmpeg's "Invalid argument" after every frame was dreamed, on every rerun."""
+    x = _sine()
+    x[30000:30010] = bad
+    wav = _wav(tmp_path / "nan.wav", x)
+    c, out = video(tmp_path, SAMPLES / "city.mp4", extra=f"audio: {{file: {wav}}}\nframes: {{count: 4}}\n")
+    one_line_error(render(c), 3, "nan.wav: 10 audio samples are not numbers", "at 1.36 s")
+    nothing_at(out)
+    assert not (tmp_path / "o.mp4.work").exists()
+    c, out = video(tmp_path, SAMPLES / "city.mp4", "m.mp4", extra=f"frames: {{count: 4}}\n")
+    c.write_text(c.read_text().replace("video: {", f"video: {{audio: {wav}, "))
+    one_line_error(render(c), 3, "nan.wav: 10 audio samples are not numbers")  # mux only: checked too
+    nothing_at(out)
+
+
+def test_a_wav_header_claiming_1_hz_is_refused_before_decoding(tmp_path):
+    """350 KB whose header says 1 Hz: 49 hours, 15.6 GB decoded (a MemoryError traceback under a
+    cap, the machine's memory without). One line, at once."""
+    import struct
+
+    wav = _wav(tmp_path / "ok.wav", (_sine(8.0) * 20000).astype(np.int16))
+    data = bytearray(wav.read_bytes())
+    data[24:28], data[28:32] = struct.pack("<I", 1), struct.pack("<I", 2)
+    (tmp_path / "onehz.wav").write_bytes(bytes(data))
+    c, out = video(tmp_path, SAMPLES / "city.mp4", extra=f"audio: {{file: {tmp_path / 'onehz.wav'}}}\n")
+    one_line_error(WARM.run([str(c)], ROOT, seconds=120, memory=6 << 30), 3,
+                   "onehz.wav: its header says 49.0 hours of audio in 353 KB")
+    nothing_at(out)
+
+
+def test_a_video_without_sound_as_the_audio_file_says_so(tmp_path):
+    silent = make_clip(tmp_path / "silent.mp4", seconds=1.0, audio=False)
+    c, out = video(tmp_path, SAMPLES / "city.mp4", extra=f"audio: {{file: {silent}}}\n")
+    one_line_error(render(c), 3, "silent.mp4: has no audio stream")
+    nothing_at(out)

@@ -1,9 +1,12 @@
 """Decoding audio to samples with the bundled ffmpeg."""
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -12,6 +15,62 @@ from pipeline.media.atomic import require_readable
 from pipeline.media.ffmpeg import QUIET, ffmpeg_exe, last_line
 
 ANALYSIS_RATE = 22050  # Hz: plenty for loudness, onsets and beats
+# The fewest bytes a second of real audio takes: Opus at 6 kb/s with silence suppressed is above
+# it; a WAV header that claims 1 Hz (350 KB "lasting" 49 hours, 15.6 GB decoded) is far below.
+MIN_BYTES_PER_SECOND = 64
+MAX_SECONDS = 100 * 3600.0  # as markers.MAX_SECONDS: no track is longer
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.ASCII)
+_AUDIO = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+)", re.ASCII)
+
+
+@dataclass(frozen=True)
+class AudioHeader:
+    """What a file's header claims: its length (seconds, None when it does not say) and its first
+    audio stream's codec (None: it has no audio stream)."""
+
+    seconds: float | None
+    codec: str | None
+
+
+def audio_header(src: Path) -> AudioHeader:
+    """The header of ``src`` as ffmpeg reads it, without decoding anything."""
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(src)], stdin=subprocess.DEVNULL,
+                          capture_output=True, check=False)
+    text = proc.stderr.decode("utf-8", "replace")
+    d, a = _DURATION.search(text), _AUDIO.search(text)
+    seconds = int(d[1]) * 3600 + int(d[2]) * 60 + float(d[3]) if d else None
+    return AudioHeader(seconds, a[1] if a else None)
+
+
+def check_header(src: Path) -> AudioHeader:
+    """``src``'s header, once it is believable: MediaError when the file has no audio stream, or
+    its header claims a length its size cannot hold (a damaged sample rate: decoding it would
+    ask for gigabytes) or past any track. Before anything is decoded or allocated."""
+    header = audio_header(src)
+    if header.codec is None:
+        raise MediaError(f"{src}: has no audio stream")
+    size = src.stat().st_size
+    if header.seconds is not None and header.seconds > 0:
+        if header.seconds > MAX_SECONDS:
+            raise MediaError(f"{src}: its header says {header.seconds / 3600:.0f} hours of audio, past any track")
+        if size / header.seconds < MIN_BYTES_PER_SECOND and header.seconds > 60:
+            raise MediaError(f"{src}: its header says {header.seconds / 3600:.1f} hours of audio in "
+                             f"{size / 1e3:.0f} KB, which cannot hold them (a damaged header: its sample rate?)")
+    return header
+
+
+def check_finite(samples: np.ndarray, src: Path, rate: int = ANALYSIS_RATE) -> None:
+    """MediaError naming how many samples of ``src`` are NaN or infinite, and where the first is:
+    a float file with such samples made every envelope 0 and no beats, and failed the mux after
+    every frame was dreamed."""
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        raise_not_finite(src, int(bad.sum()), int(np.argmax(bad)) / rate)
+
+
+def raise_not_finite(src: Path, count: int, first: float) -> None:
+    raise MediaError(f"{src}: {count} audio samples are not numbers (NaN or infinite), the first at {first:.2f} s; "
+                     "repair or re-export the file")
 
 
 def decode_audio_args(src: Path, rate: int = ANALYSIS_RATE) -> list[str]:
@@ -24,11 +83,41 @@ def check_audio(src: Path) -> Path:
     MediaError naming the file otherwise. Run before a render so a bad mux file fails before any
     frame is dreamed, not after the last."""
     src = require_readable(Path(src), "an audio file")
+    header = check_header(src)
     proc = subprocess.run([ffmpeg_exe(), *QUIET, "-i", str(src), "-map", "0:a:0", "-vn", "-t", "1", "-f", "null", "-"],
                           stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if proc.returncode != 0:
         raise MediaError(f"{src}: cannot decode audio: {last_line(proc.stderr)}")
+    if header.codec.startswith("pcm_f"):
+        # Only floating-point samples can be NaN or infinite (they made the mux fail with ffmpeg's
+        # "Invalid argument" after the last frame): read them through, a piece at a time.
+        count, first = 0, None
+        for piece, start in _pieces(src, ANALYSIS_RATE):
+            bad = ~np.isfinite(piece)
+            if bad.any():
+                count += int(bad.sum())
+                first = start + int(np.argmax(bad)) if first is None else first
+        if first is not None:
+            raise_not_finite(src, count, first / ANALYSIS_RATE)
     return src
+
+
+def _pieces(src: Path, rate: int) -> Iterator[tuple[np.ndarray, int]]:
+    """Mono float32 samples of ``src`` at ``rate`` Hz, a megabyte at a time, with each piece's
+    first sample number."""
+    proc = subprocess.Popen([ffmpeg_exe(), *decode_audio_args(src, rate)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    done = 0
+    try:
+        while chunk := proc.stdout.read(1 << 20):
+            piece = np.frombuffer(chunk, np.float32, count=len(chunk) // 4)
+            yield piece, done
+            done += piece.size
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()
 
 
 def read_audio(src: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
@@ -39,6 +128,7 @@ def read_audio(src: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
     src = Path(src)
     if not src.is_file():
         raise MediaError(f"{src}: audio file not found")
+    check_header(src)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([ffmpeg_exe(), *decode_audio_args(src, rate)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err)
@@ -56,6 +146,7 @@ def read_audio(src: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
     samples = np.frombuffer(buf, np.float32, count=len(buf) // 4)
     if samples.size == 0:
         raise MediaError(f"{src}: has no audio samples")
+    check_finite(samples, src, rate)
     return samples
 
 
