@@ -224,7 +224,12 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="name the stale figures; render nothing")
     args = ap.parse_args()
     ledger = json.loads(LEDGER.read_text()) if LEDGER.exists() else {}
-    figs = [f for f in FIGS if args.only is None or f.name in args.only.split(",")]
+    wanted = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = sorted(set(wanted or []) - {f.name for f in FIGS})
+    if wanted is not None and (unknown or not wanted):
+        ap.error(f"--only {args.only}: not a figure ({', '.join(unknown) or 'none named'}); "
+                 f"the figures: {', '.join(f.name for f in FIGS)}")
+    figs = [f for f in FIGS if wanted is None or f.name in wanted]
     if args.check:
         stale = [f.name for f in figs if ledger.get(f.name) != fingerprint(f) or not (FIGURES / f.name).exists()]
         for name in stale:

@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.beatdata import click_suite, song_suite  # noqa: E402
-from scripts.benchlib import report  # noqa: E402
+from scripts.benchlib import positive_float, report, whole  # noqa: E402
 
 
 def dreamreel(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -234,12 +234,12 @@ def mean_text(values: list[float]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--save", action="store_true", help="append the table to BENCHMARKS.md")
-    ap.add_argument("--seconds", type=float, default=30.0, help="length of each song")
-    ap.add_argument("--generated", type=int, default=60, help="generated held-out songs")
+    ap.add_argument("--seconds", type=positive_float, default=30.0, help="length of each song")
+    ap.add_argument("--generated", type=whole, default=60, help="generated held-out songs")
     ap.add_argument("--only", action="append", help="run only these trackers (repeatable)")
     ap.add_argument("--tracks", action="store_true", help="also list every track's row")
     ap.add_argument("--skip", action="append", help="leave out these trackers (repeatable)")
-    ap.add_argument("--long-hours", type=float, help="instead: time dreamreel's analysis of a track this long")
+    ap.add_argument("--long-hours", type=positive_float, help="instead: time dreamreel's analysis of a track this long")
     ap.add_argument("--real", action="store_true", help="instead: agreement with madmom on unlabelled recordings")
     args = ap.parse_args()
     known = {n.split()[0] for n in TRACKERS}

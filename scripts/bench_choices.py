@@ -17,14 +17,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.benchlib import ROOT, add_isa_argument, report, run_per_isa, timeit  # noqa: E402
+from scripts.benchlib import ROOT, add_isa_argument, positive_int, report, run_per_isa, timeit  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_isa_argument(ap)
-    ap.add_argument("--width", type=int, default=640)
-    ap.add_argument("--frames", type=int, default=120)  # enough steps to repay a trial
+    ap.add_argument("--width", type=positive_int, default=640)
+    ap.add_argument("--frames", type=positive_int, default=120)  # enough steps to repay a trial
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
     if run_per_isa(args.isa):

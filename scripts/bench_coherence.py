@@ -59,7 +59,7 @@ from pipeline.motion.scene import cut_score  # noqa: E402
 from pipeline.motion.warp import flow_to_tensor, warp_lanczos  # noqa: E402
 from pipeline.quality import sharpness, sharpness_ratios, shot_sharpness  # noqa: E402
 from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
-from scripts.benchlib import report  # noqa: E402
+from scripts.benchlib import listed, picked, positive_int, report  # noqa: E402
 from scripts.coherence_clips import SYNTH_SIZE, Clip, suite, true_back_flow  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -321,17 +321,17 @@ def table(rows: list[dict], overrides: list[str]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--width", type=int, default=320)
-    ap.add_argument("--frames", type=int, default=None, help="cap each clip's length (quick tuning runs)")
-    ap.add_argument("--clips", default=None, help="comma-separated words that pick clips by name")
+    ap.add_argument("--width", type=positive_int, default=320)
+    ap.add_argument("--frames", type=positive_int, default=None, help="cap each clip's length (quick tuning runs)")
+    ap.add_argument("--clips", type=listed(str), default=None, help="comma-separated words that pick clips by name")
     ap.add_argument("--only-dreamreel", action="store_true", help="skip the naive renders (for tuning)")
     ap.add_argument("--no-append", action="store_true")
     ap.add_argument("overrides", nargs="*", help="config overrides for every render, e.g. video.blend=0.6")
     args = ap.parse_intermixed_args()
     clips = suite(args.frames)
     if args.clips:
-        words = args.clips.split(",")
-        clips = [c for c in clips if any(w in c.name for w in words)]
+        names = picked([c.name for c in clips], args.clips, "--clips", ap)
+        clips = [c for c in clips if c.name in names]
     rows = []
     for clip in clips:
         rows.append(measure(clip, args.width, args.overrides, not args.only_dreamreel))

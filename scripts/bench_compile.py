@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.models.net import load_dream_net  # noqa: E402
 from pipeline.runtime import tune_process  # noqa: E402
-from scripts.benchlib import report  # noqa: E402
+from scripts.benchlib import positive_int, report  # noqa: E402
 
 
 def step(net, x0: torch.Tensor, bf16: bool) -> None:
@@ -31,10 +31,10 @@ def step(net, x0: torch.Tensor, bf16: bool) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--width", type=int, default=640)
-    ap.add_argument("--height", type=int, default=360)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--width", type=positive_int, default=640)
+    ap.add_argument("--height", type=positive_int, default=360)
+    ap.add_argument("--rounds", type=positive_int, default=3)
+    ap.add_argument("--steps", type=positive_int, default=8)
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
     tune_process()

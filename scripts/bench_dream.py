@@ -23,7 +23,7 @@ from pipeline.dream import Term, objective  # noqa: E402
 from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
 from pipeline.models.net import load_dream_net  # noqa: E402
 from pipeline.runtime import tune_process  # noqa: E402
-from scripts.benchlib import add_isa_argument, matmul_gflops, report, run_per_isa  # noqa: E402
+from scripts.benchlib import add_isa_argument, matmul_gflops, positive_int, report, run_per_isa  # noqa: E402
 
 
 def step_flops(net, x, terms) -> int:
@@ -50,11 +50,11 @@ def make_net(layer: str, channels_last: bool, fold: bool, inplace: bool = False)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--width", type=int, default=512)
-    ap.add_argument("--height", type=int, default=288)
+    ap.add_argument("--width", type=positive_int, default=512)
+    ap.add_argument("--height", type=positive_int, default=288)
     ap.add_argument("--layer", default="features.13")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=6, help="steps timed per variant per round")
+    ap.add_argument("--rounds", type=positive_int, default=5)
+    ap.add_argument("--steps", type=positive_int, default=6, help="steps timed per variant per round")
     ap.add_argument("--no-append", action="store_true")
     add_isa_argument(ap)
     args = ap.parse_args()

@@ -32,7 +32,7 @@ from pipeline.dream import Term  # noqa: E402
 from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
 from pipeline.models.net import load_dream_net  # noqa: E402
 from pipeline.rendering.gpu import half_precision  # noqa: E402
-from scripts.benchlib import append  # noqa: E402
+from scripts.benchlib import append, positive_int  # noqa: E402
 
 FULL = {"sizes": [(360, 640), (1080, 1920)], "batches": [1, 4, 8], "precisions": ["fp32", "tf32", "bf16", "fp16"],
         "clip": (1080, 1920)}
@@ -100,12 +100,21 @@ def render_row(device: torch.device, size: tuple[int, int], frames: int, tmp: Pa
             f"{manifest.get('choices', {}).get('precision', '-')} | {seconds:.1f} |")
 
 
+def device_name(text: str) -> str:
+    """An argparse type: cpu, cuda or cuda:N."""
+    import re
+
+    if not re.fullmatch(r"cpu|cuda(?::\d{1,2})?", text, re.ASCII):
+        raise argparse.ArgumentTypeError(f"{text!r}: a device is cpu, cuda or cuda:N")
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny sizes on the CPU: the script's own check")
-    ap.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default cuda)")
-    ap.add_argument("--steps", type=int, default=5, help="timed steps a row (after 2 of warm-up)")
-    ap.add_argument("--frames", type=int, default=60, help="frames of the render rows")
+    ap.add_argument("--device", type=device_name, default="cuda", help="cuda, cuda:N or cpu (default cuda)")
+    ap.add_argument("--steps", type=positive_int, default=5, help="timed steps a row (after 2 of warm-up)")
+    ap.add_argument("--frames", type=positive_int, default=60, help="frames of the render rows")
     ap.add_argument("--compile", action="store_true", help="also time the step under torch.compile")
     ap.add_argument("--save", action="store_true", help="append the rows to BENCHMARKS.md")
     args = ap.parse_args()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.rendering.choices import label  # noqa: E402
-from scripts.benchlib import report  # noqa: E402
+from scripts.benchlib import existing_file, positive_int, report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VARIANTS = ["this checkout="]
@@ -66,10 +66,10 @@ def code_of(env: dict[str, str], cwd: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--frames", type=int, default=40)
-    ap.add_argument("--width", type=int, default=640)
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--clip", default=str(ROOT / "samples" / "city.mp4"))
+    ap.add_argument("--frames", type=positive_int, default=40)
+    ap.add_argument("--width", type=positive_int, default=640)
+    ap.add_argument("--rounds", type=positive_int, default=4)
+    ap.add_argument("--clip", type=existing_file, default=str(ROOT / "samples" / "city.mp4"))
     ap.add_argument("--variant", action="append", help="NAME=ENV=VALUE[,ENV=VALUE...] (repeatable)")
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()

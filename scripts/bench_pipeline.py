@@ -147,13 +147,20 @@ def run(size: tuple[int, int], cores: list[int], frames: int, tmp: Path, policy:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def core_count(text: str) -> int | str:
+    """An argparse type for ``--cores``: ``all`` or a whole number of at least 1."""
+    from scripts.benchlib import positive_int
+
+    return text if text == "all" else positive_int(text)
+
+
 def main() -> None:
-    from scripts.benchlib import report
+    from scripts.benchlib import listed, positive_int, report, size
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--frames", type=int, default=40)
-    ap.add_argument("--cores", default="1,2,all")
-    ap.add_argument("--sizes", default="640x360,1920x1080")
+    ap.add_argument("--frames", type=positive_int, default=40)
+    ap.add_argument("--cores", type=listed(core_count), default="1,2,all")
+    ap.add_argument("--sizes", type=listed(size), default="640x360,1920x1080")
     ap.add_argument("--host", choices=("gpu", "cpu"), default="gpu",
                     help="threads of the host pipeline as a GPU run sets them (default) or a CPU run")
     ap.add_argument("--code", type=Path, default=None,
@@ -163,11 +170,13 @@ def main() -> None:
     args = ap.parse_args()
     available = sorted(os.sched_getaffinity(0))
     counts = []
-    for c in args.cores.split(","):
-        n = len(available) if c == "all" else int(c)
-        if n <= len(available) and n not in counts:
+    for c in args.cores:
+        n = len(available) if c == "all" else c
+        if n > len(available):
+            ap.error(f"--cores {c}: this machine gives the process {len(available)}")
+        if n not in counts:
             counts.append(n)
-    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    sizes = [(h, w) for w, h in args.sizes]
     lines = [f"Null dream (no network), {args.frames} frames of the sample clip scaled, host threads as a "
              f"{args.host.upper()} run sets them; frames/s of the whole render and of its frame loop; core-ms a "
              "frame per stage, summed over threads.", "",

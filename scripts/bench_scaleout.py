@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.media.images import encode_image, read_image  # noqa: E402
-from scripts.benchlib import ROOT, report  # noqa: E402
+from scripts.benchlib import ROOT, positive_int, report  # noqa: E402
 
 
 def render(cfg: Path, out: Path, *overrides: str) -> tuple[float, dict]:
@@ -60,8 +60,8 @@ def ray_costs(png: bytes, frames: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", type=int, default=100)
-    ap.add_argument("--width", type=int, default=320)
+    ap.add_argument("--frames", type=positive_int, default=100)
+    ap.add_argument("--width", type=positive_int, default=320)
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ from pipeline.media.probe import probe  # noqa: E402
 from pipeline.media.reader import FrameReader  # noqa: E402
 from pipeline.rendering.setup import fit_size  # noqa: E402
 from scripts.bench_coherence import e_warp, shots, warp_pairs  # noqa: E402
-from scripts.benchlib import report  # noqa: E402
+from scripts.benchlib import listed, picked, positive_int, report, whole  # noqa: E402
 from scripts.coherence_clips import Clip, suite  # noqa: E402
 
 
@@ -60,15 +60,17 @@ def seam_ratio(clip: Clip, width: int, segments: int, preroll: int, crossover: i
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--width", type=int, default=176)
-    ap.add_argument("--segments", type=int, default=3)
-    ap.add_argument("--prerolls", default="0,4,8,16")
-    ap.add_argument("--crossover", type=int, default=8)
-    ap.add_argument("--clips", default="talking,grass,pan")
+    ap.add_argument("--width", type=positive_int, default=176)
+    ap.add_argument("--segments", type=positive_int, default=3)
+    ap.add_argument("--prerolls", type=listed(whole), default="0,4,8,16")
+    ap.add_argument("--crossover", type=whole, default=8)
+    ap.add_argument("--clips", type=listed(str), default="talking,grass,pan")
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
-    prerolls = [int(p) for p in args.prerolls.split(",")]
-    clips = [c for c in suite() if any(w in c.name for w in args.clips.split(","))]
+    prerolls = args.prerolls
+    everything = suite()
+    names = picked([c.name for c in everything], args.clips, "--clips", ap)
+    clips = [c for c in everything if c.name in names]
     lines = [f"{args.segments} segments, render.batch 1, crossover {args.crossover}, width {args.width} px, default "
              "settings otherwise. E_warp (RGB in [0,1], squared) of the pairs from each crossfade window through "
              "the handover, over ordinary pairs. Target: at most 1.2x.", "",

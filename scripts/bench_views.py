@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.benchlib import ROOT, report  # noqa: E402
+from scripts.benchlib import ROOT, positive_int, report  # noqa: E402
 
 
 def timeline_seconds(runs: int) -> list[float]:
@@ -88,8 +88,8 @@ def report_cost(frames: int, runs: int) -> tuple[list[float], list[float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--runs", type=positive_int, default=3)
+    ap.add_argument("--frames", type=positive_int, default=40)
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
     import os

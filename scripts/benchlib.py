@@ -17,6 +17,73 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (``--frames 0`` once ended in a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
+    return value
+
+
+def whole(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number above 0")
+    return value
+
+
+def existing_file(text: str) -> Path:
+    """An argparse type: a file that is there."""
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: file not found")
+    return path
+
+
+def listed(item: Callable[[str], object]) -> Callable[[str], list]:
+    """An argparse type: comma-separated values, each read by ``item``, at least one."""
+    def read(text: str) -> list:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError("give at least one value")
+        return [item(p) for p in parts]
+    return read
+
+
+def size(text: str) -> tuple[int, int]:
+    """An argparse type: WIDTHxHEIGHT, both at least 1, as (width, height)."""
+    w, sep, h = text.partition("x")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size is WIDTHxHEIGHT, e.g. 640x360")
+    return positive_int(w), positive_int(h)
+
+
+def picked(names: list[str], words: list[str], what: str, ap: argparse.ArgumentParser) -> list[str]:
+    """The ``names`` containing any of ``words``; an argparse error naming the choices when none does."""
+    chosen = [n for n in names if any(w in n for w in words)]
+    if not chosen:
+        ap.error(f"{what} {','.join(words)}: matches none of {', '.join(names)}")
+    return chosen
+
+
 def machine() -> str:
     """CPU model, cores, memory, and the torch build, in one line."""
     model = platform.processor() or platform.machine()
