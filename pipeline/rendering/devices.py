@@ -9,10 +9,10 @@ ran 40 frames in 0.80-0.86x the time of one two-thread render, docs/how-it-works
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -108,20 +108,25 @@ def plan(cfg: Config) -> tuple[Config, list[str], int]:
     least one segment a device, and with ``segments: auto`` as many as each device batches; a
     clip too short to split has fewer (the count the workers are handed, so none is handed a
     segment the plan lacks). ConfigError for a setting the workers cannot honour."""
-    from pipeline.rendering.setup import resolve_batch
     from pipeline.rendering.video import planned_streams
 
     if cfg.dream.device != "auto":
         raise ConfigError(f"render.devices: each worker takes its device from render.devices, so dream.device must "
                           f"be auto (it is {cfg.dream.device})")
     devices = resolve_devices(cfg.render.devices)
-    if cfg.render.segments == "auto":
-        per = resolve_batch(cfg.render.batch, torch.device("cpu" if devices[0] == "cpu" else "cuda"))
-        segments = per * len(devices)
-    else:
-        segments = max(int(cfg.render.segments), len(devices))
+    segments = segment_setting(cfg, devices)
     cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"segments": segments})})
     return cfg, devices, planned_streams(cfg)
+
+
+def segment_setting(cfg: Config, devices: list[str]) -> int:
+    """``render.segments`` for a render on ``devices``: with ``auto`` one a device times what each
+    device batches, else as set but at least one a device."""
+    from pipeline.rendering.setup import resolve_batch
+
+    if cfg.render.segments == "auto":
+        return resolve_batch(cfg.render.batch, torch.device("cpu" if devices[0] == "cpu" else "cuda")) * len(devices)
+    return max(int(cfg.render.segments), len(devices))
 
 
 def _die_with_parent() -> None:
@@ -135,21 +140,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def dream_on_devices(cfg: Config, devices: list[str], segments: int) -> dict[str, Any]:
-    """Dream every segment of ``cfg``'s job (``segments`` of them, as planned) on ``devices``: one
-    long-lived worker process each, taking its share of the segments and batching them. Returns
-    the manifest's facts; MediaError with the failing worker's last line when one fails (what was
-    dreamed, by it and the others, is kept)."""
+def dream_on_devices(cfg: Config, devices: list[str], segments: int, job_root: Path) -> dict[str, Any]:
+    """Dream every segment of ``cfg``'s job (``segments`` of them, as planned; its folder
+    ``job_root``, opened) on ``devices``: one long-lived worker process each, taking its share of
+    the segments and batching them. Returns the manifest's facts. A worker's config error is a
+    ConfigError (exit 2) with its line; another failure a MediaError with the failing worker's
+    last line (what was dreamed, by it and the others, is kept)."""
     lock = threading.Lock()
     done = [0] * len(devices)
-    failure: list[str] = []
+    failure: list[tuple[int, str]] = []
     procs: list[subprocess.Popen] = []
     cores = sorted(os.sched_getaffinity(0))
-    with tempfile.TemporaryDirectory(prefix="dreamreel-devices-") as tmp:
-        config = Path(tmp) / "job.yaml"
-        data = cfg.model_dump(mode="json")
-        data["render"].update(devices=None, segments=cfg.render.segments)
-        config.write_text(yaml.safe_dump(data, sort_keys=False))
+    # The workers' config lives in the job folder under a temp file's name: removed after, and by
+    # the next run's clean-up if this process is killed (a $TMPDIR folder stayed behind).
+    config = Path(job_root) / f".devices.{secrets.token_hex(4)}.part.yaml"
+    data = cfg.model_dump(mode="json")
+    data["render"].update(devices=None, segments=cfg.render.segments)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
 
         def work(k: int, device: str, allowed: set[int], mine: list[int]) -> None:
             def start() -> None:
@@ -165,8 +173,9 @@ def dream_on_devices(cfg: Config, devices: list[str], segments: int) -> dict[str
             with lock:
                 if proc.returncode != 0:
                     lines = [ln for ln in err.splitlines() if ln.strip()]
-                    failure.append(f"segments {','.join(map(str, mine))} on {device}: "
-                                   f"{lines[-1] if lines else f'exit {proc.returncode}'}")
+                    last = lines[-1] if lines else f"exit {proc.returncode}"
+                    failure.append((proc.returncode, f"segments {','.join(map(str, mine))} on {device}: "
+                                    f"{last.removeprefix('render: error: ')}"))
                     return
                 done[k] = len(mine)
 
@@ -183,6 +192,11 @@ def dream_on_devices(cfg: Config, devices: list[str], segments: int) -> dict[str
                 for p in procs:
                     if p.poll() is None:
                         p.terminate()  # Ctrl-C: each worker keeps what it finished
+    finally:
+        config.unlink(missing_ok=True)
     if failure:
-        raise MediaError(f"render.devices: {failure[0]} (finished frames are kept; run again to resume)")
+        code, line = failure[0]
+        if code == 2:
+            raise ConfigError(f"render.devices: {line}")
+        raise MediaError(f"render.devices: {line} (finished frames are kept; run again to resume)")
     return {"devices": devices, "segments_per_device": done}

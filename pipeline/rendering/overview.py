@@ -77,12 +77,11 @@ def render_timeline(cfg: Config, force: bool = False) -> dict[str, Any]:
 def _cuts_and_segments(cfg: Config, info: Any, start: int, count: int,
                        timeline: Timeline) -> tuple[list[int], list[dict[str, Any]]]:
     """Scene cuts (output frame numbers) and the job's segments, as the render would plan them."""
-    from pipeline.rendering.setup import resolve_batch, resolve_device
     from pipeline.rendering.streams import plan_streams
-    from pipeline.rendering.video import detect_cuts, resolve_segments
+    from pipeline.rendering.video import detect_cuts, segment_setting
 
     cuts = detect_cuts(cfg, info, start, count, timeline)
-    nseg = resolve_segments(cfg.render.segments, resolve_batch(cfg.render.batch, resolve_device(cfg.dream.device)))
+    nseg = segment_setting(cfg)
     streams = plan_streams(start, count, nseg, cuts if nseg > 1 else [], cfg.render.preroll, cfg.render.crossover)
     return [c - start for c in cuts], [
         {"index": s.index, "first": s.first - start, "from": s.own_from - start, "to": s.own_to - start,

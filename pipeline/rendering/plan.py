@@ -122,12 +122,11 @@ def _segments_plan(cfg: Config, info: MediaInfo, start: int, count: int) -> list
     """The segments a render or its farm tasks (``--segment I``) would dream: the job's stored
     plan when there is one, else a fresh one (with the scene-cut pass when there are several)."""
     from pipeline.rendering.jobs import job_dir, read_plan
-    from pipeline.rendering.setup import resolve_batch
     from pipeline.rendering.streams import tiles
     from pipeline.rendering.context import timeline_of
-    from pipeline.rendering.video import plan_segments, resolve_segments
+    from pipeline.rendering.video import plan_segments, segment_setting
 
-    n = resolve_segments(cfg.render.segments, resolve_batch(cfg.render.batch, resolve_device(cfg.dream.device)))
+    n = segment_setting(cfg)
     segments = read_plan(job_dir(cfg.output)) if n > 1 else []
     if not tiles(segments, start, count):
         timeline = timeline_of(cfg, count, float(info.fps), float(start / info.fps), info)

@@ -5,7 +5,7 @@ import time
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError
-from pipeline.rendering.jobs import clear_job, job_owns
+from pipeline.rendering.jobs import job_owns
 from pipeline.rendering.outputs import check_output, output_lock, remove_stale_temps, write_manifest
 
 
@@ -67,12 +67,19 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None, seg
             spread: dict = {}
             if cfg.render.devices is not None and cfg.render.backend == "local":
                 from pipeline.rendering.devices import dream_on_devices, plan
+                from pipeline.rendering.jobs import Job
+                from pipeline.rendering.report import check_report_files
+                from pipeline.rendering.video import VideoRender
 
                 cfg, devices, segments = plan(cfg)
-                if force:
-                    clear_job(cfg.output)  # --force starts over before the workers begin
-                    force = False
-                spread = dream_on_devices(cfg, devices, segments)
+                # Everything the assembly would refuse is refused now, before a worker dreams: the
+                # report files beside the output, a job of other settings. The job is opened here
+                # (with --force: started over and handed the output), so the workers dream into it.
+                check_report_files(cfg.output, force)
+                job = Job(cfg.output, VideoRender(cfg).fingerprint())
+                job.open(force)
+                force = False
+                spread = dream_on_devices(cfg, devices, segments, job.root)
             facts = render_video(cfg, force)  # with devices: every segment is dreamed; this assembles
             facts.update(spread)
         else:

@@ -68,6 +68,20 @@ def resolve_segments(segments: int | str, batch: int) -> int:
     return batch if segments == "auto" else int(segments)
 
 
+def segment_setting(cfg: Config) -> int:
+    """The segments the video job of ``cfg`` is asked to have, as its render settles them: with
+    ``render.devices`` (local) one a device times its batch (devices.segment_setting), else
+    ``render.segments`` (auto: one per stream of a batch). ``--dry-run`` and ``--timeline`` show
+    what the render uses."""
+    from pipeline.rendering.setup import resolve_device
+
+    if cfg.render.devices is not None and cfg.render.backend == "local":
+        from pipeline.rendering import devices
+
+        return devices.segment_setting(cfg, devices.resolve_devices(cfg.render.devices))
+    return resolve_segments(cfg.render.segments, resolve_batch(cfg.render.batch, resolve_device(cfg.dream.device)))
+
+
 class VideoRender:
     """A video render for the animated skeleton. Built before any job folder exists: the probe
     (which also finds truncation), the frame range, the context (audio read, schedules checked),

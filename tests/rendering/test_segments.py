@@ -17,7 +17,7 @@ from pipeline.media.probe import probe
 from pipeline.errors import MediaError
 from pipeline.media.images import read_image
 from pipeline.rendering.jobs import MARKER, job_dir
-from tests.conftest import ROOT, make_clip
+from tests.conftest import ROOT, SAMPLES, make_clip
 
 CONFIG = """\
 input: {clip}
@@ -374,3 +374,82 @@ def test_one_farm_task_dreams_several_segments_side_by_side(tmp_path):
             main([str(cfg), "--segment", bad])
         assert stop.value.code == 2
     assert main([str(cfg)]) == 0 and probe(tmp_path / "farm.mp4").frames == 24
+
+
+def _devices_cfg(tmp_path, clip, out="d.mp4", extra=""):
+    cfg = tmp_path / f"{out}.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {tmp_path / out}\ndream: {{steps: 1, octaves: 1}}\n"
+                   "video: {steps_after_first: 1, preset: ultrafast}\n"
+                   f"render: {{segments: 2, preroll: 1, crossover: 1, devices: [cpu, cpu]}}\n{extra}")
+    return cfg
+
+
+def test_force_with_render_devices_replaces_the_output_and_leaves_no_temp(tmp_path):
+    """--force over an existing output: the job is started over and handed the output before the
+    workers start (it was refused with 'pass --force', with and without it). The workers' config
+    lives in the job folder and goes with it: nothing is left in $TMPDIR."""
+    import tempfile
+
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, size="64x48", rate="12", audio=False)
+    cfg = _devices_cfg(tmp_path, clip)
+    before = set(Path(tempfile.gettempdir()).glob("dreamreel-devices-*"))
+    assert main([str(cfg)]) == 0
+    first = (tmp_path / "d.mp4").stat().st_mtime_ns
+    assert main([str(cfg)]) == 2  # exists, no --force: refused as ever
+    assert main([str(cfg), "--force"]) == 0 and (tmp_path / "d.mp4").stat().st_mtime_ns != first
+    assert set(Path(tempfile.gettempdir()).glob("dreamreel-devices-*")) == before
+    assert not (tmp_path / "d.mp4.work").exists()
+
+
+def test_render_devices_refuses_a_changed_report_page_before_dreaming(tmp_path, capsys):
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, size="64x48", rate="12", audio=False)
+    cfg = _devices_cfg(tmp_path, clip)
+    assert main([str(cfg)]) == 0
+    page = tmp_path / "d.mp4.report.html"
+    page.write_text(page.read_text() + "<!-- my notes -->")
+    (tmp_path / "d.mp4").unlink()  # the video gone, the annotated page kept
+    capsys.readouterr()
+    assert main([str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "report.html" in err[0]
+    assert not (tmp_path / "d.mp4.work").exists()  # nothing was dreamed
+
+
+def test_dry_run_and_timeline_show_the_segments_render_devices_uses(tmp_path, capsys):
+    import json
+
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0, size="64x48", rate="12", audio=False)
+    cfg = tmp_path / "auto.yaml"
+    cfg.write_text(f"input: {clip}\noutput: {tmp_path / 'a.mp4'}\nrender: {{devices: [cpu, cpu], preroll: 1, "
+                   "crossover: 1}\n")
+    assert main([str(cfg), "--dry-run"]) == 0
+    assert "segments: 2 " in capsys.readouterr().out  # one a CPU device (batch 1) times two devices
+    assert main([str(cfg), "--timeline"]) == 0
+    assert len(json.loads((tmp_path / "a.mp4.timeline.json").read_text())["segments"]) == 2
+
+
+def test_a_workers_config_error_is_the_parents_exit_2_in_one_line(tmp_path, monkeypatch):
+    """A worker that stops on a config error (exit 2) was reported as exit 3 with 'run again to
+    resume' advice; a crash stays a media error that keeps the frames."""
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError, MediaError
+    from pipeline.rendering import devices
+
+    cfg_path = tmp_path / "w.yaml"
+    cfg_path.write_text(f"input: {SAMPLES / 'city.mp4'}\noutput: {tmp_path / 'w.mp4'}\n")
+    cfg = load_config(cfg_path)
+    (tmp_path / "job").mkdir()
+    for code, kind in ((2, ConfigError), (3, MediaError)):
+        script = f"import sys; print('render: error: dream.layers: no such layer', file=sys.stderr); sys.exit({code})"
+        monkeypatch.setattr(devices, "worker_command", lambda config, mine: [sys.executable, "-c", script])
+        with pytest.raises(kind) as err:
+            devices.dream_on_devices(cfg, ["cpu", "cpu"], 2, tmp_path / "job")
+        assert "render.devices: segments 0 on cpu: dream.layers: no such layer" in str(err.value)
+        assert ("run again" in str(err.value)) == (code == 3)
+    assert list((tmp_path / "job").iterdir()) == []  # the workers' config went with them
