@@ -34,6 +34,12 @@ def read_ledger(path: Path, fmt: str) -> dict[str, str] | None:
     return {k: v for k, v in written.items() if isinstance(k, str) and isinstance(v, str)}
 
 
+def pending_path(ledger_json: Path) -> Path:
+    """Where ``write_ledgered`` notes the digests of files it is about to write, until the ledger
+    itself says so: ``.NAME.pending`` beside the ledger ``NAME``."""
+    return ledger_json.with_name(f".{ledger_json.name}.pending")
+
+
 def file_digest(path: Path) -> str | None:
     fd, _ = open_regular(path)
     if fd is None:
@@ -60,12 +66,16 @@ def check_sidecars(ledger_json: Path, fmt: str, others: list[Path], force: bool,
     itself is ours when it reads as one. Files that are ``inputs`` of the config are left out of
     the returned list, never written."""
     ledger = read_ledger(ledger_json, fmt)
+    # A write stopped part way (killed between a page and the ledger) left files whose digests the
+    # pending note has and the ledger not yet: ours too, so the same command finishes the job.
+    pending = read_ledger(pending_path(ledger_json), fmt) or {}
     _check(ledger_json, ledger is not None, force)
     writable = []
     for path in others:
         if any(same_file(path, i) for i in inputs if i is not None and Path(i).exists()):
             continue
-        _check(path, ledger is not None and path.exists() and ledger.get(path.name) == file_digest(path), force)
+        known = {d for d in ((ledger or {}).get(path.name), pending.get(path.name)) if d is not None}
+        _check(path, path.exists() and bool(known) and file_digest(path) in known, force)
         writable.append(path)
     return writable
 
@@ -81,9 +91,14 @@ def _check(path: Path, ours: bool, force: bool) -> None:
 
 def write_ledgered(ledger_json: Path, data: dict[str, Any], files: dict[Path, bytes]) -> list[Path]:
     """Write ``files`` and then the JSON ``data`` at ``ledger_json`` with their SHA-256 under
-    ``written``, each atomically; returns the paths, the ledger first."""
+    ``written``, each atomically; returns the paths, the ledger first. The digests to come are
+    noted first (``pending_path``), so a run stopped anywhere between leaves only files the next
+    run can tell are ours; the note goes once the ledger holds them."""
     data["written"] = {p.name: digest(b) for p, b in files.items()}
+    pending = pending_path(ledger_json)
+    atomic_write_bytes(pending, dumps({"format": data.get("format"), "written": data["written"]}).encode())
     for path, blob in files.items():
         atomic_write_bytes(path, blob)
     atomic_write_bytes(ledger_json, dumps(data, separators=(",", ":")).encode())
+    pending.unlink(missing_ok=True)
     return [ledger_json, *files]
