@@ -284,6 +284,10 @@ class AudioConfig(_Strict):
     def _bpm_in_range(self) -> "AudioConfig":
         if self.bpm_exact and self.bpm is None:
             raise ValueError("audio.bpm_exact: says audio.bpm is exact, but audio.bpm is not set")
+        lo, hi = self.tempo_range
+        if self.bpm is not None and "tempo_range" in self.model_fields_set and not lo <= self.bpm <= hi:
+            raise ValueError(f"audio.bpm: {self.bpm:g} is outside audio.tempo_range [{lo:g}, {hi:g}]; the tempo "
+                             "search is guided by bpm, so widen the range or leave it out")
         return self
 
 
@@ -370,6 +374,14 @@ class Config(_Strict):
                 if getattr(self.dream, key) is not None:
                     raise ValueError(f"dream.{key}: a {key} {what}, but an atlas dreams each channel from noise on "
                                      "its own; remove it (still, video and zoom renders use it)")
+        for key in ("audio_markers", "audio_bar_markers"):
+            if mode in ("still", "atlas") and getattr(self, key) is not None:
+                raise ValueError(f"{key}: beat and bar times drive video and zoom renders; a {mode} is one picture "
+                                 "with no time for them: remove it")
+        if mode != "video" and self.render.devices is not None:
+            raise ValueError(f"render.devices: spreads a video's segments over devices; a {mode} render is one "
+                             "chain (each zoom frame needs the one before), so it runs on one device: remove "
+                             "render.devices and set dream.device")
         if mode == "zoom" and self.zoom.loop and self.zoom.frames < 8:
             raise ValueError("zoom.loop: a seamless loop needs zoom.frames of 8 or more")
         for key, sched in self.schedules().items():
@@ -420,6 +432,12 @@ def _format_error(err: dict, smap: SourceMap) -> str:
             loc = tuple(m.group(1).split("."))
             msg = m.group(2)
             return f"{smap.where(loc)}: {m.group(1)}: {msg}"
+    m = re.match(r"Value error, ([\w.]+): (.*)", msg, re.S)
+    if m and tuple(m.group(1).split("."))[:len(loc)] == tuple(str(x) for x in loc):
+        # A section's own check names the key it is about ("audio.bpm: ..."): point there, so an
+        # override of that key is named, not a line of the file the override replaced.
+        where = smap.where(tuple(m.group(1).split(".")))
+        return f"{where}: {m.group(1)}: {m.group(2)}"
     key = ".".join(str(x) for x in loc) if loc else "config"
     where = smap.where(loc) if loc else smap.name
     if err["type"] == "extra_forbidden":

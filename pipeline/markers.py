@@ -59,7 +59,9 @@ def read_markers(path: Path, key: str = "audio_markers") -> np.ndarray:
     config ``key``, the file and line of the first bad one."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{key}: {path}: file not found")
+        kind = ("is a folder, not a marker file" if path.is_dir() else
+                "is not a regular file (a pipe or device?)" if path.exists() else "file not found")
+        raise ConfigError(f"{key}: {path}: {kind}")
     if path.stat().st_size > MAX_BYTES:
         raise ConfigError(f"{key}: {path}: larger than {MAX_BYTES >> 20} MiB; not a marker file")
     try:

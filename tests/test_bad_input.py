@@ -303,3 +303,32 @@ def test_a_video_without_sound_as_the_audio_file_says_so(tmp_path):
     c, out = video(tmp_path, SAMPLES / "city.mp4", extra=f"audio: {{file: {silent}}}\n")
     one_line_error(render(c), 3, "silent.mp4: has no audio stream")
     nothing_at(out)
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("audio_markers=samples/beat.wav", "audio_markers: beat and bar times drive video and zoom renders"),
+    ("render.devices=[cpu,cpu]", "render.devices: spreads a video's segments"),
+])
+def test_settings_a_mode_cannot_use_are_refused_not_ignored(override, needle):
+    config = "configs/still.yaml" if override.startswith("audio_markers") else "configs/zoom.yaml"
+    one_line_error(render(config, override, "--dry-run"), 2, f"override '{override}'", needle)
+
+
+def test_a_bpm_outside_the_tempo_range_names_the_override_not_a_file_line():
+    proc = render("configs/clip.yaml", "audio.file=samples/beat.wav", "audio.bpm=200", "audio.tempo_range=[60,100]",
+                  "--dry-run")
+    one_line_error(proc, 2, "override 'audio.bpm=200': audio.bpm: 200 is outside audio.tempo_range [60, 100]")
+
+
+def test_a_folder_or_a_pipe_is_called_what_it_is(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    for key, path, needle in (("audio.file", tmp_path, "is a folder, not an audio file"),
+                              ("audio.file", fifo, "is not a regular file (a pipe or device?)"),
+                              ("audio_markers", tmp_path, "is a folder, not a marker file"),
+                              ("audio_markers", fifo, "is not a regular file (a pipe or device?)")):
+        extra = "audio: {file: samples/beat.wav}\n" if key == "audio_markers" else ""
+        c, out = video(tmp_path, SAMPLES / "city.mp4", extra=f"{extra}frames: {{count: 2}}\n")
+        proc = render(c, f"{key}={path}")
+        one_line_error(proc, 3 if key == "audio.file" else 2, f"{key}: {path}: {needle}")
+        nothing_at(out)

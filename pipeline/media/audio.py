@@ -125,9 +125,7 @@ def read_audio(src: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
 
     Read from ffmpeg into one growing buffer that becomes the array without a copy: the samples
     (88 KB a second, 318 MB an hour) are the only thing as long as the track."""
-    src = Path(src)
-    if not src.is_file():
-        raise MediaError(f"{src}: audio file not found")
+    src = require_readable(Path(src), "an audio file")  # a folder or a FIFO says so, not "not found"
     check_header(src)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([ffmpeg_exe(), *decode_audio_args(src, rate)], stdin=subprocess.DEVNULL,

@@ -42,13 +42,14 @@ def foreign_files(folder: Path) -> list[str]:
 
 
 def audio_plan(choice: str, source: Path | None, source_has_audio: bool, source_codec: str | None,
-               start_seconds: float, file_start: float = 0.0) -> tuple[Path, float, bool] | None:
+               start_seconds: float, file_start: float = 0.0, key: str = "video.audio") -> tuple[Path, float, bool] | None:
     """Which audio goes into the MP4: (file, start seconds, copy codec?) or None.
 
     choice: "source", "none", or a path to another audio file, cut from ``file_start`` seconds
     (the render's start when the file runs along the source's timeline, as a top-level ``audio:``
     does: the effects read it from there too). A source without audio gives None. Copying is
-    only exact from the very start; a cut elsewhere is re-encoded to AAC.
+    only exact from the very start; a cut elsewhere is re-encoded to AAC. ``key``: the config key
+    an error names.
     """
     if choice == "none":
         return None
@@ -59,7 +60,7 @@ def audio_plan(choice: str, source: Path | None, source_has_audio: bool, source_
     try:
         return check_audio(Path(choice)), file_start, False
     except MediaError as exc:
-        raise MediaError(f"video.audio: {exc}") from None
+        raise MediaError(f"{key}: {exc}") from None
 
 
 def encode_frames(frames: list[Path], fps: Fraction, out: Path, crf: int = 18,

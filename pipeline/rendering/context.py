@@ -106,10 +106,10 @@ def mux_audio(cfg: Config, source: MediaInfo | None, offset: float) -> AudioPlan
             # The top-level track runs along the source (its envelopes are read from ``offset``):
             # muxed from 0 s it was out of sync with both the picture and the effects.
             return audio_plan(str(cfg.audio.file), cfg.input, source.has_audio, source.audio_codec, offset,
-                              file_start=offset)
+                              file_start=offset, key="audio.file")
         return audio_plan(cfg.video.audio, cfg.input, source.has_audio, source.audio_codec, offset)
     if cfg.mode == "zoom" and cfg.audio.file is not None:
-        return audio_plan(str(cfg.audio.file), None, False, None, 0.0)
+        return audio_plan(str(cfg.audio.file), None, False, None, 0.0, key="audio.file")
     return None
 
 

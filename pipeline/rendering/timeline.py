@@ -50,6 +50,9 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
     in the audio, seconds."""
     users = cfg.uses_audio()
     if not users:
+        for key in ("audio_markers", "audio_bar_markers"):
+            if getattr(cfg, key) is not None:
+                read_markers(getattr(cfg, key), key)  # unused by any schedule, but a bad file is still one line
         return check_schedules(cfg, Timeline(frames, fps))
     source = cfg.audio.file or fallback_audio
     if source is None:
