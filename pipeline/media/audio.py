@@ -30,6 +30,7 @@ class AudioHeader:
 
     seconds: float | None
     codec: str | None
+    problem: str | None = None  # ffmpeg's line when it could not read the file at all
 
 
 def audio_header(src: Path) -> AudioHeader:
@@ -39,7 +40,8 @@ def audio_header(src: Path) -> AudioHeader:
     text = proc.stderr.decode("utf-8", "replace")
     d, a = _DURATION.search(text), _AUDIO.search(text)
     seconds = int(d[1]) * 3600 + int(d[2]) * 60 + float(d[3]) if d else None
-    return AudioHeader(seconds, a[1] if a else None)
+    problem = None if "Input #" in text else last_line(proc.stderr)
+    return AudioHeader(seconds, a[1] if a else None, problem)
 
 
 def check_header(src: Path) -> AudioHeader:
@@ -47,6 +49,8 @@ def check_header(src: Path) -> AudioHeader:
     its header claims a length its size cannot hold (a damaged sample rate: decoding it would
     ask for gigabytes) or past any track. Before anything is decoded or allocated."""
     header = audio_header(src)
+    if header.problem is not None:
+        raise MediaError(f"{src}: cannot decode audio: {header.problem}")
     if header.codec is None:
         raise MediaError(f"{src}: has no audio stream")
     size = src.stat().st_size
