@@ -332,3 +332,23 @@ def test_a_folder_or_a_pipe_is_called_what_it_is(tmp_path):
         proc = render(c, f"{key}={path}")
         one_line_error(proc, 3 if key == "audio.file" else 2, f"{key}: {path}: {needle}")
         nothing_at(out)
+
+
+def test_a_cut_off_wav_says_the_seconds_it_lost_on_the_timeline_and_in_the_render(tmp_path):
+    """A WAV cut to half its length was taken without a word (its header still says 8 s)."""
+    import json
+
+    wav = _wav(tmp_path / "whole.wav", (_sine(8.0) * 20000).astype(np.int16))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(wav.read_bytes()[: 44 + 4 * 22050 * 2])  # the header and the first 4 s
+    zoom = cfg(tmp_path, f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
+                         f"audio: {{file: {cut}}}\nsize: {{width: 48}}\nzoom: {{frames: 8, fps: 4, zoom: '1 + 0.05*beat'}}\n"
+                         f"{TINY_DREAM}")
+    proc = render(zoom, "--timeline")
+    assert proc.returncode == 0, proc.stderr
+    note = "audio: cut.wav decoded to 4.00 s of the 8.00 s its header says: 4.00 s lost"
+    assert note in proc.stderr
+    assert any(n.startswith(note) for n in json.loads((tmp_path / "z.mp4.timeline.json").read_text())["notes"])
+    proc = render(zoom)
+    assert proc.returncode == 0 and note in proc.stderr, proc.stderr
+    assert any(n.startswith(note) for n in json.loads((tmp_path / "z.mp4.report.json").read_text())["notes"])

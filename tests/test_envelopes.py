@@ -74,6 +74,9 @@ def test_a_two_hour_timeline_is_made_in_bounded_memory_and_time(tmp_path):
     data = json.loads((tmp_path / "set.mp4.timeline.json").read_text())
     assert data["frames"] == 216000 and abs(data["audio"]["tempo"] - 60) < 0.5
     assert abs(len(data["beats"]) - 7200) < 10
+    # A note made after the page's data once reached neither the page, the JSON nor stderr.
+    note = "audio longer than 60 minutes is not embedded in the page"
+    assert note in data["notes"] and f"render: note: {note}" in proc.stderr
     # 1.9 GB here: the samples, the decode buffer's growth, the tracker's back-pointers (60 MB) and
     # the page's data for 216,000 frames.
     assert peak < 4 * 7200 * 22050 * 4, peak >> 20

@@ -40,8 +40,33 @@ def audio_header(src: Path) -> AudioHeader:
     text = proc.stderr.decode("utf-8", "replace")
     d, a = _DURATION.search(text), _AUDIO.search(text)
     seconds = int(d[1]) * 3600 + int(d[2]) * 60 + float(d[3]) if d else None
+    declared = wav_seconds(src)
+    if declared is not None:
+        seconds = max(declared, seconds or 0.0)
     problem = None if "Input #" in text else last_line(proc.stderr)
     return AudioHeader(seconds, a[1] if a else None, problem)
+
+
+def wav_seconds(src: Path) -> float | None:
+    """The length a WAV file's own chunks declare (its data chunk's bytes over the format's bytes a
+    second), None for anything else. ffmpeg measures a WAV by its size, so a file cut short reads
+    as shorter, not as damaged; this is what it was meant to hold."""
+    try:
+        with open(src, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(head):
+        tag, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if tag == b"fmt " and size >= 16 and pos + 24 <= len(head):
+            byte_rate = int.from_bytes(head[pos + 16:pos + 20], "little")
+        elif tag == b"data":
+            return size / byte_rate if byte_rate > 0 and size < 0xFFFFFFF0 else None  # 0xFFFFFFFF: streamed
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def check_header(src: Path) -> AudioHeader:
@@ -124,13 +149,15 @@ def _pieces(src: Path, rate: int) -> Iterator[tuple[np.ndarray, int]]:
         proc.wait()
 
 
-def read_audio(src: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
+def read_audio(src: Path, rate: int = ANALYSIS_RATE, notes: list[str] | None = None) -> np.ndarray:
     """Mono float32 samples of ``src`` at ``rate`` Hz; MediaError when it has no readable audio.
+    ``notes`` gets a line when less decoded than the header promised (a damaged or cut file:
+    the seconds lost are said, not silently dropped).
 
     Read from ffmpeg into one growing buffer that becomes the array without a copy: the samples
     (88 KB a second, 318 MB an hour) are the only thing as long as the track."""
     src = require_readable(Path(src), "an audio file")  # a folder or a FIFO says so, not "not found"
-    check_header(src)
+    header = check_header(src)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([ffmpeg_exe(), *decode_audio_args(src, rate)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err)
@@ -142,13 +169,19 @@ def read_audio(src: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
         finally:
             proc.stdout.close()
             code = proc.wait()
+        err.seek(0)
+        problems = err.read()
         if code != 0:
-            err.seek(0)
-            raise MediaError(f"{src}: cannot decode audio: {last_line(err.read())}")
+            raise MediaError(f"{src}: cannot decode audio: {last_line(problems)}")
     samples = np.frombuffer(buf, np.float32, count=len(buf) // 4)
     if samples.size == 0:
         raise MediaError(f"{src}: has no audio samples")
     check_finite(samples, src, rate)
+    got = samples.size / rate
+    if notes is not None and header.seconds is not None and header.seconds - got > max(0.25, 0.01 * header.seconds):
+        why = f" ({last_line(problems)})" if problems.strip() else ""
+        notes.append(f"audio: {src.name} decoded to {got:.2f} s of the {header.seconds:.2f} s its header says: "
+                     f"{header.seconds - got:.2f} s lost, a damaged or cut file{why}")
     return samples
 
 

@@ -48,7 +48,7 @@ def render_timeline(cfg: Config, force: bool = False) -> dict[str, Any]:
                                                           f"{cfg.uses_audio()[0]} reads them" if cfg.uses_audio() else ""))
     else:
         try:
-            samples = read_audio(source)
+            samples = read_audio(source, notes=notes)
         except MediaError as exc:
             notes.append(f"audio: {exc}; the envelopes are flat")
     if samples is not None:
@@ -67,11 +67,13 @@ def render_timeline(cfg: Config, force: bool = False) -> dict[str, Any]:
     if source is not None:
         audio = {"file": str(source), "offset": offset, **rhythm_sources(cfg)}
     wave = waveform(samples, ANALYSIS_RATE, offset, count / fps) if samples is not None else None
+    # Before the page's data: its notes (a track too long to embed) belong on the page too.
+    listening = _listening(source, offset, count / fps, samples, notes)
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, audio=audio, cuts=cuts,
                          segments=segments, wave=wave, notes=notes)
     data["previews"] = _previews(cfg.output, count, fps)
-    return write_timeline(cfg.output, data, _listening(source, offset, count / fps, samples, notes), envs,
-                          force=force, markers=cfg.audio_markers, bar_markers=cfg.audio_bar_markers)
+    return write_timeline(cfg.output, data, listening, envs, force=force, markers=cfg.audio_markers,
+                          bar_markers=cfg.audio_bar_markers)
 
 
 def _cuts_and_segments(cfg: Config, info: Any, start: int, count: int,

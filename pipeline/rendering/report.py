@@ -129,8 +129,9 @@ def write_report(cfg: Any, ctx: Any, names: list[str], recorded: dict[str, dict[
     audio = None
     if cfg.audio.file or timeline.envelopes is not None:
         audio = {"file": str(cfg.audio.file or cfg.input), **(rhythm_sources(cfg) if timeline.envelopes is not None else {})}
+    notes = list(timeline.envelopes.notes) if timeline.envelopes is not None else []
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, cuts=cuts, segments=segments,
-                         audio=audio)
+                         audio=audio, notes=notes)
     data["format"] = FORMAT
     data["report"] = {"frames": frames, "summary": summarise(frames)}
     data["config"] = cfg.model_dump(mode="json")

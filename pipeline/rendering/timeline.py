@@ -1,6 +1,7 @@
 """Frame times and audio envelopes: the variables a schedule can read at each frame."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,11 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
             f"{users[0]}: reads an audio envelope (rms, onset, bass, mid, high, beat, bar, ...) but there is no audio; "
             "set audio: path/to/track.wav"
         )
-    return check_schedules(cfg, Timeline(frames, fps, analyse_audio(cfg, source, frames, fps, offset)))
+    envs = analyse_audio(cfg, source, frames, fps, offset)
+    for note in envs.notes:
+        # Said now, before the first frame, and kept in the report (report.py).
+        print(f"render: note: {note}", file=sys.stderr, flush=True)
+    return check_schedules(cfg, Timeline(frames, fps, envs))
 
 
 def analyse_audio(cfg: Config, source: Path, frames: int, fps: float, offset: float = 0.0,
@@ -68,11 +73,11 @@ def analyse_audio(cfg: Config, source: Path, frames: int, fps: float, offset: fl
     """The envelopes of ``source`` for ``frames`` frames at ``fps`` from ``offset`` seconds, with
     the beats of ``cfg.audio_markers`` and the bars of ``cfg.audio_bar_markers`` (when given) in
     place of the detected ones."""
+    notes: list[str] = []
     if samples is None:
-        samples = read_audio(source)
+        samples = read_audio(source, notes=notes)
     duration = samples.size / ANALYSIS_RATE
     marked: dict[str, np.ndarray | None] = {"audio_markers": None, "audio_bar_markers": None}
-    notes: list[str] = []
     for key in marked:
         path = getattr(cfg, key)
         if path is not None:
