@@ -352,3 +352,60 @@ def test_a_cut_off_wav_says_the_seconds_it_lost_on_the_timeline_and_in_the_rende
     proc = render(zoom)
     assert proc.returncode == 0 and note in proc.stderr, proc.stderr
     assert any(n.startswith(note) for n in json.loads((tmp_path / "z.mp4.report.json").read_text())["notes"])
+
+
+def test_a_damaged_ogg_says_how_much_it_lost(tmp_path):
+    """Zeroed pages in the middle of an Ogg Vorbis file lost 3.2 of its 7.1 s without a word."""
+    from pipeline.media.audio import read_audio
+
+    ogg = tmp_path / "t.ogg"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=7.1", "-c:a", "libvorbis", str(ogg))
+    data = bytearray(ogg.read_bytes())
+    data[len(data) // 3: len(data) // 3 + 2000] = bytes(2000)
+    ogg.write_bytes(bytes(data))
+    notes: list[str] = []
+    samples = read_audio(ogg, notes=notes)
+    lost = 7.1 - samples.size / 22050
+    assert lost > 0.5 and len(notes) == 1 and f"{lost:.2f} s lost" in notes[0] and "t.ogg" in notes[0]
+
+
+def test_render_devices_workers_die_with_their_parent(tmp_path):
+    """kill -9 of a render.devices render: its workers stop too (they went on dreaming as
+    orphans), and the next run cleans up and finishes."""
+    import signal
+    import time
+
+    from tests.conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=8.0, size="96x64", rate="12", audio=False)
+    # Slow enough that the workers, left alone, would dream for far longer than the 5 s allowed.
+    c = cfg(tmp_path, f"input: {clip}\noutput: {tmp_path / 'o.mp4'}\ndream: {{steps: 8, octaves: 2}}\n"
+                      "video: {steps_after_first: 8, preset: ultrafast}\n"
+                      "render: {segments: 2, preroll: 1, crossover: 1, devices: [cpu, cpu]}\n")
+    parent = subprocess.Popen([*RENDER, str(c)], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+
+    def workers() -> list[int]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if proc.name.isdigit() and str(tmp_path).encode() in cmd and b"--segment" in cmd:
+                found.append(int(proc.name))
+        return found
+
+    deadline = time.monotonic() + 120
+    while not workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers(), "no worker started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not workers()
+    proc = render(c, "frames.count=24", "--force")  # a shorter job over what the killed one left
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "o.mp4.work").exists() and not list(tmp_path.glob(".o.mp4*"))
