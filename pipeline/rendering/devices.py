@@ -103,20 +103,18 @@ def shares(segments: int, workers: int) -> list[list[int]]:
     return [list(range(k, segments, workers)) for k in range(workers)]
 
 
-def plan(cfg: Config) -> tuple[Config, list[str], int]:
-    """(cfg with its segment count settled, the devices, the segments the job's plan has): at
-    least one segment a device, and with ``segments: auto`` as many as each device batches; a
-    clip too short to split has fewer (the count the workers are handed, so none is handed a
-    segment the plan lacks). ConfigError for a setting the workers cannot honour."""
-    from pipeline.rendering.video import planned_streams
-
+def plan(cfg: Config) -> tuple[Config, list[str]]:
+    """(cfg with its segment count settled, the devices, each checked): at least one segment a
+    device, and with ``segments: auto`` as many as each device batches (a clip too short to split
+    plans fewer: the workers are handed the job's stored plan's). ConfigError for a setting the
+    workers cannot honour."""
     if cfg.dream.device != "auto":
         raise ConfigError(f"render.devices: each worker takes its device from render.devices, so dream.device must "
                           f"be auto (it is {cfg.dream.device})")
     devices = resolve_devices(cfg.render.devices)
     segments = segment_setting(cfg, devices)
     cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"segments": segments})})
-    return cfg, devices, planned_streams(cfg)
+    return cfg, devices
 
 
 def segment_setting(cfg: Config, devices: list[str]) -> int:

@@ -71,15 +71,17 @@ def run_render(cfg: Config, force: bool = False, preview: int | None = None, seg
                 from pipeline.rendering.report import check_report_files
                 from pipeline.rendering.video import VideoRender
 
-                cfg, devices, segments = plan(cfg)
+                cfg, devices = plan(cfg)
                 # Everything the assembly would refuse is refused now, before a worker dreams: the
                 # report files beside the output, a job of other settings. The job is opened here
-                # (with --force: started over and handed the output), so the workers dream into it.
+                # (with --force: started over and handed the output) and planned once, so the
+                # workers dream the segments of the one stored plan, into a job that owns the output.
                 check_report_files(cfg.output, force)
-                job = Job(cfg.output, VideoRender(cfg).fingerprint())
+                video = VideoRender(cfg)
+                job = Job(cfg.output, video.fingerprint())
                 job.open(force)
                 force = False
-                spread = dream_on_devices(cfg, devices, segments, job.root)
+                spread = dream_on_devices(cfg, devices, len(video.plan(job)), job.root)
             facts = render_video(cfg, force)  # with devices: every segment is dreamed; this assembles
             facts.update(spread)
         else:

@@ -119,11 +119,17 @@ class VideoRender:
     def fingerprint(self) -> dict:
         return fingerprint(self.ctx.cfg, self.info, self.size, self.nseg)
 
+    def plan(self, job: Job) -> list[Stream]:
+        """The job's segments: the stored plan (``plan.json``), made and stored by the first run or
+        task that needs it, so every process of the job dreams one plan."""
+        cfg = self.ctx.cfg
+        make = lambda: plan_segments(cfg, self.info, self.start, self.count, self.nseg, self.ctx.timeline)  # noqa: E731
+        # One segment is the whole range, which frames.count may change between runs: never stored.
+        return job.plan(make, self.start, self.count) if self.nseg > 1 else make()
+
     def dream(self, job: Job) -> dict:
         cfg, info, segments = self.ctx.cfg, self.info, self.segments
-        make = lambda: plan_segments(cfg, info, self.start, self.count, self.nseg, self.ctx.timeline)  # noqa: E731
-        # One segment is the whole range, which frames.count may change between runs: never stored.
-        self.streams = streams = job.plan(make, self.start, self.count) if self.nseg > 1 else make()
+        self.streams = streams = self.plan(job)
         if segments is not None:
             check_segments(segments, len(streams))
         # Only the segments this run may dream are checked (a farm task never hashes the others' frames).
@@ -246,15 +252,6 @@ def render_video(cfg: Config, force: bool, segments: tuple[int, ...] | None = No
     ``segments``, dream those segments only (a farm task: no output, see VideoRender)."""
     writer = "" if segments is None else "s" + "-".join(f"{i:05d}" for i in segments)
     return render_animated(VideoRender(cfg, segments), force, writer=writer, encode=segments is None)
-
-
-def planned_streams(cfg: Config) -> int:
-    """How many segments the job of ``cfg`` (``render.segments`` a number) is split into: as many
-    as asked, fewer for a clip too short to split (see streams.stream_count)."""
-    assert cfg.input is not None
-    info = probe(cfg.input, cfg.limits.max_pixels)
-    _, count = plan_frames(cfg, info)
-    return stream_count(count, int(cfg.render.segments), cfg.render.preroll, cfg.render.crossover)
 
 
 def check_segments(segments: tuple[int, ...], planned: int) -> None:
