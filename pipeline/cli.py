@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over; with --timeline, "
                    "replace timeline files a person changed")
     p.add_argument("--preview", type=int, metavar="N",
-                   help="video: dream every Nth frame small into one contact-sheet PNG")
+                   help="video, zoom: dream every Nth frame small into one contact-sheet PNG")
     p.add_argument("--preview-at", metavar="MOMENTS",
                    help="video/zoom: dream chosen moments into the contact sheet: times (12.5, 0:42.5), frames "
                         "(f120), beats (beat:64) or onsets (onsets, onsets:0.7), comma-separated")
@@ -136,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"render: wrote {', '.join(done['timeline'])}", file=sys.stderr)
             return EXIT_OK
         if args.dry_run:
+            from pipeline.models.registry import get_spec
+            from pipeline.models.weights import locate_weights
             from pipeline.rendering.plan import describe
 
             print(describe(cfg))
+            # The plan says MISSING; the exit code says it too, as the render would fail on it.
+            locate_weights(get_spec(cfg.dream.model), cfg.dream.weights)
             return EXIT_OK
         from pipeline.runtime import tune_process
 

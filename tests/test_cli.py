@@ -124,3 +124,12 @@ def test_preview_with_segment_is_refused_not_ignored(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("render: error: --preview and --segment") and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_shows_the_plan_and_fails_on_missing_weights(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'o.png'}\n")
+    assert main([str(cfg), "--dry-run"]) == 0
+    assert main([str(cfg), "--dry-run", f"dream.weights={tmp_path / 'none.pth'}"]) == 2
+    out, err = capsys.readouterr()
+    assert "weights: MISSING" in out and err.strip().splitlines()[-1].startswith("render: error: dream.weights: ")
