@@ -90,3 +90,18 @@ def test_a_marker_clock_time_past_100_hours_is_refused(tmp_path):
     assert parse_clock("99:59:59") == 99 * 3600 + 59 * 60 + 59
     with pytest.raises(ValueError, match="past any track"):
         parse_clock("999:00:00")
+
+
+def test_a_repeat_preview_replaces_our_own_sheet_and_keeps_an_edited_one(tmp_path):
+    """The sheet is listed in its JSON's ledger: a second preview replaces it without --force (it
+    was refused as 'output exists'); a sheet someone changed still needs --force."""
+    cfg = tmp_path / "z.yaml"
+    cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
+                   "size: {width: 64}\nzoom: {frames: 8}\ndream: {steps: 1, octaves: 1}\n")
+    sheet = tmp_path / "z.mp4.preview.png"
+    assert main([str(cfg), "--preview", "4"]) == 0
+    first = sheet.read_bytes()
+    assert main([str(cfg), "--preview-at", "f1,f3,f5"]) == 0 and sheet.read_bytes() != first
+    sheet.write_bytes(sheet.read_bytes() + b"my notes")
+    assert main([str(cfg), "--preview", "4"]) == 2 and sheet.read_bytes().endswith(b"my notes")
+    assert main([str(cfg), "--preview", "4", "--force"]) == 0

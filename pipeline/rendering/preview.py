@@ -15,18 +15,16 @@ from pipeline.config import Config, SizeConfig
 from pipeline.dream import dream
 from pipeline.envelopes import render_events
 from pipeline.errors import ConfigError, MediaError
-from pipeline.jsonio import dumps
-from pipeline.media.atomic import atomic_write_bytes
-from pipeline.media.images import to_rgb8, to_tensor, write_image
+from pipeline.media.images import encode_image, to_rgb8, to_tensor
 from pipeline.media.mask import open_mask
 from pipeline.media.probe import probe
 from pipeline.media.reader import FrameReader
 from pipeline.moments import resolve_moments
 from pipeline.rendering.atlas import grid
 from pipeline.rendering.context import RenderContext, build_context
-from pipeline.rendering.outputs import check_output, sidecar
+from pipeline.rendering.outputs import sidecar
 from pipeline.rendering.progress import bar
-from pipeline.rendering.sidecars import check_sidecars
+from pipeline.rendering.sidecars import check_sidecars, write_ledgered
 from pipeline.rendering.setup import fit_size, frame_generator
 from pipeline.rendering.timeline import analyse_audio
 from pipeline.views.lanes import beat_numbers
@@ -46,9 +44,11 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     if cfg.mode not in ("video", "zoom"):
         raise ConfigError(f"--preview works on video and zoom renders; this config renders mode {cfg.mode}")
     out = sidecar(cfg.output, ".preview.png")
-    check_output(out, force)
     sheet_json = sidecar(cfg.output, ".preview.json")
-    check_sidecars(sheet_json, FORMAT, [], force)
+    # The sheet is listed in its JSON's ledger: a repeat preview replaces our own, unchanged sheet
+    # without --force (it was refused as "output exists"); a sheet edited or made by someone else
+    # still needs it.
+    check_sidecars(sheet_json, FORMAT, [out], force)
     source = info = None
     if cfg.mode == "video":
         from pipeline.rendering.video import plan_frames
@@ -83,11 +83,11 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     frames = _dream_cells(ctx, info, source, start, count, size, wanted)
     cells = [_describe(ctx, t, fps, beats) for t in wanted]
     labelled = [_label(rgb, c["caption"]) for rgb, c in zip(frames, cells)]
-    write_image(out, grid(labelled, min(6, len(labelled))))
+    png = encode_image(grid(labelled, min(6, len(labelled))), ".png")
     for c, rgb in zip(cells, frames):
         c["thumb"] = _thumb(rgb)
     sheet = {"format": FORMAT, "frames": count, "fps": fps, "first_frame": start, "image": out.name, "cells": cells}
-    atomic_write_bytes(sheet_json, dumps(sheet).encode())
+    write_ledgered(sheet_json, sheet, {out: png})
     return {"preview": str(out), "frames": wanted}
 
 
