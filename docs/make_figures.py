@@ -47,10 +47,10 @@ class Figure:
     extra: list[str] = field(default_factory=list)  # further code the figure depends on
 
 
-def render(config: str, out: Path, *args: str) -> None:
-    """``render CONFIG output=OUT ARGS`` in a fresh process, failing loudly."""
+def render(config: str, out: Path, *args: str, cwd: Path = ROOT) -> None:
+    """``render CONFIG output=OUT ARGS`` in a fresh process (in ``cwd``), failing loudly."""
     cmd = [sys.executable, "-m", "pipeline", str(ROOT / config), f"output={out}", *args]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
 
@@ -147,8 +147,10 @@ def zoom(tmp: Path) -> None:
 
 
 def timeline(tmp: Path) -> None:
-    render("configs/musicvideo.yaml", tmp / "mv.mp4", "--timeline")
-    save(Image.open(tmp / "mv.mp4.timeline.png").convert("RGB"), "musicvideo.timeline.png")
+    # The config's own output name, relative, in this run's folder: the title shows it (a
+    # temporary folder's path there said nothing to a reader).
+    render("configs/musicvideo.yaml", Path("renders/musicvideo.mp4"), "--timeline", cwd=tmp)
+    save(Image.open(tmp / "renders" / "musicvideo.mp4.timeline.png").convert("RGB"), "musicvideo.timeline.png")
 
 
 def preview(tmp: Path) -> None:
