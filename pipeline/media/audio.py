@@ -6,19 +6,19 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from pipeline.errors import MediaError
 from pipeline.media.atomic import require_readable
+from pipeline.markers import MAX_SECONDS  # no track is longer
 from pipeline.media.ffmpeg import QUIET, ffmpeg_exe, last_line
 
 ANALYSIS_RATE = 22050  # Hz: plenty for loudness, onsets and beats
 # The fewest bytes a second of real audio takes: Opus at 6 kb/s with silence suppressed is above
 # it; a WAV header that claims 1 Hz (350 KB "lasting" 49 hours, 15.6 GB decoded) is far below.
 MIN_BYTES_PER_SECOND = 64
-MAX_SECONDS = 100 * 3600.0  # as markers.MAX_SECONDS: no track is longer
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.ASCII)
 _AUDIO = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+)", re.ASCII)
 
@@ -92,14 +92,21 @@ def check_finite(samples: np.ndarray, src: Path, rate: int = ANALYSIS_RATE) -> N
     """MediaError naming how many samples of ``src`` are NaN or infinite, and where the first is:
     a float file with such samples made every envelope 0 and no beats, and failed the mux after
     every frame was dreamed."""
-    bad = ~np.isfinite(samples)
-    if bad.any():
-        raise_not_finite(src, int(bad.sum()), int(np.argmax(bad)) / rate)
+    check_pieces_finite([(samples, 0)], src, rate)
 
 
-def raise_not_finite(src: Path, count: int, first: float) -> None:
-    raise MediaError(f"{src}: {count} audio samples are not numbers (NaN or infinite), the first at {first:.2f} s; "
-                     "repair or re-export the file")
+def check_pieces_finite(pieces: Iterable[tuple[np.ndarray, int]], src: Path, rate: int) -> None:
+    """``check_finite`` over ``pieces`` of a track ((samples, first sample number) each), counted
+    across all of them: a whole track in memory is one piece, a track read through is many."""
+    count, first = 0, None
+    for piece, start in pieces:
+        bad = ~np.isfinite(piece)
+        if bad.any():
+            count += int(bad.sum())
+            first = start + int(np.argmax(bad)) if first is None else first
+    if first is not None:
+        raise MediaError(f"{src}: {count} audio samples are not numbers (NaN or infinite), the first at "
+                         f"{first / rate:.2f} s; repair or re-export the file")
 
 
 def decode_audio_args(src: Path, rate: int = ANALYSIS_RATE) -> list[str]:
@@ -120,14 +127,7 @@ def check_audio(src: Path) -> Path:
     if header.codec.startswith("pcm_f"):
         # Only floating-point samples can be NaN or infinite (they made the mux fail with ffmpeg's
         # "Invalid argument" after the last frame): read them through, a piece at a time.
-        count, first = 0, None
-        for piece, start in _pieces(src, ANALYSIS_RATE):
-            bad = ~np.isfinite(piece)
-            if bad.any():
-                count += int(bad.sum())
-                first = start + int(np.argmax(bad)) if first is None else first
-        if first is not None:
-            raise_not_finite(src, count, first / ANALYSIS_RATE)
+        check_pieces_finite(_pieces(src, ANALYSIS_RATE), src, ANALYSIS_RATE)
     return src
 
 
