@@ -2,11 +2,11 @@
 
     python docs/make_figures.py [--only NAME[,NAME]] [--check]
 
-Each figure is made by the real ``render`` (a subprocess, as a user runs it) from a config in
+Each figure is made by the real ``dreamreel render`` (a subprocess, as a user runs it) from a config in
 ``configs/`` with a few overrides that make it small, and written to ``docs/figures/``. Beside
 them, ``docs/figures/figures.json`` records, per figure, a fingerprint of what it was made from:
-its config and overrides, the sample files it reads, and the code of the method (``pipeline/dream``,
-``pipeline/motion``, the video chain and zoom). ``--check`` recomputes the fingerprints and names
+its config and overrides, the sample files it reads, and the code of the method (``dreamreel/dream``,
+``dreamreel/motion``, the video chain and zoom). ``--check`` recomputes the fingerprints and names
 the figures that are stale (exit 1), without rendering: run it after changing the method, then
 run the script to remake them. The report's screenshot needs Chromium (``apt-get install
 chromium`` or ``DREAMREEL_CHROMIUM``); without it that figure is skipped, saying so.
@@ -30,8 +30,8 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "figures"
 LEDGER = FIGURES / "figures.json"
-METHOD_CODE = ["pipeline/dream", "pipeline/motion", "pipeline/rendering/chain.py", "pipeline/rendering/zoom.py",
-               "pipeline/rendering/still.py"]
+METHOD_CODE = ["dreamreel/dream", "dreamreel/motion", "dreamreel/modes/chain.py", "dreamreel/modes/zoom.py",
+               "dreamreel/modes/still.py"]
 
 
 @dataclass
@@ -48,8 +48,8 @@ class Figure:
 
 
 def render(config: str, out: Path, *args: str, cwd: Path = ROOT) -> None:
-    """``render CONFIG output=OUT ARGS`` in a fresh process (in ``cwd``), failing loudly."""
-    cmd = [sys.executable, "-m", "pipeline", str(ROOT / config), f"output={out}", *args]
+    """``dreamreel render CONFIG output=OUT ARGS`` in a fresh process (in ``cwd``), failing loudly."""
+    cmd = [sys.executable, "-m", "dreamreel", "render", str(ROOT / config), f"output={out}", *args]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
@@ -84,7 +84,7 @@ def still(tmp: Path) -> None:
     render("configs/still.yaml", tmp / "still.png", "size.width=360")
     after = Image.open(tmp / "still.png").convert("RGB")
     before = Image.open(ROOT / "samples" / "astronaut.png").convert("RGB").resize(after.size, Image.LANCZOS)
-    save(labelled([before, after], ["samples/astronaut.png", "render configs/still.yaml"], 2), "still.jpg")
+    save(labelled([before, after], ["samples/astronaut.png", "dreamreel render configs/still.yaml"], 2), "still.jpg")
 
 
 def mask(tmp: Path) -> None:
@@ -92,7 +92,7 @@ def mask(tmp: Path) -> None:
     after = Image.open(tmp / "masked.png").convert("RGB")
     before = Image.open(ROOT / "samples" / "astronaut.png").convert("RGB").resize(after.size, Image.LANCZOS)
     matte = Image.open(ROOT / "samples" / "astronaut_mask.png").convert("RGB").resize(after.size, Image.LANCZOS)
-    save(labelled([before, matte, after], ["source", "dream.mask (white dreams)", "render configs/mask.yaml"], 3),
+    save(labelled([before, matte, after], ["source", "dream.mask (white dreams)", "dreamreel render configs/mask.yaml"], 3),
          "mask.jpg")
 
 
@@ -102,8 +102,8 @@ def video_strip(tmp: Path) -> None:
     picks = [0, 45, 89]
     src = tmp / "src"
     src.mkdir()
-    from pipeline.media.probe import probe
-    from pipeline.media.reader import FrameReader
+    from dreamreel.media.probe import probe
+    from dreamreel.media.reader import FrameReader
 
     info = probe(ROOT / "samples" / "city.mp4")
     h, w = outs[0].size[1], outs[0].size[0]
@@ -125,8 +125,8 @@ def reveal(tmp: Path) -> None:
     render("configs/clip.yaml", tmp / "off", *common, "frames.count=64", "video.reveal=false")
     render("configs/clip.yaml", tmp / "on", *common, "frames.count=64")
     render("configs/clip.yaml", tmp / "fresh", *common, "frames.start=63", "frames.count=1")
-    from pipeline.media.probe import probe
-    from pipeline.media.reader import FrameReader
+    from dreamreel.media.probe import probe
+    from dreamreel.media.reader import FrameReader
 
     info = probe(clip)
     with FrameReader(info.path, info.fps, (180, 320), 63, 1) as reader:
@@ -176,7 +176,7 @@ def report(tmp: Path) -> None:
 FIGS = [
     Figure("still.jpg", "configs/still.yaml", ["size.width=360"], ["samples/astronaut.png"], still),
     Figure("mask.jpg", "configs/mask.yaml", ["size.width=300"], ["samples/astronaut.png", "samples/astronaut_mask.png"],
-           mask, ["pipeline/media/mask.py"]),
+           mask, ["dreamreel/media/mask.py"]),
     Figure("video_strip.jpg", "configs/clip.yaml", ["size.width=320", "frames.count=90"], ["samples/city.mp4"],
            video_strip),
     Figure("reveal.jpg", "configs/clip.yaml", ["pan", "size.width=320", "frames.count=64"], ["samples/astronaut.png",
@@ -184,11 +184,11 @@ FIGS = [
     Figure("zoom.gif", "configs/zoom.yaml", ["size.width=192", "zoom.frames=24", "zoom.loop_frames=8"],
            ["samples/astronaut.png"], zoom),
     Figure("musicvideo.timeline.png", "configs/musicvideo.yaml", ["--timeline"], ["samples/beat.wav"], timeline,
-           ["pipeline/rhythm", "pipeline/models/beatnet.pt", "pipeline/views", "pipeline/envelopes.py"]),
+           ["dreamreel/rhythm", "dreamreel/models/beatnet.pt", "dreamreel/views", "dreamreel/envelopes.py"]),
     Figure("preview.png", "configs/musicvideo.yaml", ["--preview-at"], ["samples/beat.wav", "samples/astronaut.png"],
-           preview, ["pipeline/rhythm", "pipeline/models/beatnet.pt", "pipeline/rendering/preview.py"]),
+           preview, ["dreamreel/rhythm", "dreamreel/models/beatnet.pt", "dreamreel/inspect/preview.py"]),
     Figure("report.png", "configs/clip.yaml", ["size.width=256", "frames.count=30"], ["samples/city.mp4"], report,
-           ["pipeline/views", "pipeline/rendering/report.py"]),
+           ["dreamreel/views", "dreamreel/inspect/report.py"]),
 ]
 
 

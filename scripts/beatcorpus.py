@@ -196,7 +196,7 @@ def make_audio(seed: int, seconds: float, fonts: dict[str, float]) -> dict:
 def make_example(seed: int, seconds: float, fonts: dict[str, float]) -> dict:
     """``make_audio``'s song as the model reads it: ``features`` float16 [frames, bands] in place of
     the samples."""
-    from pipeline.rhythm.spectrum import log_bands
+    from dreamreel.rhythm.spectrum import log_bands
 
     e = make_audio(seed, seconds, fonts)
     e["features"] = log_bands(e.pop("samples"), RATE).astype(np.float16)

@@ -27,14 +27,14 @@ from scripts.benchlib import positive_float, report, whole  # noqa: E402
 
 
 def dreamreel(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
-    from pipeline.rhythm.analysis import analyse
+    from dreamreel.rhythm.analysis import analyse
 
     r = analyse(samples, rate)
     return r.beats, r.downbeats
 
 
 def dsp(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
-    from pipeline.rhythm.analysis import RhythmSettings, analyse
+    from dreamreel.rhythm.analysis import RhythmSettings, analyse
 
     r = analyse(samples, rate, RhythmSettings(tracker="dsp"))
     return r.beats, r.downbeats
@@ -48,7 +48,7 @@ def librosa_beats(samples: np.ndarray, rate: int) -> tuple[np.ndarray, None]:
 
 
 def madmom_beats(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray | None]:
-    from pipeline.rhythm.madmom_beats import madmom_beats as mm, madmom_downbeats
+    from dreamreel.rhythm.madmom_beats import madmom_beats as mm, madmom_downbeats
 
     return mm(samples, rate), madmom_downbeats(samples, rate)
 
@@ -136,7 +136,7 @@ REAL_DIRS = ("/usr/share/games/warzone2100/music", "/usr/share/games/pingus/data
 def real_excerpts(seconds: float) -> list:
     """A ``seconds`` excerpt from 40 % into each recording under REAL_DIRS, decoded by the
     bundled ffmpeg (Opus, and tracker modules through libopenmpt)."""
-    from pipeline.media.audio import read_audio
+    from dreamreel.media.audio import read_audio
     from scripts.beatdata import Track
 
     out = []
@@ -203,7 +203,7 @@ def long_track(hours: float) -> list[str]:
     import subprocess
     import tempfile
 
-    from pipeline.media.ffmpeg import ffmpeg_exe
+    from dreamreel.media.ffmpeg import ffmpeg_exe
 
     seconds = int(hours * 3600)
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,8 +211,8 @@ def long_track(hours: float) -> list[str]:
         subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
                         f"sine=frequency=440:beep_factor=4:sample_rate=22050:duration={seconds}",
                         "-ac", "1", "-c:a", "flac", str(track)], check=True)
-        code = ("import resource, time\nfrom pipeline.envelopes import envelopes\n"
-                "from pipeline.media.audio import read_audio\n"
+        code = ("import resource, time\nfrom dreamreel.envelopes import envelopes\n"
+                "from dreamreel.media.audio import read_audio\n"
                 f"t0 = time.perf_counter(); s = read_audio({str(track)!r}); t1 = time.perf_counter()\n"
                 f"e = envelopes(s, 22050, 30.0, {seconds * 30}); t2 = time.perf_counter()\n"
                 "print(t1 - t0, t2 - t1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, s.nbytes)\n")

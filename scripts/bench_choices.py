@@ -32,18 +32,18 @@ def main() -> None:
     os.chdir(ROOT)
     with tempfile.TemporaryDirectory() as d:
         os.environ["DREAMREEL_CACHE"] = d
-        from pipeline.cli import main as render
+        from dreamreel.cli import main as render
 
         out = Path(d) / "c.mp4"
-        assert render(["configs/clip.yaml", f"output={out}", f"frames.count={args.frames}",
+        assert render(["render", "configs/clip.yaml", f"output={out}", f"frames.count={args.frames}",
                        f"size.width={args.width}", "--force"]) == 0
         choice = json.loads((Path(d) / "c.mp4.manifest.json").read_text())["choices"]
     import torch
 
-    from pipeline.config import load_config
-    from pipeline.dream.engine import image_gradient
-    from pipeline.rendering.choices import label
-    from pipeline.rendering.context import picture_context
+    from dreamreel.config import load_config
+    from dreamreel.dream.engine import image_gradient
+    from dreamreel.speed.choices import label
+    from dreamreel.modes.context import picture_context
 
     cfg = load_config("configs/clip.yaml", [f"size.width={args.width}"])
     ctx = picture_context(cfg)

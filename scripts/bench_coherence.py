@@ -47,18 +47,18 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.cli import main as render_main  # noqa: E402
-from pipeline.config import SizeConfig, load_config  # noqa: E402
-from pipeline.dream import dream  # noqa: E402
-from pipeline.media.images import read_image, to_rgb8, to_tensor  # noqa: E402
-from pipeline.media.probe import probe  # noqa: E402
-from pipeline.media.reader import FrameReader  # noqa: E402
-from pipeline.motion.consistency import consistency_mask  # noqa: E402
-from pipeline.motion.flow import FlowEstimator, to_gray  # noqa: E402
-from pipeline.motion.scene import cut_score  # noqa: E402
-from pipeline.motion.warp import flow_to_tensor, warp_lanczos  # noqa: E402
-from pipeline.quality import sharpness, sharpness_ratios, shot_sharpness  # noqa: E402
-from pipeline.rendering.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
+from dreamreel.cli import main as render_main  # noqa: E402
+from dreamreel.config import SizeConfig, load_config  # noqa: E402
+from dreamreel.dream import dream  # noqa: E402
+from dreamreel.media.images import read_image, to_rgb8, to_tensor  # noqa: E402
+from dreamreel.media.probe import probe  # noqa: E402
+from dreamreel.media.reader import FrameReader  # noqa: E402
+from dreamreel.motion.consistency import consistency_mask  # noqa: E402
+from dreamreel.motion.flow import FlowEstimator, to_gray  # noqa: E402
+from dreamreel.motion.scene import cut_score  # noqa: E402
+from dreamreel.motion.warp import flow_to_tensor, warp_lanczos  # noqa: E402
+from dreamreel.quality import sharpness, sharpness_ratios, shot_sharpness  # noqa: E402
+from dreamreel.modes.setup import dream_params, fit_size, frame_generator, load_net  # noqa: E402
 from scripts.benchlib import listed, picked, positive_int, report  # noqa: E402
 from scripts.coherence_clips import SYNTH_SIZE, Clip, suite, true_back_flow  # noqa: E402
 
@@ -189,7 +189,7 @@ def render_frames(path: Path, start: int, count: int, size: tuple[int, int], tmp
     base = Path(tmp) / f"{name}.yaml"
     base.write_text(f"input: {path}\noutput: {tmp}/{name}\nsize: {{width: {size[1]}}}\n"
                     f"frames: {{start: {start}, count: {count}}}\n")
-    code = render_main([str(base), *overrides])
+    code = render_main(["render", str(base), *overrides])
     assert code == 0, f"render failed with exit code {code}"
     frames = [read_image(p) for p in sorted(Path(tmp, name).glob("*.png"))]
     return frames, json.loads((Path(tmp) / f"{name}.manifest.json").read_text())

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.models.net import load_dream_net  # noqa: E402
-from pipeline.runtime import tune_process  # noqa: E402
+from dreamreel.models.net import load_dream_net  # noqa: E402
+from dreamreel.runtime import tune_process  # noqa: E402
 from scripts.benchlib import positive_int, report  # noqa: E402
 
 

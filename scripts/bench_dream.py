@@ -18,11 +18,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import pipeline.models.net as net_module  # noqa: E402
-from pipeline.dream import Term, objective  # noqa: E402
-from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
-from pipeline.models.net import load_dream_net  # noqa: E402
-from pipeline.runtime import tune_process  # noqa: E402
+import dreamreel.models.net as net_module  # noqa: E402
+from dreamreel.dream import Term, objective  # noqa: E402
+from dreamreel.dream.engine import DreamParams, ascent_step  # noqa: E402
+from dreamreel.models.net import load_dream_net  # noqa: E402
+from dreamreel.runtime import tune_process  # noqa: E402
 from scripts.benchlib import add_isa_argument, matmul_gflops, positive_int, report, run_per_isa  # noqa: E402
 
 

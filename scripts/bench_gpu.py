@@ -28,10 +28,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from pipeline.dream import Term  # noqa: E402
-from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
-from pipeline.models.net import load_dream_net  # noqa: E402
-from pipeline.rendering.gpu import half_precision  # noqa: E402
+from dreamreel.dream import Term  # noqa: E402
+from dreamreel.dream.engine import DreamParams, ascent_step  # noqa: E402
+from dreamreel.models.net import load_dream_net  # noqa: E402
+from dreamreel.speed.gpu import half_precision  # noqa: E402
 from scripts.benchlib import append, positive_int  # noqa: E402
 
 FULL = {"sizes": [(360, 640), (1080, 1920)], "batches": [1, 4, 8], "precisions": ["fp32", "tf32", "bf16", "fp16"],
@@ -80,8 +80,8 @@ def step_row(net, device: torch.device, size: tuple[int, int], batch: int, preci
 def render_row(device: torch.device, size: tuple[int, int], frames: int, tmp: Path) -> str:
     """``render`` of ``frames`` frames of the sample clip scaled to ``size``: frames a second and
     the device's share of the frame loop."""
-    from pipeline.api import render
-    from pipeline.media.ffmpeg import ffmpeg_exe
+    from dreamreel.api import render
+    from dreamreel.media.ffmpeg import ffmpeg_exe
 
     clip = tmp / f"clip_{size[1]}x{size[0]}.mp4"
     if not clip.exists():

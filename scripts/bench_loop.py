@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.rendering.choices import label  # noqa: E402
+from dreamreel.speed.choices import label  # noqa: E402
 from scripts.benchlib import existing_file, positive_int, report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def run(cfg: Path, manifest: Path, env: dict[str, str]) -> dict:
     # checkout every variant imported that checkout's code, whatever its PYTHONPATH said.
     overrides = [k[1:] for k in env if k.startswith("+")]
     full = {**os.environ, "PYTHONPATH": str(ROOT), **{k: v for k, v in env.items() if not k.startswith("+")}}
-    subprocess.run([sys.executable, "-m", "pipeline", str(cfg), *overrides, "--force"], check=True, env=full, cwd=cfg.parent,
+    subprocess.run([sys.executable, "-m", "dreamreel", "render", str(cfg), *overrides, "--force"], check=True, env=full, cwd=cfg.parent,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     m = json.loads(manifest.read_text())
     return {"per_frame": m["loop_seconds"] / m["frames_dreamed"], "outside": m["outside_dream_share"],
@@ -56,10 +56,10 @@ def run(cfg: Path, manifest: Path, env: dict[str, str]) -> dict:
 
 
 def code_of(env: dict[str, str], cwd: Path) -> str:
-    """The folder ``pipeline`` is imported from under a variant's environment (the table says it,
+    """The folder ``dreamreel`` is imported from under a variant's environment (the table says it,
     so a variant that did not reach its code shows)."""
     full = {**os.environ, "PYTHONPATH": str(ROOT), **{k: v for k, v in env.items() if not k.startswith("+")}}
-    out = subprocess.run([sys.executable, "-c", "import pipeline, pathlib; print(pathlib.Path(pipeline.__file__).parents[1])"],
+    out = subprocess.run([sys.executable, "-c", "import dreamreel, pathlib; print(pathlib.Path(dreamreel.__file__).parents[1])"],
                          env=full, cwd=cwd, capture_output=True, text=True, check=True)
     return out.stdout.strip()
 

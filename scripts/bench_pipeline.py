@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STAGES = {
-    "decode": ("pipeline.media.reader", "FrameReader", "__iter__"),
-    "flow": ("pipeline.motion.flow", "FlowEstimator", "__call__"),
-    "trust": ("pipeline.rendering.chain", None, "consistency_mask"),
-    "warp": ("pipeline.rendering.chain", None, "warp_lanczos"),
-    "png": ("pipeline.rendering.jobs", None, "encode_image"),
-    "record": ("pipeline.rendering.jobs", "Job", "record"),
-    "report": ("pipeline.rendering.report", "FrameFacts", "measure"),
+    "decode": ("dreamreel.media.reader", "FrameReader", "__iter__"),
+    "flow": ("dreamreel.motion.flow", "FlowEstimator", "__call__"),
+    "trust": ("dreamreel.modes.chain", None, "consistency_mask"),
+    "warp": ("dreamreel.modes.chain", None, "warp_lanczos"),
+    "png": ("dreamreel.jobs.folder", None, "encode_image"),
+    "record": ("dreamreel.jobs.folder", "Job", "record"),
+    "report": ("dreamreel.inspect.report", "FrameFacts", "measure"),
 }
 
 CHILD = r"""
@@ -46,7 +46,7 @@ import json, sys, threading, time
 from collections import defaultdict
 import torch
 sys.path.insert(0, {root!r})
-import pipeline.rendering.chain as chain
+import dreamreel.modes.chain as chain
 import importlib
 
 spent = defaultdict(float)
@@ -86,16 +86,16 @@ for name, (mod, cls, attr) in {stages!r}.items():
 # The null dream: the same shapes out, no network.
 chain.dream = lambda x, net, params, gens, guide=None, mask=None: x.clone()
 # The tensor work stays on this thread (where a GPU would do it), so its time is the main thread's.
-import pipeline.runtime as runtime
+import dreamreel.runtime as runtime
 _tune = runtime.tune_process
 runtime.tune_process = lambda retain_memory=True, threads=None: _tune(retain_memory, 1)
 if {policy!r} == "gpu":
     # The threads a GPU run gives the host pipeline (setup.host_threads), the dream being elsewhere.
-    import pipeline.rendering.setup as setup, pipeline.rendering.video as video
+    import dreamreel.modes.setup as setup, dreamreel.modes.video as video
     gpu_policy = lambda device, _f=setup.host_threads: _f(torch.device("cuda"))
     chain.host_threads = video.host_threads = gpu_policy
 import resource
-import pipeline.rendering.video as video_mod
+import dreamreel.modes.video as video_mod
 loop = {{}}
 _segments = video_mod.dream_segments
 
@@ -110,7 +110,7 @@ def segments(*a, **k):
         loop["after"] = time.process_time()
 
 video_mod.dream_segments = segments
-from pipeline.api import render
+from dreamreel.api import render
 t0 = time.perf_counter()
 m = render({{"input": {clip!r}, "output": {out!r}, "frames": {{"count": {frames}}},
             "dream": {{"device": "cpu", "precision": "fp32", "channels_last": True}},
@@ -124,7 +124,7 @@ print(json.dumps({{"wall": wall, "loop": m.get("loop_seconds"), "spent": dict(sp
 
 
 def scaled_clip(size: tuple[int, int], tmp: Path) -> Path:
-    from pipeline.media.ffmpeg import ffmpeg_exe
+    from dreamreel.media.ffmpeg import ffmpeg_exe
 
     w, h = size
     clip = tmp / f"clip_{w}x{h}.mp4"

@@ -20,13 +20,13 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.media.images import encode_image, read_image  # noqa: E402
+from dreamreel.media.images import encode_image, read_image  # noqa: E402
 from scripts.benchlib import ROOT, positive_int, report  # noqa: E402
 
 
 def render(cfg: Path, out: Path, *overrides: str) -> tuple[float, dict]:
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pipeline", str(cfg), f"output={out}", *overrides, "--force"],
+    proc = subprocess.run([sys.executable, "-m", "dreamreel", "render", str(cfg), f"output={out}", *overrides, "--force"],
                           cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
@@ -71,7 +71,7 @@ def main() -> None:
         local_s, local = render(cfg, Path(tmp) / "local.mp4")
         ray_s, remote = render(cfg, Path(tmp) / "ray.mp4", "render.backend=ray", "render.worker_cpus=1")
         frames_dir = Path(tmp) / "one"
-        subprocess.run([sys.executable, "-m", "pipeline", str(cfg), f"output={frames_dir}", "frames.count=1",
+        subprocess.run([sys.executable, "-m", "dreamreel", "render", str(cfg), f"output={frames_dir}", "frames.count=1",
                         "dream.steps=1", "render.segments=1"], cwd=ROOT, check=True, capture_output=True)
         png = encode_image(read_image(next(frames_dir.glob("*.png"))), ".png")
     start, per_frame = ray_costs(png, 200)

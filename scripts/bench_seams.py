@@ -19,12 +19,12 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.cli import main as render_main  # noqa: E402
-from pipeline.config import SizeConfig  # noqa: E402
-from pipeline.media.images import read_image  # noqa: E402
-from pipeline.media.probe import probe  # noqa: E402
-from pipeline.media.reader import FrameReader  # noqa: E402
-from pipeline.rendering.setup import fit_size  # noqa: E402
+from dreamreel.cli import main as render_main  # noqa: E402
+from dreamreel.config import SizeConfig  # noqa: E402
+from dreamreel.media.images import read_image  # noqa: E402
+from dreamreel.media.probe import probe  # noqa: E402
+from dreamreel.media.reader import FrameReader  # noqa: E402
+from dreamreel.modes.setup import fit_size  # noqa: E402
 from scripts.bench_coherence import e_warp, shots, warp_pairs  # noqa: E402
 from scripts.benchlib import listed, picked, positive_int, report, whole  # noqa: E402
 from scripts.coherence_clips import Clip, suite  # noqa: E402
@@ -43,7 +43,7 @@ def seam_ratio(clip: Clip, width: int, segments: int, preroll: int, crossover: i
         cfg.write_text(f"input: {clip.path}\noutput: {tmp}/frames\nsize: {{width: {size[1]}}}\n"
                        f"frames: {{start: {clip.start}, count: {count}}}\n"
                        f"render: {{segments: {segments}, batch: 1, preroll: {preroll}, crossover: {crossover}}}\n")
-        assert render_main([str(cfg)]) == 0
+        assert render_main(["render", str(cfg)]) == 0
         outs = [read_image(p) for p in sorted(Path(tmp, "frames").glob("*.png"))]
         facts = json.loads((Path(tmp) / "frames.manifest.json").read_text())
     seam = set()

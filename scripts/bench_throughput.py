@@ -31,17 +31,17 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.dream import Term  # noqa: E402
-from pipeline.dream.engine import DreamParams, ascent_step  # noqa: E402
-from pipeline.media.ffmpeg import ffmpeg_exe  # noqa: E402
-from pipeline.models.net import build_model, load_dream_net  # noqa: E402
-from pipeline.rendering.setup import resolve_precision, resolve_tile, tile_batch  # noqa: E402
-from pipeline.runtime import tune_process  # noqa: E402
+from dreamreel.dream import Term  # noqa: E402
+from dreamreel.dream.engine import DreamParams, ascent_step  # noqa: E402
+from dreamreel.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from dreamreel.models.net import build_model, load_dream_net  # noqa: E402
+from dreamreel.modes.setup import resolve_precision, resolve_tile, tile_batch  # noqa: E402
+from dreamreel.runtime import tune_process  # noqa: E402
 from scripts.bench_dream import step_flops  # noqa: E402
 from scripts.benchlib import ROOT, add_isa_argument, matmul_gflops, report, run_per_isa, timeit  # noqa: E402
 
 W, H, LAYER = 512, 288, "features.13"
-RENDER = [sys.executable, "-m", "pipeline"]
+RENDER = [sys.executable, "-m", "dreamreel", "render"]
 # Step counts of the two command runs; their difference is what is timed. 80 steps (~7 s here)
 # keep the start-up's own jitter (torch's import moves by a second) small beside it.
 FEW, MANY = 4, 84

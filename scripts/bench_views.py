@@ -2,7 +2,7 @@
 
     python scripts/bench_views.py [--runs 3] [--frames 40] [--no-append]
 
-1. `render configs/musicvideo.yaml --timeline`, wall seconds of the whole command (median of
+1. `dreamreel timeline configs/musicvideo.yaml`, wall seconds of the whole command (median of
    --runs; target: under 10 s).
 2. The timeline page of a ten-minute song at 30 fps (18,000 frames) in headless Chromium: the
    milliseconds one full redraw takes (median of 20) at the whole song, zoomed to 30 s and to
@@ -30,14 +30,14 @@ def timeline_seconds(runs: int) -> list[float]:
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pipeline", "configs/musicvideo.yaml", "--timeline"], cwd=ROOT,
+        subprocess.run([sys.executable, "-m", "dreamreel", "render", "configs/musicvideo.yaml", "--timeline"], cwd=ROOT,
                        check=True, capture_output=True)
         out.append(time.perf_counter() - t0)
     return out
 
 
 def page_draw_ms(tmp: Path) -> dict[str, float]:
-    from pipeline.cli import main
+    from dreamreel.cli import main
     from tests.browser import Browser
     from tests.conftest import ffmpeg
 
@@ -51,7 +51,7 @@ def page_draw_ms(tmp: Path) -> dict[str, float]:
     text = text.replace("fps: 24", "fps: 30").replace('96:(0.2), 191:(0.0)', '9000:(0.2), 17999:(0.0)')
     text = text.replace('96:(0.8), 191:(1.0)', '9000:(0.8), 17999:(1.0)')
     cfg.write_text(text)
-    assert main([str(cfg), "--timeline"]) == 0
+    assert main(["render", str(cfg), "--timeline"]) == 0
     out = {}
     with Browser() as b:
         b.open(tmp / "long.mp4.timeline.html")
@@ -67,8 +67,8 @@ def page_draw_ms(tmp: Path) -> dict[str, float]:
 
 def report_cost(frames: int, runs: int) -> tuple[list[float], list[float]]:
     """Frame-loop seconds with the report's measures on and off, alternating."""
-    import pipeline.rendering.report as rep
-    from pipeline.cli import main
+    import dreamreel.inspect.report as rep
+    from dreamreel.cli import main
 
     real = rep.FrameFacts.measure
     on, off = [], []
@@ -77,7 +77,7 @@ def report_cost(frames: int, runs: int) -> tuple[list[float], list[float]]:
             measured = k % 2 == 0
             rep.FrameFacts.measure = real if measured else (lambda self, out: {})
             out = Path(d) / f"c{k}.mp4"
-            assert main(["configs/clip.yaml", f"output={out}", f"frames.count={frames}", "size.width=640",
+            assert main(["render", "configs/clip.yaml", f"output={out}", f"frames.count={frames}", "size.width=640",
                          "--force"]) == 0
             m = json.loads(out.with_name(out.name + ".manifest.json").read_text())
             if k >= 0:
@@ -97,7 +97,7 @@ def main() -> None:
     os.chdir(ROOT)
     lines = []
     secs = timeline_seconds(args.runs)
-    lines.append(f"- `render configs/musicvideo.yaml --timeline`: {statistics.median(secs):.2f} s "
+    lines.append(f"- `dreamreel timeline configs/musicvideo.yaml`: {statistics.median(secs):.2f} s "
                  f"(runs: {', '.join(f'{s:.2f}' for s in secs)}; target under 10 s)")
     with tempfile.TemporaryDirectory() as d:
         draw = page_draw_ms(Path(d))

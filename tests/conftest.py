@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.media.ffmpeg import ffmpeg_exe
-from pipeline.media.images import read_image, to_tensor
+from dreamreel.media.ffmpeg import ffmpeg_exe
+from dreamreel.media.images import read_image, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -21,7 +21,7 @@ SAMPLES = ROOT / "samples"
 # the user's ~/.cache/dreamreel: a test run neither reads nor changes what renders here chose.
 os.environ["DREAMREEL_CACHE"] = tempfile.mkdtemp(prefix="dreamreel-test-cache-")
 # Tests compare renders bit for bit across runs: they take the rule for auto precision and layout,
-# which a measurement could decide differently from run to run (tests/rendering/test_choices.py
+# which a measurement could decide differently from run to run (tests/speed/test_choices.py
 # measures).
 os.environ["DREAMREEL_CHOICES"] = "rule"
 
@@ -100,7 +100,7 @@ def astronaut() -> np.ndarray:
 @pytest.fixture(scope="session")
 def small_photo(astronaut: np.ndarray) -> torch.Tensor:
     """The sample photo at 128x128, [1,3,128,128] in [0,1]."""
-    from pipeline.dream.engine import resize
+    from dreamreel.dream.engine import resize
 
     return resize(to_tensor(astronaut, torch.device("cpu")), (128, 128))
 
@@ -108,7 +108,7 @@ def small_photo(astronaut: np.ndarray) -> torch.Tensor:
 @pytest.fixture(scope="session")
 def net():
     """mobilenet_v2 with its real ImageNet weights, cut after features.13 (features.6 also tapped)."""
-    from pipeline.models.net import load_dream_net
+    from dreamreel.models.net import load_dream_net
 
     n, _ = load_dream_net("mobilenet_v2", ["features.13", "features.6"], None, torch.device("cpu"))
     return n
@@ -142,13 +142,13 @@ def stopped_after(monkeypatch: pytest.MonkeyPatch, store: type, frames: int):
 
 def zoom_stopped_after(monkeypatch: pytest.MonkeyPatch, frames: int):
     """``stopped_after`` for a zoom render."""
-    import pipeline.rendering.zoom as zoom_mod
+    import dreamreel.modes.zoom as zoom_mod
 
     return stopped_after(monkeypatch, zoom_mod.FrameWriter, frames)
 
 
 def video_stopped_after(monkeypatch: pytest.MonkeyPatch, frames: int):
     """``stopped_after`` for a video render."""
-    import pipeline.rendering.video as video_mod
+    import dreamreel.modes.video as video_mod
 
     return stopped_after(monkeypatch, video_mod.JobStore, frames)

@@ -12,9 +12,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import load_config
-from pipeline.errors import ConfigError
-from pipeline.schedule import FUNCTIONS
+from dreamreel.config import load_config
+from dreamreel.errors import ConfigError
+from dreamreel.schedule import FUNCTIONS
 
 SCHEDULE_KEYS = ["dream.step_size", "dream.octaves", "dream.jitter", "zoom.zoom", "zoom.rotate", "video.blend"]
 

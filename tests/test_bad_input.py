@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import ROOT, SAMPLES, ffmpeg, make_clip
 from tests.warm import WARM
 
-RENDER = [shutil.which("render")] if shutil.which("render") else [sys.executable, "-m", "pipeline"]
+RENDER = [shutil.which("dreamreel"), "render"] if shutil.which("dreamreel") else [sys.executable, "-m", "dreamreel", "render"]
 TINY_DREAM = "dream: {steps: 1, octaves: 1, jitter: 2}\n"
 TINY_VIDEO = "video: {steps_after_first: 1, preset: ultrafast}\n"
 
@@ -32,14 +32,14 @@ def render(*args: str, permissions: bool = False) -> subprocess.CompletedProcess
     to drop root's file-mode override with setpriv, a new process."""
     if permissions and NO_DAC:
         return subprocess.run([*NO_DAC, *RENDER, *map(str, args)], capture_output=True, text=True, cwd=ROOT)
-    return WARM.run([*map(str, args)], ROOT, seconds=300)
+    return WARM.run(["render", *map(str, args)], ROOT, seconds=300)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:
     assert proc.returncode == code, (proc.returncode, proc.stderr)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("render: error: ") and "Traceback" not in proc.stderr
+    assert lines[0].startswith("dreamreel: error: ") and "Traceback" not in proc.stderr
     for n in needles:
         assert n in lines[0], lines[0]
     return lines[0]
@@ -146,7 +146,7 @@ def test_video_with_one_frame_renders(tmp_path):
     c, o = video(tmp_path, one)
     proc = render(c)
     assert proc.returncode == 0, proc.stderr
-    from pipeline.media.probe import probe
+    from dreamreel.media.probe import probe
 
     assert probe(o).frames == 1
 
@@ -155,7 +155,7 @@ def test_tiny_odd_sized_video_and_image(tmp_path):
     clip = make_clip(tmp_path / "tiny.mp4", seconds=0.3, size="17x9", audio=False)
     c, o = video(tmp_path, clip)
     assert render(c).returncode == 0
-    from pipeline.media.probe import probe
+    from dreamreel.media.probe import probe
 
     assert (probe(o).width, probe(o).height) == (16, 8)
     img = tmp_path / "tiny.png"
@@ -293,7 +293,7 @@ def test_a_wav_header_claiming_1_hz_is_refused_before_decoding(tmp_path):
     data[24:28], data[28:32] = struct.pack("<I", 1), struct.pack("<I", 2)
     (tmp_path / "onehz.wav").write_bytes(bytes(data))
     c, out = video(tmp_path, SAMPLES / "city.mp4", extra=f"audio: {{file: {tmp_path / 'onehz.wav'}}}\n")
-    one_line_error(WARM.run([str(c)], ROOT, seconds=120, memory=6 << 30), 3,
+    one_line_error(WARM.run(["render", str(c)], ROOT, seconds=120, memory=6 << 30), 3,
                    "onehz.wav: its header says 49.0 hours of audio in 353 KB")
     nothing_at(out)
 
@@ -356,7 +356,7 @@ def test_a_cut_off_wav_says_the_seconds_it_lost_on_the_timeline_and_in_the_rende
 
 def test_a_damaged_ogg_says_how_much_it_lost(tmp_path):
     """Zeroed pages in the middle of an Ogg Vorbis file lost 3.2 of its 7.1 s without a word."""
-    from pipeline.media.audio import read_audio
+    from dreamreel.media.audio import read_audio
 
     ogg = tmp_path / "t.ogg"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=7.1", "-c:a", "libvorbis", str(ogg))

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.media.audio import read_audio
-from pipeline.rhythm import model
-from pipeline.rhythm.analysis import RhythmSettings, analyse, places_from, places_from_bars
+from dreamreel.media.audio import read_audio
+from dreamreel.rhythm import model
+from dreamreel.rhythm.analysis import RhythmSettings, analyse, places_from, places_from_bars
 from scripts.beatdata import click_track, soundfont
 from tests.conftest import SAMPLES
 from tests.test_rhythm import f_measure
@@ -133,7 +133,7 @@ def test_the_training_script_runs_a_tiny_epoch_checkpoints_and_resumes(tmp_path)
 def test_the_sample_kicks_land_on_their_nearest_frames():
     """A beat's frame is the nearest one: the sample's kicks every 0.5 s at 24 fps are frames 12,
     24, 36, ... (by floor, beats read a few ms early fell a frame short: 11, 23, 35)."""
-    from pipeline.envelopes import envelopes
+    from dreamreel.envelopes import envelopes
 
     env = envelopes(read_audio(SAMPLES / "beat.wav"), 22050, 24.0, 192)
     on = np.flatnonzero(env.beat == 1.0)
@@ -143,7 +143,7 @@ def test_the_sample_kicks_land_on_their_nearest_frames():
 
 
 def test_beat_number_is_an_expression_variable():
-    from pipeline.schedule import AUDIO_VARIABLES, parse_schedule
+    from dreamreel.schedule import AUDIO_VARIABLES, parse_schedule
 
     assert "beat_number" in AUDIO_VARIABLES
     s = parse_schedule("1 + 0.1 * (beat_number % 4 == 1)")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.errors import ConfigError
+from dreamreel.config import load_config
+from dreamreel.errors import ConfigError
 
 GOOD = """\
 input: samples/astronaut.png

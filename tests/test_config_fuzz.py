@@ -7,8 +7,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import load_config
-from pipeline.errors import ConfigError
+from dreamreel.config import load_config
+from dreamreel.errors import ConfigError
 
 KEYS = ["input", "output", "mode", "size", "width", "height", "dream", "model", "layers", "steps", "octaves",
         "octave_scale", "step_size", "jitter", "seed", "tile", "video", "carry", "blend", "zoom", "frames",

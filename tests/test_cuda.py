@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.dream import DreamParams, Term, dream
-from pipeline.models.net import load_dream_net
-from pipeline.rendering.setup import resolve_batch, resolve_device, resolve_precision
+from dreamreel.dream import DreamParams, Term, dream
+from dreamreel.models.net import load_dream_net
+from dreamreel.modes.setup import resolve_batch, resolve_device, resolve_precision
 
 cuda = pytest.mark.cuda  # skipped without a GPU; the only tests that may use one (conftest.py)
 
@@ -39,8 +39,8 @@ def test_dream_on_the_gpu_matches_the_cpu_look(small_photo, precision):
 
 @cuda
 def test_compile_flag_runs(small_photo):
-    from pipeline.config import DreamConfig
-    from pipeline.rendering.setup import dream_params, load_net
+    from dreamreel.config import DreamConfig
+    from dreamreel.modes.setup import dream_params, load_net
 
     cfg = DreamConfig(compile=True, steps=1, octaves=1)
     dev = torch.device("cuda")
@@ -52,7 +52,7 @@ def test_compile_flag_runs(small_photo):
 def test_cuda_request_without_a_gpu_is_a_config_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    from pipeline.errors import ConfigError
+    from dreamreel.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no CUDA device"):
         resolve_device("cuda")
@@ -70,7 +70,7 @@ def two_gpus(monkeypatch):
 
 
 def test_every_gpu_can_be_named_and_a_missing_one_is_one_line(two_gpus):
-    from pipeline.errors import ConfigError
+    from dreamreel.errors import ConfigError
 
     assert resolve_device("auto") == torch.device("cuda", 0) and resolve_device("cuda") == torch.device("cuda", 0)
     assert resolve_device("cuda:1") == torch.device("cuda", 1) and resolve_device("cpu") == torch.device("cpu")
@@ -79,7 +79,7 @@ def test_every_gpu_can_be_named_and_a_missing_one_is_one_line(two_gpus):
 
 
 def test_device_names_are_checked_when_the_config_loads():
-    from pipeline.config import DreamConfig
+    from dreamreel.config import DreamConfig
 
     assert DreamConfig(device="cuda:3").device == "cuda:3"
     for bad in ("gpu", "cuda:", "cuda:x", "cuda:0:1", "CUDA"):
@@ -94,7 +94,7 @@ def test_one_chain_takes_deterministic_kernels_and_the_process_gets_its_flags_ba
     host application that renders through the API keeps its own settings."""
     import os
 
-    from pipeline.rendering.gpu import cuda_flags, cuda_settings
+    from dreamreel.speed.gpu import cuda_flags, cuda_settings
 
     cudnn = torch.backends.cudnn
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
@@ -123,8 +123,8 @@ def test_the_flags_follow_the_chains_a_render_runs_not_render_batch(tmp_path, mo
 
     import numpy as np
 
-    from pipeline import api
-    from pipeline.rendering import atlas, still, video, zoom
+    from dreamreel import api
+    from dreamreel.modes import atlas, still, video, zoom
     from tests.conftest import make_clip
 
     asked: list[int] = []
@@ -136,7 +136,7 @@ def test_the_flags_follow_the_chains_a_render_runs_not_render_batch(tmp_path, mo
 
     for mod in (video, zoom, still, atlas):
         monkeypatch.setattr(mod, "cuda_settings", record)
-    monkeypatch.setattr("pipeline.rendering.gpu.cuda_settings", record)
+    monkeypatch.setattr("dreamreel.speed.gpu.cuda_settings", record)
     clip = make_clip(tmp_path / "c.mp4", seconds=0.5, size="64x48", audio=False)
     tiny = {"dream": {"steps": 1, "octaves": 1}, "size": {"width": 48}}
     api.render({"input": str(clip), "output": str(tmp_path / "v.mp4"), **tiny, "render": {"batch": 4}})
@@ -153,7 +153,7 @@ def test_the_half_precision_is_the_one_the_cards_tensor_cores_have(monkeypatch):
     """bf16 from Ampere (compute capability 8) on; fp16 on a V100 (7.0) or a T4 (7.5), where
     ``is_bf16_supported`` says yes for an emulation slower than fp32. Asked of the render's
     device, not the current one."""
-    from pipeline.rendering import choices, gpu
+    from dreamreel.speed import choices, gpu
 
     caps = {0: (7, 5), 1: (8, 6)}
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: caps[torch.device(d).index or 0])
@@ -166,7 +166,7 @@ def test_the_half_precision_is_the_one_the_cards_tensor_cores_have(monkeypatch):
 
 
 def test_the_driver_version_comes_from_the_kernel_module(tmp_path):
-    from pipeline.rendering.gpu import driver_version
+    from dreamreel.speed.gpu import driver_version
 
     proc = tmp_path / "version"
     proc.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  570.124.06  Wed Feb 26 2025\n"
@@ -180,7 +180,7 @@ def test_reveal_crops_do_not_autotune(monkeypatch):
     each. It is off while they dream and back on after."""
     import numpy as np
 
-    from pipeline.rendering import chain
+    from dreamreel.modes import chain
 
     seen = []
     monkeypatch.setattr(chain, "dream", lambda x, *a, **k: (seen.append(torch.backends.cudnn.benchmark), x)[1])
@@ -208,7 +208,7 @@ def test_reveal_crops_do_not_autotune(monkeypatch):
 
 def test_the_stopwatch_times_on_the_renders_own_gpu(monkeypatch):
     """Events recorded on the current stream of the render's device (cuda:1), not GPU 0's."""
-    from pipeline.rendering import chain
+    from dreamreel.modes import chain
 
     streams, recorded = [], []
 

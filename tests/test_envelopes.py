@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.envelopes import envelopes, onset_frames
-from pipeline.media.audio import ANALYSIS_RATE, read_audio
+from dreamreel.envelopes import envelopes, onset_frames
+from dreamreel.media.audio import ANALYSIS_RATE, read_audio
 from tests.conftest import SAMPLES, ffmpeg
 
 CLICKS = [0.25, 0.7, 1.3, 1.85, 2.4, 3.05]
@@ -63,8 +63,8 @@ def test_a_two_hour_timeline_is_made_in_bounded_memory_and_time(tmp_path):
 
     # The CLI's own main in the child, which then reports its own peak (RUSAGE_CHILDREN here would
     # be the largest of every child this test process ever ran).
-    code = ("import resource, sys\nfrom pipeline.cli import main\n"
-            f"code = main([{str(cfg)!r}, '--timeline'])\n"
+    code = ("import resource, sys\nfrom dreamreel.cli import main\n"
+            f"code = main(['timeline', {str(cfg)!r}])\n"
             "print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
                           preexec_fn=limits, stdin=subprocess.DEVNULL)
@@ -76,7 +76,7 @@ def test_a_two_hour_timeline_is_made_in_bounded_memory_and_time(tmp_path):
     assert abs(len(data["beats"]) - 7200) < 10
     # A note made after the page's data once reached neither the page, the JSON nor stderr.
     note = "audio longer than 60 minutes is not embedded in the page"
-    assert note in data["notes"] and f"render: note: {note}" in proc.stderr
+    assert note in data["notes"] and f"dreamreel: note: {note}" in proc.stderr
     # 1.9 GB here: the samples, the decode buffer's growth, the tracker's back-pointers (60 MB) and
     # the page's data for 216,000 frames.
     assert peak < 4 * 7200 * 22050 * 4, peak >> 20

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import SAMPLES, ffmpeg, make_clip
 from tests.warm import WARM
 
-RENDER = [shutil.which("render")] if shutil.which("render") else [sys.executable, "-m", "pipeline"]
+RENDER = [shutil.which("dreamreel"), "render"] if shutil.which("dreamreel") else [sys.executable, "-m", "dreamreel", "render"]
 TINY = "dream: {steps: 1, octaves: 1, jitter: 2}\n"
 TINY_ZOOM = "mode: zoom\nsize: {width: 32, height: 32}\nzoom: {frames: 3, preset: ultrafast}\n" + TINY
 
@@ -30,16 +30,16 @@ def run(cwd: Path, *args: object, seconds: int = 120, memory_gib: float = 4) -> 
     """The real command in ``cwd``, limited to ``seconds`` of wall and CPU time and ``memory_gib``
     of address space (torch needs about 3 GiB of it just to load). A fork of one warm child
     (tests/warm.py), so each case does not pay for importing torch again."""
-    return WARM.run([*map(str, args)], cwd, seconds, int(memory_gib * (1 << 30)))
+    return WARM.run(["render", *map(str, args)], cwd, seconds, int(memory_gib * (1 << 30)))
 
 
 def one_line(proc: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    """Assert exit ``code`` and one ``render: error:`` line (under 400 characters) holding ``needles``."""
+    """Assert exit ``code`` and one ``dreamreel: error:`` line (under 400 characters) holding ``needles``."""
     assert proc.returncode == code, (proc.returncode, proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, proc.stderr[-2000:]
-    assert lines[0].startswith("render: error: ") and len(lines[0]) < 400, lines[0]
+    assert lines[0].startswith("dreamreel: error: ") and len(lines[0]) < 400, lines[0]
     for n in needles:
         assert n in lines[0], lines[0]
     return lines[0]
@@ -136,8 +136,8 @@ def test_an_empty_folder_at_the_job_folders_place_is_taken_and_cleaned_up(tmp_pa
 def test_killed_after_the_output_was_placed_the_rerun_finishes(tmp_path, monkeypatch):
     """The job recorded the file it put in place, so the next run may finish and clean up
     without --force (and without touching anything else)."""
-    from pipeline.cli import main
-    from pipeline.rendering import jobs
+    from dreamreel.cli import main
+    from dreamreel.jobs import folder as jobs
 
     cfg = write(tmp_path / "c.yaml", f"output: {tmp_path / 'o.mp4'}\n{TINY_ZOOM}")
     calls = []
@@ -147,10 +147,10 @@ def test_killed_after_the_output_was_placed_the_rerun_finishes(tmp_path, monkeyp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(jobs.Job, "remove", die)
-    assert main([str(cfg)]) == 130
+    assert main(["render", str(cfg)]) == 130
     assert (tmp_path / "o.mp4").is_file() and (tmp_path / "o.mp4.work").is_dir()
     monkeypatch.undo()
-    assert main([str(cfg)]) == 0
+    assert main(["render", str(cfg)]) == 0
     assert not (tmp_path / "o.mp4.work").exists() and calls == [1]
 
 
@@ -182,9 +182,9 @@ def test_a_zoom_schedule_that_fails_later_is_refused_before_any_job_exists(tmp_p
 def test_a_schedule_that_fails_at_one_frame_of_a_million_frame_zoom_is_found_before_dreaming(tmp_path):
     # In process: the pre-flight is pure compute. It used to sample long zooms with a stride, so a
     # fault at one frame was found only when the render reached it, hours in.
-    from pipeline.config import load_config
-    from pipeline.errors import ConfigError
-    from pipeline.rendering.timeline import build_timeline
+    from dreamreel.config import load_config
+    from dreamreel.errors import ConfigError
+    from dreamreel.modes.variables import build_timeline
 
     cfg = load_config(write(tmp_path / "c.yaml", f"output: o.mp4\n{TINY_ZOOM}"),
                       ["zoom.frames=1000000", "zoom.rotate=0.1 * sin(t / 50)", "zoom.zoom=1 + 0.01/(t - 999983)"])
@@ -307,7 +307,7 @@ def test_a_song_with_cover_art_is_not_a_video(tmp_path):
 # --- 10. metadata cannot change what the probe sees ------------------------------------------------
 
 def test_a_title_that_imitates_a_stream_line_changes_nothing(tmp_path):
-    from pipeline.media.probe import probe
+    from dreamreel.media.probe import probe
 
     clip = make_clip(tmp_path / "plain.mp4", seconds=0.5, audio=False)
     spoof = tmp_path / "spoof.mp4"
@@ -386,8 +386,8 @@ def test_override_errors_name_the_override_and_long_values_are_cut(tmp_path):
 
 
 def test_a_live_webm_without_a_duration_is_counted_by_its_packets(tmp_path):
-    from pipeline.media.ffmpeg import ffmpeg_exe
-    from pipeline.media.probe import probe
+    from dreamreel.media.ffmpeg import ffmpeg_exe
+    from dreamreel.media.probe import probe
 
     live = tmp_path / "live.webm"
     # Written to a pipe, the muxer cannot go back to store a duration (like a live capture).
@@ -403,7 +403,7 @@ def test_a_live_webm_without_a_duration_is_counted_by_its_packets(tmp_path):
 
 
 def test_bf16_without_hardware_support_warns_once(tmp_path):
-    from pipeline.rendering.setup import cpu_has_native_bf16
+    from dreamreel.modes.setup import cpu_has_native_bf16
 
     cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: o.png\nsize: {{width: 32}}\n"
                                      "dream: {steps: 1, octaves: 1, precision: bf16}\n")
@@ -450,7 +450,7 @@ def test_a_fifo_in_the_cache_place_neither_hangs_a_render_nor_leaves_its_job(tmp
     cache.mkdir()
     os.mkfifo(cache / "choices.json")
     cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\n{TINY_ZOOM}")
-    proc = WARM.run([str(cfg)], tmp_path, 120, 4 << 30, env=_env(DREAMREEL_CACHE=str(cache), DREAMREEL_CHOICES=None))
+    proc = WARM.run(["render", str(cfg)], tmp_path, 120, 4 << 30, env=_env(DREAMREEL_CACHE=str(cache), DREAMREEL_CHOICES=None))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "z.mp4").is_file() and not (tmp_path / "z.mp4.work").exists()
 
@@ -458,7 +458,7 @@ def test_a_fifo_in_the_cache_place_neither_hangs_a_render_nor_leaves_its_job(tmp
 def test_a_cache_holding_nan_keeps_the_manifest_strict_json(tmp_path):
     import json
 
-    from pipeline.rendering import choices
+    from dreamreel.speed import choices
 
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -468,7 +468,7 @@ def test_a_cache_holding_nan_keeps_the_manifest_strict_json(tmp_path):
                              "model": "mobilenet_v2", **ident}}).replace('"fp32": 1.0', '"fp32": 1e999')
     (cache / "choices.json").write_text(text)
     cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\n{TINY_ZOOM}")
-    proc = WARM.run([str(cfg)], tmp_path, 120, 4 << 30, env=_env(DREAMREEL_CACHE=str(cache), DREAMREEL_CHOICES=None))
+    proc = WARM.run(["render", str(cfg)], tmp_path, 120, 4 << 30, env=_env(DREAMREEL_CACHE=str(cache), DREAMREEL_CHOICES=None))
     assert proc.returncode == 0, proc.stderr[-2000:]
     json.loads((tmp_path / "z.mp4.manifest.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in manifest"))
 
@@ -476,7 +476,7 @@ def test_a_cache_holding_nan_keeps_the_manifest_strict_json(tmp_path):
 def test_with_home_empty_no_cache_is_made_at_the_root_or_here(tmp_path):
     cfg = write(tmp_path / "c.yaml", f"input: {SAMPLES / 'astronaut.png'}\noutput: z.mp4\n{TINY_ZOOM}")
     before = Path("/.cache/dreamreel").exists()
-    proc = WARM.run([str(cfg)], tmp_path, 120, 4 << 30,
+    proc = WARM.run(["render", str(cfg)], tmp_path, 120, 4 << 30,
                     env=_env(HOME="", DREAMREEL_CACHE=None, XDG_CACHE_HOME=None, DREAMREEL_CHOICES=None))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert Path("/.cache/dreamreel").exists() == before and not (tmp_path / ".cache").exists()

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.cli import main
-from pipeline.config import load_config
-from pipeline.errors import ConfigError
-from pipeline.media.images import read_image
-from pipeline.moments import resolve_moments
-from pipeline.rendering.timeline import build_timeline
+from dreamreel.cli import main
+from dreamreel.config import load_config
+from dreamreel.errors import ConfigError
+from dreamreel.media.images import read_image
+from dreamreel.moments import resolve_moments
+from dreamreel.modes.variables import build_timeline
 from tests.conftest import SAMPLES
 
 
@@ -41,7 +41,7 @@ def test_a_zoom_preview_at_moments_labels_each_cell_with_its_settings_and_feeds_
                    f"audio: {SAMPLES / 'beat.wav'}\nsize: {{width: 64}}\n"
                    "zoom: {frames: 96, fps: 24, zoom: '1.01 + 0.03*beat'}\n"
                    "dream: {steps: 2, octaves: 1, jitter: 2, step_size: '0:(0.005), 95:(0.03)'}\n")
-    assert main([str(cfg), "--preview-at", "1.0,f10,beat:3,onsets:0.9"]) == 0
+    assert main(["render", str(cfg), "--preview-at", "1.0,f10,beat:3,onsets:0.9"]) == 0
     sheet = json.loads((tmp_path / "z.mp4.preview.json").read_text())
     loaded = load_config(cfg)
     timeline = build_timeline(loaded, 96, 24.0)
@@ -58,7 +58,7 @@ def test_a_zoom_preview_at_moments_labels_each_cell_with_its_settings_and_feeds_
     img = read_image(tmp_path / "z.mp4.preview.png")
     assert img.shape[1] >= len(frames) * 64
     assert not (tmp_path / "z.mp4").exists() and not (tmp_path / "z.mp4.work").exists()
-    assert main([str(cfg), "--timeline"]) == 0
+    assert main(["render", str(cfg), "--timeline"]) == 0
     timeline_json = json.loads((tmp_path / "z.mp4.timeline.json").read_text())
     assert [p["frame"] for p in timeline_json["previews"]] == frames
 
@@ -66,11 +66,11 @@ def test_a_zoom_preview_at_moments_labels_each_cell_with_its_settings_and_feeds_
 def test_a_video_preview_at_moments_dreams_those_frames(tmp_path, clips, capsys):
     cfg = tmp_path / "v.yaml"
     cfg.write_text(f"input: {clips['plain']}\noutput: {tmp_path / 'v.mp4'}\ndream: {{steps: 1, octaves: 1}}\n")
-    assert main([str(cfg), "--preview-at", "f3,0.5"]) == 0
+    assert main(["render", str(cfg), "--preview-at", "f3,0.5"]) == 0
     sheet = json.loads((tmp_path / "v.mp4.preview.json").read_text())
     assert [c["frame"] for c in sheet["cells"]] == [3, 6] and sheet["frames"] == 12
-    assert main([str(cfg), "--preview-at", "beat:1", "--force"]) == 2  # a sine tone: no beats
-    assert main([str(cfg), "--preview-at", "f3", "--preview", "2"]) == 2
+    assert main(["render", str(cfg), "--preview-at", "beat:1", "--force"]) == 2  # a sine tone: no beats
+    assert main(["render", str(cfg), "--preview-at", "f3", "--preview", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "beat:1" in err[-2] and "--preview N and --preview-at" in err[-1]
 
@@ -85,7 +85,7 @@ def test_digits_of_other_scripts_are_not_moments_but_one_line(moment):
 
 
 def test_a_marker_clock_time_past_100_hours_is_refused(tmp_path):
-    from pipeline.markers import parse_clock
+    from dreamreel.markers import parse_clock
 
     assert parse_clock("99:59:59") == 99 * 3600 + 59 * 60 + 59
     with pytest.raises(ValueError, match="past any track"):
@@ -99,9 +99,9 @@ def test_a_repeat_preview_replaces_our_own_sheet_and_keeps_an_edited_one(tmp_pat
     cfg.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
                    "size: {width: 64}\nzoom: {frames: 8}\ndream: {steps: 1, octaves: 1}\n")
     sheet = tmp_path / "z.mp4.preview.png"
-    assert main([str(cfg), "--preview", "4"]) == 0
+    assert main(["render", str(cfg), "--preview", "4"]) == 0
     first = sheet.read_bytes()
-    assert main([str(cfg), "--preview-at", "f1,f3,f5"]) == 0 and sheet.read_bytes() != first
+    assert main(["render", str(cfg), "--preview-at", "f1,f3,f5"]) == 0 and sheet.read_bytes() != first
     sheet.write_bytes(sheet.read_bytes() + b"my notes")
-    assert main([str(cfg), "--preview", "4"]) == 2 and sheet.read_bytes().endswith(b"my notes")
-    assert main([str(cfg), "--preview", "4", "--force"]) == 0
+    assert main(["render", str(cfg), "--preview", "4"]) == 2 and sheet.read_bytes().endswith(b"my notes")
+    assert main(["render", str(cfg), "--preview", "4", "--force"]) == 0

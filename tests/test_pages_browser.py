@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.cli import main
+from dreamreel.cli import main
 from tests.browser import Browser, find_chromium
 from tests.conftest import ROOT, SAMPLES
 
@@ -62,7 +62,7 @@ def readout(browser: Browser) -> dict[str, str]:
 def test_the_timeline_page_reads_out_the_json_values_under_the_mouse(tmp_path):
     cfg = tmp_path / "mv.yaml"
     cfg.write_text(CONFIG.format(out=tmp_path / "mv.mp4"))
-    assert main([str(cfg), "--timeline"]) == 0
+    assert main(["render", str(cfg), "--timeline"]) == 0
     with Browser() as browser:
         data = check_page(browser, tmp_path / "mv.mp4.timeline.html", "timeline")
         top = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().top")
@@ -90,7 +90,7 @@ def test_the_report_page_reads_out_each_frames_figures(tmp_path, clips):
     cfg = tmp_path / "v.yaml"
     cfg.write_text(f"input: {clips['cut']}\noutput: {tmp_path / 'v.mp4'}\n"
                    "dream: {steps: 1, octaves: 1, jitter: 2}\nvideo: {steps_after_first: 1, preset: ultrafast}\n")
-    assert main([str(cfg)]) == 0
+    assert main(["render", str(cfg)]) == 0
     with Browser() as browser:
         data = check_page(browser, tmp_path / "v.mp4.report.html", "report")
         assert data["format"] == "dreamreel.report"
@@ -119,7 +119,7 @@ def test_a_ten_minute_song_at_30_fps_opens_zooms_and_reads_out_its_last_frame(tm
     cfg = tmp_path / "long.yaml"
     cfg.write_text(CONFIG.format(out=tmp_path / "long.mp4").replace(str(SAMPLES / "beat.wav"), str(song))
                    .replace("frames: 192, fps: 24", "frames: 18000, fps: 30"))
-    assert main([str(cfg), "--timeline"]) == 0
+    assert main(["render", str(cfg), "--timeline"]) == 0
     with Browser() as browser:
         data = check_page(browser, tmp_path / "long.mp4.timeline.html", "timeline-18000")
         assert data["frames"] == 18000 and abs(data["audio"]["tempo"] - 120) < 4  # whole-lag resolution
@@ -159,7 +159,7 @@ def test_hostile_text_in_every_string_field_is_shown_as_text_and_the_page_still_
                    .replace('"0.008 + 0.012*onset"', json.dumps(f"0.008 + 0.012*onset # {HOSTILE}"))
                    .replace('"0.4*sin(2*pi*t/T)"', json.dumps(f"0:(0), 96:(0.4 # {HOSTILE}), 191:(0)"))
                    + f"audio_markers: {json.dumps(str(marks))}\n")
-    assert main([str(cfg), "--timeline"]) == 0
+    assert main(["render", str(cfg), "--timeline"]) == 0
     page = Path(str(out) + ".timeline.html")
     with Browser() as browser:
         data = check_page(browser, page, "timeline-hostile")

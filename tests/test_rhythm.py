@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.envelopes import envelopes, peaks
-from pipeline.rhythm.analysis import RhythmSettings, analyse
+from dreamreel.envelopes import envelopes, peaks
+from dreamreel.rhythm.analysis import RhythmSettings, analyse
 from scripts.beatdata import click_track, ramp_track, soundfont
 
 TOLERANCE = 0.07  # seconds: the beat F-measure's window
@@ -105,7 +105,7 @@ def test_a_rendered_midi_song_is_tracked_within_70_ms():
 def test_the_madmom_opt_in_without_madmom_is_one_line_naming_the_package(monkeypatch):
     import sys
 
-    from pipeline.errors import ConfigError
+    from dreamreel.errors import ConfigError
 
     monkeypatch.setitem(sys.modules, "madmom", None)  # as if it were not installed
     tr = click_track(120, 10.0)
@@ -114,7 +114,7 @@ def test_the_madmom_opt_in_without_madmom_is_one_line_naming_the_package(monkeyp
 
 
 def test_the_madmom_opt_in_tracks_clicks_when_installed():
-    from pipeline.rhythm.madmom_beats import _import
+    from dreamreel.rhythm.madmom_beats import _import
 
     try:
         _import()

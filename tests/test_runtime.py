@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from pipeline.config import load_config
-from pipeline.dream.engine import octave_sizes
-from pipeline.rendering.setup import dream_params, resolve_tile, tile_batch
+from dreamreel.config import load_config
+from dreamreel.dream.engine import octave_sizes
+from dreamreel.modes.setup import dream_params, resolve_tile, tile_batch
 from tests.conftest import ROOT
 
 # Allocate and free a 64 MB tensor 16 times; print the page faults of the last eight. (The first few
@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 FAULTS = """
 import resource, sys, torch
 sys.path.insert(0, sys.argv[1])
-from pipeline.runtime import retain_freed_memory
+from dreamreel.runtime import retain_freed_memory
 if sys.argv[2] == "retain":
     assert retain_freed_memory()
 def faults():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.schedule import ScheduleError, compile_expr, parse_schedule
+from dreamreel.schedule import ScheduleError, compile_expr, parse_schedule
 
 
 def test_number_is_constant():

@@ -1,4 +1,4 @@
-"""``render --self-test``: what a user runs and pastes into a bug report."""
+"""``dreamreel self-test``: what a user runs and pastes into a bug report."""
 from __future__ import annotations
 
 import io
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pipeline import selftest
+from dreamreel import selftest
 
 
 def _limits() -> None:
@@ -21,7 +21,7 @@ def test_the_self_test_passes_here_and_says_what_it_measured():
     """The real command, in a child under time and memory limits: every check passes on this
     machine's CPU, each one line, the resume compared bit for bit, no host waits counted."""
     env = {k: v for k, v in os.environ.items() if k != "DREAMREEL_CHOICES"}
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "--self-test", "cpu"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "dreamreel", "self-test", "cpu"], capture_output=True, text=True,
                           timeout=240, env=env, preexec_fn=_limits, stdin=subprocess.DEVNULL)
     lines = proc.stdout.strip().splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -41,7 +41,7 @@ def test_a_failed_check_is_one_line_and_exit_1(monkeypatch):
     out = io.StringIO()
     assert selftest.self_test("cpu", out) == 1
     lines = out.getvalue().strip().splitlines()
-    assert lines[-1] == ("render: self-test failed: resume: frame 7 of the resumed render differs from the "
+    assert lines[-1] == ("dreamreel: self-test failed: resume: frame 7 of the resumed render differs from the "
                          "uninterrupted one")
 
 
@@ -49,13 +49,13 @@ def test_a_surprise_in_a_check_is_one_line_too(monkeypatch):
     monkeypatch.setattr(selftest, "_still", lambda tmp, device: {}["boom"])
     out = io.StringIO()
     assert selftest.self_test("cpu", out) == 1
-    assert out.getvalue().strip().splitlines()[-1] == "render: self-test failed: still: KeyError: 'boom'"
+    assert out.getvalue().strip().splitlines()[-1] == "dreamreel: self-test failed: still: KeyError: 'boom'"
 
 
 def test_a_device_that_is_not_here_fails_in_one_line():
     out = io.StringIO()
     assert selftest.self_test("cuda:3", out) == 1
-    assert out.getvalue().strip().splitlines()[-1].startswith("render: self-test failed: device: dream.device: cuda:3")
+    assert out.getvalue().strip().splitlines()[-1].startswith("dreamreel: self-test failed: device: dream.device: cuda:3")
 
 
 def test_the_upload_count_sees_a_blocking_copy_and_not_a_pinned_one():

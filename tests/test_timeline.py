@@ -1,4 +1,4 @@
-"""`render --timeline`: the audio analysis, every schedule at every frame, cuts and segments,
+"""`dreamreel timeline`: the audio analysis, every schedule at every frame, cuts and segments,
 written as JSON, HTML and PNG without dreaming; beat markers a person corrects, round-tripped."""
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.cli import main
-from pipeline.config import load_config
-from pipeline.errors import ConfigError, OutputExistsError
-from pipeline.markers import format_labels, read_markers
-from pipeline.rendering.outputs import sidecar
-from pipeline.rendering.overview import render_timeline
-from pipeline.rendering.timeline import build_timeline
-from pipeline.views.lanes import beat_numbers
+from dreamreel.cli import main
+from dreamreel.config import load_config
+from dreamreel.errors import ConfigError, OutputExistsError
+from dreamreel.markers import format_labels, read_markers
+from dreamreel.jobs.outputs import sidecar
+from dreamreel.inspect.timeline import render_timeline
+from dreamreel.modes.variables import build_timeline
+from dreamreel.views.lanes import beat_numbers
 from tests.conftest import SAMPLES
 
 ZOOM = f"""\
@@ -80,7 +80,7 @@ def test_the_timeline_holds_every_schedule_at_every_frame_and_the_beats(tmp_path
 
 def kicks(path: Path, n: int) -> np.ndarray:
     """The first sound of each of the ``n`` kicks near k * 0.5 s, from the high-passed samples."""
-    from pipeline.media.audio import read_audio
+    from dreamreel.media.audio import read_audio
 
     x = np.abs(np.diff(read_audio(path)))
     out = []
@@ -223,9 +223,9 @@ def test_repeated_markers_and_markers_past_the_end_are_noted_and_the_json_stays_
 def test_beat_numbers_agree_between_preview_moments_and_the_timeline_when_frames_start_late(tmp_path):
     """With frames.start set, beat N of --preview-at and the timeline's beat_number N are the
     same frame: the render's Nth beat."""
-    from pipeline.envelopes import render_events
-    from pipeline.moments import resolve_moments
-    from pipeline.rendering.timeline import analyse_audio
+    from dreamreel.envelopes import render_events
+    from dreamreel.moments import resolve_moments
+    from dreamreel.modes.variables import analyse_audio
 
     cfg = load_config(zoom_config(tmp_path))
     offset = 1.3
@@ -256,7 +256,7 @@ def test_marker_files_of_audacity_csv_and_text_read_alike_and_bad_lines_are_name
         with pytest.raises(ConfigError, match=needle):
             read_markers(tmp_path / "bad2.txt")
     cfg = zoom_config(tmp_path, extra=f"audio_markers: {bad}\n")
-    assert main([str(cfg), "--timeline"]) == 2
+    assert main(["render", str(cfg), "--timeline"]) == 2
 
 
 def _wav(path: Path, samples: np.ndarray, rate: int = 22050) -> Path:
@@ -272,9 +272,9 @@ def _wav(path: Path, samples: np.ndarray, rate: int = 22050) -> Path:
 def test_missing_silent_or_one_sample_audio_gives_flat_envelopes_and_a_note(tmp_path, kind, capsys):
     audio = {"missing": tmp_path / "gone.wav", "silent": _wav(tmp_path / "s.wav", np.zeros(22050 * 3)),
              "one sample": _wav(tmp_path / "o.wav", np.array([0.5]))}[kind]
-    assert main([str(zoom_config(tmp_path, audio)), "--timeline"]) == 0
+    assert main(["render", str(zoom_config(tmp_path, audio)), "--timeline"]) == 0
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "render: note: " in err
+    assert "Traceback" not in err and "dreamreel: note: " in err
     data = json.loads((tmp_path / "mv.mp4.timeline.json").read_text())
     assert data["notes"] and all(max(data["envelopes"][k]) <= (1.0 if kind == "one sample" else 0.0)
                                  for k in ("rms", "onset", "beat"))
@@ -285,7 +285,7 @@ def test_a_video_timeline_has_its_cuts_and_segments_in_output_frames(tmp_path, c
     path = tmp_path / "v.yaml"
     path.write_text(f"input: {clips['cut']}\noutput: {tmp_path / 'v.mp4'}\nrender: {{segments: 2, preroll: 1, crossover: 1}}\n"
                     "video: {blend: '0.5 + 0.2*sin(t)'}\n")
-    assert main([str(path), "--timeline"]) == 0
+    assert main(["render", str(path), "--timeline"]) == 0
     data = json.loads((tmp_path / "v.mp4.timeline.json").read_text())
     assert data["mode"] == "video" and data["frames"] == 12 and data["cuts"] == [6]
     assert [(s["from"], s["to"], s["fresh"]) for s in data["segments"]] == [(0, 6, True), (6, 12, True)]
@@ -293,7 +293,7 @@ def test_a_video_timeline_has_its_cuts_and_segments_in_output_frames(tmp_path, c
     assert data["notes"] == ["no audio: the envelopes are flat"]
     # Frames counted from frames.start: frame 0 of the output is source frame 3.
     path.write_text(path.read_text() + "frames: {start: 3}\n")
-    assert main([str(path), "--timeline"]) == 0
+    assert main(["render", str(path), "--timeline"]) == 0
     data = json.loads((tmp_path / "v.mp4.timeline.json").read_text())
     assert data["first_frame"] == 3 and data["frames"] == 9 and data["cuts"] == [3]
 
@@ -301,7 +301,7 @@ def test_a_video_timeline_has_its_cuts_and_segments_in_output_frames(tmp_path, c
 def test_a_still_has_no_timeline(tmp_path, capsys):
     path = tmp_path / "s.yaml"
     path.write_text(f"input: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 's.png'}\n")
-    assert main([str(path), "--timeline"]) == 2
+    assert main(["render", str(path), "--timeline"]) == 2
     assert "--timeline shows the frames of video and zoom renders" in capsys.readouterr().err
 
 
@@ -311,19 +311,19 @@ def test_the_timeline_with_an_option_that_dreams_is_refused_in_one_line(tmp_path
     path = tmp_path / "z.yaml"
     path.write_text(f"mode: zoom\ninput: {SAMPLES / 'astronaut.png'}\noutput: {tmp_path / 'z.mp4'}\n"
                     "zoom: {frames: 8}\n")
-    assert main([str(path), "--timeline", *extra]) == 2
+    assert main(["render", str(path), "--timeline", *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--timeline dreams nothing" in err and extra[0] in err
     assert not list(tmp_path.glob("z.mp4*"))
 
 
 def test_the_python_api_writes_the_same_timeline_and_previews_moments(tmp_path):
-    import pipeline
+    import dreamreel
 
-    data = pipeline.timeline(str(zoom_config(tmp_path)), overrides=["zoom.frames=48"])
+    data = dreamreel.timeline(str(zoom_config(tmp_path)), overrides=["zoom.frames=48"])
     assert data["frames"] == 48 and (tmp_path / "mv.mp4.timeline.html").is_file()
-    facts = pipeline.render(str(zoom_config(tmp_path)), preview_at="f3, beat:2", overrides=["zoom.frames=48"],
+    facts = dreamreel.render(str(zoom_config(tmp_path)), preview_at="f3, beat:2", overrides=["zoom.frames=48"],
                             dream={"steps": 1, "octaves": 1})
     assert facts["frames"] == [3, int(np.floor(data["beats"][1] * 24 + 0.5))]  # the nearest frame
-    with pytest.raises(pipeline.ConfigError, match="preview_at"):
-        pipeline.render(str(zoom_config(tmp_path)), preview_at=12)
+    with pytest.raises(dreamreel.ConfigError, match="preview_at"):
+        dreamreel.render(str(zoom_config(tmp_path)), preview_at=12)

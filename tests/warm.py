@@ -3,7 +3,7 @@
 Starting a child that imports torch, torchvision and OpenCV takes 3-6 s on 2 cores, and the
 hostile-input tests start dozens. The server (``python -m tests.warm``) imports them once, then
 for each request forks: the fork is a fresh process of its own (own pid, working directory,
-environment, resource limits, stdin, stdout and stderr files) running ``pipeline.cli.main``, and
+environment, resource limits, stdin, stdout and stderr files) running ``dreamreel.cli.main``, and
 exits with its code as ``render`` would. The test process talks to the server over a pipe, one
 JSON line each way; ``run`` mirrors ``subprocess.run`` for the tests.
 
@@ -35,9 +35,9 @@ def _serve() -> None:
     import torch  # noqa: F401
     import torchvision  # noqa: F401
 
-    import pipeline.cli as cli
-    import pipeline.config  # noqa: F401
-    import pipeline.rendering.run  # noqa: F401
+    import dreamreel.cli as cli
+    import dreamreel.config  # noqa: F401
+    import dreamreel.modes.run  # noqa: F401
 
     replies = os.fdopen(os.dup(1), "w")
     for line in sys.stdin:
@@ -124,8 +124,8 @@ class WarmRender:
             reply = json.loads(server.stdout.readline())
             stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
         if reply["timed_out"]:
-            raise subprocess.TimeoutExpired(["render", *req["args"]], seconds, stdout, stderr)
-        return subprocess.CompletedProcess(["render", *req["args"]], reply["code"], stdout, stderr)
+            raise subprocess.TimeoutExpired(["dreamreel", *req["args"]], seconds, stdout, stderr)
+        return subprocess.CompletedProcess(["dreamreel", *req["args"]], reply["code"], stdout, stderr)
 
     def close(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -137,9 +137,15 @@ class WarmRender:
 WARM = WarmRender()
 
 
-def render(*args: object, seconds: int = 300) -> subprocess.CompletedProcess:
-    """``render ARGS`` from the checkout as a process of its own: a fork of the warm child."""
+def dreamreel(*args: object, seconds: int = 300) -> subprocess.CompletedProcess:
+    """``dreamreel ARGS`` from the checkout as a process of its own: a fork of the warm child."""
     return WARM.run([str(a) for a in args], ROOT, seconds=seconds)
+
+
+def render(*args: object, seconds: int = 300) -> subprocess.CompletedProcess:
+    """``dreamreel render ARGS``, as ``dreamreel`` does."""
+    return dreamreel("render", *args, seconds=seconds)
+
 
 if __name__ == "__main__":
     _serve()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.dream import DreamParams, Term, dream, guide_features, objective
-from pipeline.dream.engine import ascent_step, octave_sizes
+from dreamreel.dream import DreamParams, Term, dream, guide_features, objective
+from dreamreel.dream.engine import ascent_step, octave_sizes
 
 LAYER = (Term("features.13"),)
 
@@ -72,9 +72,9 @@ def test_same_seed_same_output_other_seed_other_output(net, small_photo):
 
 
 def test_tiled_and_untiled_gradients_agree_away_from_the_edges(net, astronaut):
-    from pipeline.dream.engine import image_gradient, resize
-    from pipeline.dream.tiles import tiled
-    from pipeline.media.images import to_tensor
+    from dreamreel.dream.engine import image_gradient, resize
+    from dreamreel.dream.tiles import tiled
+    from dreamreel.media.images import to_tensor
 
     x = resize(to_tensor(astronaut, torch.device("cpu")), (192, 192))
 
@@ -88,8 +88,8 @@ def test_tiled_and_untiled_gradients_agree_away_from_the_edges(net, astronaut):
 
 
 def test_tiled_dream_is_as_strong_as_the_untiled_one(net, astronaut):
-    from pipeline.dream.engine import resize
-    from pipeline.media.images import to_tensor
+    from dreamreel.dream.engine import resize
+    from dreamreel.media.images import to_tensor
 
     x = resize(to_tensor(astronaut, torch.device("cpu")), (192, 192))
     whole = dream(x, net, params(octaves=1), gen())
@@ -137,7 +137,7 @@ def test_bf16_autocast_keeps_the_look(net, small_photo):
 
 
 def test_per_sample_generators_make_a_sample_independent_of_its_batch(net, small_photo):
-    from pipeline.rendering.setup import frame_generator
+    from dreamreel.modes.setup import frame_generator
 
     p = params()
     alone, _ = ascent_step(small_photo, net, p, [frame_generator(0, 7)])
@@ -150,9 +150,9 @@ def test_frames_with_different_scheduled_settings_dream_in_one_batch_as_they_wou
     """Per-sample step sizes and layer weights: three frames whose schedules differ (the
     music-video case) dream as one batch, and each comes out as it does dreamed alone, whole and
     in tiles."""
-    from pipeline.dream.engine import DreamParams, batch_key, batched, dream, resize
-    from pipeline.dream.objective import Term
-    from pipeline.media.images import to_tensor
+    from dreamreel.dream.engine import DreamParams, batch_key, batched, dream, resize
+    from dreamreel.dream.objective import Term
+    from dreamreel.media.images import to_tensor
 
     x = resize(to_tensor(astronaut, torch.device("cpu")), (96, 128))
     frames = torch.cat([x, x.flip(-1), x.flip(-2)])

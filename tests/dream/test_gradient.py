@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.dream.gradient import gaussian_blur, normalize_laplacian, normalize_mean_abs
+from dreamreel.dream.gradient import gaussian_blur, normalize_laplacian, normalize_mean_abs
 
 
 def test_mean_abs_normalisation_is_per_sample():

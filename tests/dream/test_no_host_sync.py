@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.dream import DreamParams, Term, dream
-from pipeline.models.net import load_dream_net
-from pipeline.motion.color import color_lock
-from pipeline.motion.temporal import carry_residual, hold_gain, merge_carried, residual_strength
-from pipeline.motion.warp import warp_lanczos
-from pipeline.rendering.chain import finish_frame, keep_clean
-from pipeline.selftest import counted_uploads
+from dreamreel.dream import DreamParams, Term, dream
+from dreamreel.models.net import load_dream_net
+from dreamreel.motion.color import color_lock
+from dreamreel.motion.temporal import carry_residual, hold_gain, merge_carried, residual_strength
+from dreamreel.motion.warp import warp_lanczos
+from dreamreel.modes.chain import finish_frame, keep_clean
+from dreamreel.selftest import counted_uploads
 
 META = torch.device("meta")
 
@@ -56,8 +56,8 @@ def test_a_frame_is_read_from_the_device_once_and_its_dream_stays_there(monkeypa
     previous dream is made on the device, not uploaded again."""
     import numpy as np
 
-    from pipeline.rendering import chain
-    from pipeline.rendering.streams import Stream
+    from dreamreel.modes import chain
+    from dreamreel.modes.streams import Stream
 
     copies = []
     real_cpu = torch.Tensor.cpu

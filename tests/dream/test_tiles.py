@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.dream.tiles import feather, tile_starts, tiled
+from dreamreel.dream.tiles import feather, tile_starts, tiled
 
 
 def test_tile_starts_cover_the_length_with_overlap():

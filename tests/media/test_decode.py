@@ -6,9 +6,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from pipeline.errors import MediaError
-from pipeline.media.probe import probe
-from pipeline.media.reader import FrameReader
+from dreamreel.errors import MediaError
+from dreamreel.media.probe import probe
+from dreamreel.media.reader import FrameReader
 from tests.conftest import SAMPLES
 
 
@@ -88,7 +88,7 @@ def test_a_checkpoint_png_is_lossless_and_a_png():
     # them back as the frame a chain continues from, so they must decode to the same pixels.
     import cv2
 
-    from pipeline.media.images import encode_image
+    from dreamreel.media.images import encode_image
 
     with FrameReader(SAMPLES / "city.mp4", probe(SAMPLES / "city.mp4").fps, (160, 90), 5, 1, 1) as reader:
         rgb = next(iter(reader))[1]

@@ -4,9 +4,9 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from pipeline.media.encode import audio_plan
-from pipeline.media.ffmpeg import decode_args, encode_gif_args, encode_video_args, encode_webp_args, fps_arg
-from pipeline.media.probe import exact_rate, parse_framecrc
+from dreamreel.media.encode import audio_plan
+from dreamreel.media.ffmpeg import decode_args, encode_gif_args, encode_video_args, encode_webp_args, fps_arg
+from dreamreel.media.probe import exact_rate, parse_framecrc
 
 
 def test_fps_arg_is_exact():

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.errors import ModelError
-from pipeline.models.net import build_model, layer_shapes, load_dream_net
-from pipeline.models.registry import get_spec, layer_names, model_names, parse_layer_key
-from pipeline.models.weights import locate_weights, package_weight_path
+from dreamreel.errors import ModelError
+from dreamreel.models.net import build_model, layer_shapes, load_dream_net
+from dreamreel.models.registry import get_spec, layer_names, model_names, parse_layer_key
+from dreamreel.models.weights import locate_weights, package_weight_path
 
 
 def test_parse_layer_key():
@@ -72,7 +72,7 @@ def _top5(model: torch.nn.Module, x: torch.Tensor, mean, std) -> set[int]:
 def test_efficientnet_lite2_port_agrees_with_mobilenet_on_the_photo(small_photo):
     # Two independently trained ImageNet models, one of them our own port: on a real photo
     # their top-5 classes must overlap if the port and its input scaling are right.
-    from pipeline.dream.engine import resize
+    from dreamreel.dream.engine import resize
 
     x = resize(small_photo, (224, 224))
     mob, mspec, _ = build_model("mobilenet_v2", None)
@@ -83,7 +83,7 @@ def test_efficientnet_lite2_port_agrees_with_mobilenet_on_the_photo(small_photo)
 
 @pytest.mark.parametrize("name, layer", [("mobilenet_v2", "features.13"), ("googlenet", "inception4c")])
 def test_activations_run_out_of_place_and_the_gradient_is_the_classifiers(name, layer, monkeypatch):
-    import pipeline.models.net as net_module
+    import dreamreel.models.net as net_module
 
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
 
@@ -109,7 +109,7 @@ def test_dream_compile_compiles_each_steady_shape_once_and_never_a_one_off_crop(
     import torch._dynamo
     from torch._dynamo.utils import counters
 
-    from pipeline.models.net import load_dream_net, one_off_shapes
+    from dreamreel.models.net import load_dream_net, one_off_shapes
 
     net, _ = load_dream_net("mobilenet_v2", ["features.6"], "random", torch.device("cpu"))
     plain = {k: v.clone() for k, v in net(torch.ones(1, 3, 32, 48)).items()}

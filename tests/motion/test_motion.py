@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.motion.color import color_lock, lowpass
-from pipeline.motion.consistency import consistency_mask, feather_trust, forward_at, symmetric_flow
-from pipeline.motion.flow import FlowEstimator, finest_scale, to_gray
-from pipeline.motion.scene import cut_score
-from pipeline.motion.temporal import MAX_RESTORE, carry_residual, hold_gain, merge_carried
-from pipeline.motion.warp import remap_lanczos, flow_to_tensor, warp, warp_lanczos
+from dreamreel.motion.color import color_lock, lowpass
+from dreamreel.motion.consistency import consistency_mask, feather_trust, forward_at, symmetric_flow
+from dreamreel.motion.flow import FlowEstimator, finest_scale, to_gray
+from dreamreel.motion.scene import cut_score
+from dreamreel.motion.temporal import MAX_RESTORE, carry_residual, hold_gain, merge_carried
+from dreamreel.motion.warp import remap_lanczos, flow_to_tensor, warp, warp_lanczos
 from tests.conftest import SAMPLES
 
 
@@ -152,7 +152,7 @@ def test_color_lock_keeps_detail_and_restores_the_low_frequencies():
 
 
 def test_cut_score_separates_motion_from_a_cut():
-    from pipeline.media.images import read_image
+    from dreamreel.media.images import read_image
 
     a = texture(120, 160)
     shifted = np.roll(a, 8, axis=1)
@@ -162,8 +162,8 @@ def test_cut_score_separates_motion_from_a_cut():
 
 
 def _sharp(x: torch.Tensor) -> float:
-    from pipeline.media.images import to_rgb8
-    from pipeline.quality import sharpness
+    from dreamreel.media.images import to_rgb8
+    from dreamreel.quality import sharpness
 
     return sharpness(to_rgb8(x))
 

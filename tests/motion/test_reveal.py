@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.motion.flow import FlowEstimator, to_gray
-from pipeline.motion.reveal import (CELL, Bare, carry_bare, crops, drop_specks, due, min_side, none_bare, paste,
+from dreamreel.motion.flow import FlowEstimator, to_gray
+from dreamreel.motion.reveal import (CELL, Bare, carry_bare, crops, drop_specks, due, min_side, none_bare, paste,
                                     paste_weight)
 from tests.motion.test_motion import texture
 

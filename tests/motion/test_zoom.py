@@ -6,7 +6,7 @@ import math
 import cv2
 import numpy as np
 
-from pipeline.motion.zoom import apply_affine, loop_weight, zoom_matrix
+from dreamreel.motion.zoom import apply_affine, loop_weight, zoom_matrix
 
 H, W = 96, 128
 
@@ -80,8 +80,8 @@ def test_the_zoom_warp_on_a_gpu_is_opencvs_within_a_level(small_photo):
     included (zoom out, turn, drift: content comes from past every edge)."""
     import torch
 
-    from pipeline.motion.warp import remap_lanczos
-    from pipeline.motion.zoom import affine_flow, apply_affine, warp_affine, zoom_matrix
+    from dreamreel.motion.warp import remap_lanczos
+    from dreamreel.motion.zoom import affine_flow, apply_affine, warp_affine, zoom_matrix
 
     h, w = small_photo.shape[-2:]
     for m in (zoom_matrix(h, w, 0.93, 7.0, (3.5, -2.25), (0.3, 0.7)), zoom_matrix(h, w, 1.05, -2.0, (0.0, 0.0),

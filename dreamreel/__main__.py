@@ -1,0 +1,3 @@
+from dreamreel.cli import main
+
+raise SystemExit(main())

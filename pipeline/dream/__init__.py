@@ -1,5 +1,0 @@
-"""Pure tensor code of the dream: objectives, gradient shaping, tiles, octaves. No files."""
-from pipeline.dream.engine import DreamParams, Term, ascent_step, dream, image_gradient
-from pipeline.dream.objective import guide_features, objective
-
-__all__ = ["DreamParams", "Term", "ascent_step", "dream", "image_gradient", "guide_features", "objective"]

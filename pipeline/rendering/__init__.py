@@ -1,1 +1,0 @@
-"""The render modes (still, atlas, video, zoom) and what they share: outputs, locks, manifests."""
