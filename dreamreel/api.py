@@ -93,10 +93,14 @@ class Dreamer:
     def settings(self, **changes: Any) -> DreamConfig:
         """The validated dream settings with ``changes`` applied (ConfigError naming the key)."""
         merged = {**self._base, **changes}
-        key = json.dumps(merged, sort_keys=True, default=str)
+        key = json.dumps(merged, default=str)  # keys in the order given: a schedule may mix 0 and "0:02"
         with self._lock:
             if key not in self._settings:
                 cfg = load_config({"output": "dream_image.png", "dream": merged}, name="dream_image")
+                for dotted, sched in cfg.schedules().items():
+                    if sched.marks:  # a picture has frame numbers, not a clock or a beat map
+                        raise ConfigError(f"dream_image: {dotted}: key {sched.marks[0][0].text!r}: a picture is keyed "
+                                          "by frame number (keys by time, beat or bar need a render's rate and beats)")
                 if len(self._settings) > 64:  # a host sweeping a setting: keep the cache small
                     self._settings.clear()
                 self._settings[key] = cfg.dream
@@ -150,7 +154,7 @@ class Dreamer:
         m = None if weights is None else torch.from_numpy(weights).to(device)[None, None]
         # cuDNN's flags for a bit-repeatable picture, and the host application's own back after.
         with cuda_settings(device, 1):
-            y = dream(to_tensor(rgb, device), net, dream_params(d, device, frame), frame_generator(d.seed, frame),
+            y = dream(to_tensor(rgb, device), net, dream_params(d, device, frame), frame_generator(int(d.seed.at(frame)), frame),
                       guide, mask=m)
         return to_rgb8(y)
 

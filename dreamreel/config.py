@@ -85,7 +85,8 @@ class DreamConfig(_Strict):
     steps: Sched(0, 10000, integer=True) = 10
     step_size: Sched(0.0, 1.0, lo_open=True) = 0.015
     jitter: Sched(0, 1024, integer=True) = 32
-    seed: int = Field(0, ge=0, strict=True)
+    # Schedulable: a new seed from a frame on changes the dream's randomness from there.
+    seed: Sched(0, 2 ** 53, integer=True) = 0
     guide: Path | None = None
     # auto: whole frames up to 1920 px a side where memory allows (modes/setup.resolve_tile).
     tile: Annotated[int, Strict()] | Literal["auto"] = "auto"
@@ -416,8 +417,9 @@ class Config(_Strict):
         return "prores" if self.output.suffix.lower() == ".mov" else "h264"
 
     def uses_audio(self) -> list[str]:
-        """Dotted keys whose schedules read the audio (an envelope, the beat or the bar)."""
-        return [k for k, s in self.schedules().items() if s.names & AUDIO_VARIABLES]
+        """Dotted keys whose schedules read the audio (an envelope, the beat or the bar, or a key
+        placed on a beat or a bar)."""
+        return [k for k, s in self.schedules().items() if s.names & AUDIO_VARIABLES or s.reads_beats]
 
 
 # Where a validation error at this location points in the YAML: ('mode',) errors raised by

@@ -2,7 +2,11 @@
 
 A schedule is a number, an expression (``"1.01 + 0.04*onset"``), a Deforum-style keyframe
 string (``"0:(1.02), 120:(1.05)"``) or a YAML map (``{0: 1.02, 120: "1 + 0.1*sin(t/10)"}``),
-interpolated between keys with linear, step or cosine easing. Expressions are parsed with
+interpolated between keys with an easing curve (``easing.py``: linear, step, cosine and
+easings.net's names, ``easeInOutCubic`` ...). A key sits at a frame (``120``, ``f120``), a time
+(``"0:12.5"``, ``"12.5s"``), a beat or a bar (``"beat 32"``, ``"bar 9"``, the render's own: 1 is
+its first); times, beats and bars become frames when the render binds the schedule to its frame
+rate and beat map (``Schedule.bind``). Expressions are parsed with
 Python's ``ast`` and walked against a whitelist: numbers, + - * / // % **, unary signs,
 comparisons, ``a if c else b``, the variables below and the functions below. Nothing is ever
 handed to eval, exec or numexpr.
@@ -18,14 +22,15 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from dreamreel import schedule_vector
+from dreamreel.easing import EASINGS, ease as ease_curve
 from dreamreel.errors import ConfigError
+from dreamreel.markers import parse_clock
 
 AUDIO_VARIABLES = frozenset({"rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_number", "beat_in_bar",
                              "bar_number"})
 VARIABLES = ("t", "T", "s", "fps", "rms", "onset", "bass", "mid", "high", "beat", "bar", "beat_number", "beat_in_bar",
              "bar_number",
              "pi", "e", "tau")
-EASINGS = ("linear", "step", "cosine")
 MAX_LENGTH = 2000  # characters of one expression
 MAX_SCHEDULE_LENGTH = 20_000  # characters of a whole keyframe string
 MAX_DEPTH = 64  # nesting of an expression's syntax tree: (((x))), -----x, a+b+c+...
@@ -95,6 +100,16 @@ class Expr:
         if not math.isfinite(value):
             raise ScheduleError(f"{_brief(self.text)} is not a finite number")
         return float(value)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A key's position named in seconds (``unit`` "s"), beats or bars ("beat", "bar"; 1 is the
+    render's first, 8.5 halfway from the 8th to the 9th); ``text`` is how the user wrote it."""
+
+    unit: str
+    value: float
+    text: str
 
 
 def _brief(text: str, limit: int = 60) -> str:
@@ -216,10 +231,44 @@ class Schedule:
     integer: bool = False
     names: frozenset[str] = field(default_factory=frozenset)
     key: str = field(default="schedule", compare=False)
+    # Keys placed by time, beat or bar, as written; ``keys`` holds them as frames once bound.
+    marks: tuple[tuple[Mark, Expr | float], ...] = ()
+    frame_keys: tuple[tuple[float, Expr | float], ...] = ()  # the keys given as frames
+    bound: tuple[float, tuple[float, ...], tuple[float, ...]] | None = field(default=None, compare=False)
 
     @property
     def constant(self) -> bool:
-        return len(self.keys) == 1 and not isinstance(self.keys[0][1], Expr)
+        given = (*self.frame_keys, *self.marks)
+        return len(given) == 1 and not isinstance(given[0][1], Expr)
+
+    @property
+    def reads_beats(self) -> bool:
+        """True when a key sits on a beat or a bar, so the render must find them."""
+        return any(m.unit in ("beat", "bar") for m, _ in self.marks)
+
+    def bind(self, fps: float, beats: np.ndarray | None = None, bars: np.ndarray | None = None) -> None:
+        """Place the keys named by time, beat or bar on frames: ``fps`` frames a second, ``beats``
+        and ``bars`` the render's own beat and downbeat times (seconds of the output, ascending;
+        beat 1 is the first). Done by the render once its rate and beat map are known; binding
+        again (another render of the same config) replaces the last. ScheduleError for a beat or
+        bar the render does not have, or two keys on one frame."""
+        if not self.marks:
+            return
+        beats = np.zeros(0) if beats is None else np.asarray(beats, float)
+        bars = np.zeros(0) if bars is None else np.asarray(bars, float)
+        state = (float(fps), tuple(beats.tolist()), tuple(bars.tolist()))
+        if self.bound == state:
+            return
+        placed = list(self.frame_keys)
+        where: dict[float, str] = {k: f"frame {k:g}" for k, _ in placed}
+        for mark, value in self.marks:
+            frame = _frame_of_mark(mark, fps, beats, bars, self.key)
+            if frame in where:
+                raise ScheduleError(f"{self.key}: keys {where[frame]!r} and {mark.text!r} both land on frame {frame:g}")
+            where[frame] = mark.text
+            placed.append((frame, value))
+        object.__setattr__(self, "keys", tuple(sorted(placed, key=lambda kv: kv[0])))
+        object.__setattr__(self, "bound", state)
 
     def name(self, key: str) -> None:
         """Record the dotted config key this schedule belongs to, for its error messages."""
@@ -235,7 +284,12 @@ class Schedule:
         except ScheduleError as exc:
             raise ScheduleError(f"{self.key}: {exc} at frame {t:g}") from None
 
+    def _check_bound(self) -> None:
+        if self.marks and self.bound is None:
+            raise RuntimeError(f"{self.key}: keys by time, beat or bar are not placed yet (Schedule.bind)")
+
     def _at(self, t: float, env: Mapping[str, float] | None) -> float:
+        self._check_bound()
         env = {**(env or {}), "t": float(t)}
         keys = self.keys
         if t <= keys[0][0] or len(keys) == 1:
@@ -245,11 +299,7 @@ class Schedule:
         else:
             i = next(k for k in range(1, len(keys)) if keys[k][0] >= t)
             (t0, v0), (t1, v1) = keys[i - 1], keys[i]
-            u = (t - t0) / (t1 - t0)
-            if self.ease == "step":
-                u = 0.0 if t < t1 else 1.0
-            elif self.ease == "cosine":
-                u = (1 - math.cos(math.pi * u)) / 2
+            u = float(ease_curve(self.ease, np.float64((t - t0) / (t1 - t0))))
             a = _value(v0, env)
             value = a if u == 0.0 else a + (_value(v1, env) - a) * u
         value = _clamp(value, self.lo, self.hi)
@@ -262,6 +312,7 @@ class Schedule:
         faster; a frame where ``at`` would fail raises the same ScheduleError (the first such
         frame, in order of ``t``)."""
 
+        self._check_bound()
         t = np.asarray(t, float)
         n = t.size
         env = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in (env or {}).items()}
@@ -275,11 +326,7 @@ class Schedule:
             i = np.clip(np.searchsorted(kt, t, side="left"), 1, len(kt) - 1)
             t0, t1 = kt[i - 1], kt[i]
             with np.errstate(all="ignore"):
-                u = (t - t0) / (t1 - t0)
-            if self.ease == "step":
-                u = np.where(t < t1, 0.0, 1.0)
-            elif self.ease == "cosine":
-                u = (1 - np.cos(np.pi * u)) / 2
+                u = ease_curve(self.ease, np.clip((t - t0) / (t1 - t0), 0.0, 1.0))
             first, last = t <= kt[0], (t >= kt[-1]) & ~(t <= kt[0])
             ia = np.where(first, 0, np.where(last, len(kt) - 1, i - 1))
             ib = np.where(first | last, ia, i)
@@ -315,8 +362,57 @@ def _value(v: Expr | float, env: Mapping[str, float]) -> float:
     return v(env) if isinstance(v, Expr) else v
 
 
-# Anchored with match() at one position at a time: linear, no backtracking across the text.
-_KEYFRAME = re.compile(r"[ \t]*(-?\d{1,9}(?:\.\d{1,9})?)[ \t]*:[ \t]*\(")
+# Anchored with match() at one position at a time: linear, no backtracking across the text. A
+# position is a beat or bar, a clock time (two or three parts), seconds, an f-frame or a frame.
+_KEYFRAME = re.compile(r"[ \t]*((?:beat|bar)[ \t:]?[ \t]*\d{1,9}(?:\.\d{1,9})?|\d{1,9}(?::\d{1,2}){1,2}(?:\.\d{1,9})?"
+                       r"|\d{1,9}(?:\.\d{1,9})?s|f\d{1,9}|-?\d{1,9}(?:\.\d{1,9})?)[ \t]*:[ \t]*\(", re.IGNORECASE)
+_MARK = re.compile(r"(beat|bar)[ \t:]?[ \t]*(\d{1,9}(?:\.\d{1,9})?)", re.IGNORECASE)
+_SECONDS_KEY = re.compile(r"(\d{1,9}(?:\.\d{1,9})?)s", re.IGNORECASE)
+_FRAME_KEY = re.compile(r"f(\d{1,9})", re.IGNORECASE)
+POSITIONS = "a frame (120, f120), a time (\"0:12.5\", \"12.5s\"), a beat (\"beat 32\") or a bar (\"bar 9\")"
+
+
+def key_position(text: str) -> float | Mark:
+    """A key's position from how it is written: a frame number (float), or a Mark for a time,
+    beat or bar. ScheduleError when it is none of them."""
+    s = text.strip()
+    m = _MARK.fullmatch(s)
+    if m:
+        value = float(m.group(2))
+        if value < 1:
+            raise ScheduleError(f"keyframe {_brief(s)}: {m.group(1).lower()}s count from 1 (the render's first)")
+        return Mark(m.group(1).lower(), value, s)
+    m = _SECONDS_KEY.fullmatch(s)
+    if m:
+        return Mark("s", float(m.group(1)), s)
+    m = _FRAME_KEY.fullmatch(s)
+    if m:
+        return float(m.group(1))
+    if ":" in s:
+        try:
+            return Mark("s", parse_clock(s), s)
+        except ValueError as exc:
+            raise ScheduleError(f"keyframe {exc}") from None
+    try:
+        frame = float(s)
+    except ValueError:
+        raise ScheduleError(f"keyframe {_brief(s)} is not a position: {POSITIONS}") from None
+    if not math.isfinite(frame):
+        raise ScheduleError(f"keyframe position {_brief(s)} is not a frame number")
+    return frame
+
+
+def _frame_of_mark(mark: Mark, fps: float, beats: np.ndarray, bars: np.ndarray, key: str) -> float:
+    """The frame (fractional) where ``mark`` lands; beats and bars between two are interpolated."""
+    if mark.unit == "s":
+        return mark.value * fps
+    events = beats if mark.unit == "beat" else bars
+    if len(events) == 0:
+        raise ScheduleError(f"{key}: key {mark.text!r}: this render has no {mark.unit}s (no audio, or no steady beat)")
+    if mark.value > len(events):
+        raise ScheduleError(f"{key}: key {mark.text!r} is past the track: the render has {mark.unit}s 1 to {len(events)}")
+    seconds = float(np.interp(mark.value - 1, np.arange(len(events)), events))
+    return seconds * fps
 
 
 def parse_schedule(raw: Any, lo: float = -math.inf, hi: float = math.inf, integer: bool = False,
@@ -345,7 +441,9 @@ def parse_schedule(raw: Any, lo: float = -math.inf, hi: float = math.inf, intege
         if not isinstance(v, Expr):
             _range_check(v, lo, hi, lo_open)
     names = frozenset().union(*[v.names for _, v in keys if isinstance(v, Expr)])
-    return Schedule(raw, tuple(sorted(keys, key=lambda kv: kv[0])), ease, lo, hi, integer, names)
+    frames = tuple(sorted(((k, v) for k, v in keys if not isinstance(k, Mark)), key=lambda kv: kv[0]))
+    marks = tuple((k, v) for k, v in keys if isinstance(k, Mark))
+    return Schedule(raw, frames, ease, lo, hi, integer, names, marks=marks, frame_keys=frames)
 
 
 def _range_check(v: float, lo: float, hi: float, lo_open: bool) -> None:
@@ -391,9 +489,12 @@ def _parse_string(raw: str) -> tuple[list, str]:
         km = _KEYFRAME.match(text, pos)
         if km is None:
             raise ScheduleError("expected 'frame:(value)'", pos + 1 + (len(text[pos:]) - len(text[pos:].lstrip())))
-        frame = float(km.group(1))
+        try:
+            frame = key_position(km.group(1))
+        except ScheduleError as exc:
+            raise ScheduleError(str(exc), km.start(1) + 1) from None
         if frame in seen:
-            raise ScheduleError(f"frame {frame:g} is given twice", km.start(1) + 1)
+            raise ScheduleError(f"key {km.group(1).strip()!r} is given twice", km.start(1) + 1)
         seen.add(frame)
         start = km.end()
         depth, i = 1, start
@@ -422,14 +523,15 @@ def _parse_map(raw: dict) -> tuple[list, str]:
     for k, v in raw.items():
         if k == "ease":
             continue
-        try:
-            frame = float(k)
-        except (TypeError, ValueError, OverflowError):
-            raise ScheduleError(f"keyframe {_brief(str(k))} is not a frame number") from None
-        if not math.isfinite(frame):
+        if isinstance(k, bool) or not isinstance(k, (int, float, str)):
+            raise ScheduleError(f"keyframe {_brief(str(k))} is not a position: {POSITIONS}")
+        frame = key_position(str(k)) if isinstance(k, str) else float(k)
+        if not math.isfinite(frame if isinstance(frame, float) else 0.0):
             raise ScheduleError(f"keyframe position {k!r} is not a frame number")
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
             raise ScheduleError(f"keyframe {k}: expected a number or an expression, got {_brief(str(v))}")
+        if frame in {pos for pos, _ in keys}:
+            raise ScheduleError(f"keyframe {_brief(str(k))} is given twice")
         keys.append((frame, float(v) if isinstance(v, (int, float)) else _number_or_expr(v, 0)))
     if not keys:
         raise ScheduleError("a keyframe map needs at least one frame")

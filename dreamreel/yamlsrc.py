@@ -9,6 +9,7 @@ twice in one mapping.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,23 @@ def brief(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for error lines that must stay one short line."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 5] + "...'" + f" ({len(text)} chars)"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as 1.2 reads numbers: ``1:30`` and ``0:12.5`` stay text (YAML 1.1, PyYAML's default,
+    makes them the base-60 numbers 90 and 12.5), so a schedule key written as a time is a time."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# PyYAML's own patterns without their sexagesimal alternatives.
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(
+    r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 
 @dataclass
@@ -90,7 +108,7 @@ def load_yaml(text: str, name: str) -> tuple[Any, SourceMap]:
     loader = None
     try:
         _check_depth(text, name)
-        loader = yaml.SafeLoader(text)  # the reader already refuses some characters here
+        loader = _Loader(text)  # the reader already refuses some characters here
         node = loader.get_single_node()
         if node is not None:
             _check_graph(node, name)

@@ -161,3 +161,14 @@ def test_threads_loading_different_layers_while_others_dream():
     alone = dreamreel.Dreamer(**TINY)
     for layer in layers:
         assert np.array_equal(got[layer], alone.dream_image(img, layers={layer: 1.0})), layer
+
+
+def test_the_seed_is_a_schedule_and_keys_by_time_are_refused_for_a_picture():
+    img = fit_image(read_image(SAMPLES / "astronaut.png"), SizeConfig(width=48))
+    keyed = dreamreel.Dreamer(**TINY, seed="0:(1), 5:(2), ease=step")
+    one, two = dreamreel.Dreamer(**TINY, seed=1), dreamreel.Dreamer(**TINY, seed=2)
+    assert np.array_equal(keyed.dream_image(img, frame=3), one.dream_image(img, frame=3))
+    assert np.array_equal(keyed.dream_image(img, frame=6), two.dream_image(img, frame=6))
+    assert not np.array_equal(one.dream_image(img, frame=6), two.dream_image(img, frame=6))
+    with pytest.raises(dreamreel.ConfigError, match="dream_image: dream.steps: key '0:02': a picture is keyed by frame"):
+        dreamreel.Dreamer(**TINY | {"steps": {0: 1, "0:02": 2}})

@@ -7,6 +7,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import numpy as np
+
+from dreamreel.easing import EASINGS, ease
 from dreamreel.schedule import ScheduleError, compile_expr, parse_schedule
 
 
@@ -194,3 +197,83 @@ def test_over_takes_the_transcendental_functions_from_math_so_a_jump_after_them_
     s = parse_schedule("-1 % tanh(t) + floor(10 * sin(t) ** 2) + (exp(t / 9) > 2)")
     t = np.arange(0.25, 40, 0.25)  # tanh(0) = 0 would be a modulo by zero
     assert s.over(t).tolist() == [s.at(float(x)) for x in t]
+
+
+# Keys by time, beat and bar (issue 38): a motion artist keys by the music, not frame numbers.
+
+def test_keys_in_seconds_land_on_the_frames_of_the_render_rate():
+    s = parse_schedule({0: 1.0, "0:01": 2.0, "2.5s": 4.0, "f72": 5.0})
+    with pytest.raises(RuntimeError):  # an unplaced key is a programming error, never a silent frame
+        s.at(10)
+    s.bind(24.0)
+    assert [k for k, _ in s.keys] == [0.0, 24.0, 60.0, 72.0]
+    assert s.at(12) == pytest.approx(1.5) and s.at(60) == 4.0
+    s.bind(10.0)  # another render of the same config, at another rate, places them again
+    assert [k for k, _ in s.keys] == [0.0, 10.0, 25.0, 72.0]
+
+
+def test_keys_on_beats_and_bars_use_the_renders_own_beat_map():
+    beats = np.array([0.5, 1.0, 1.5, 2.0, 2.5])
+    s = parse_schedule("beat 2:(1.0), beat:4:(3.0), bar 2:(5.0), ease=step")
+    assert s.reads_beats
+    s.bind(24.0, beats, bars=np.array([0.5, 2.5]))
+    assert [k for k, _ in s.keys] == [24.0, 48.0, 60.0]
+    assert [s.at(t) for t in (0, 24, 47, 48, 59, 60)] == [1.0, 1.0, 1.0, 3.0, 3.0, 5.0]
+    half = parse_schedule({"beat 1.5": 0.0, "beat 5": 1.0})
+    half.bind(24.0, beats)
+    assert half.keys[0][0] == pytest.approx(0.75 * 24)  # halfway between the first two beats
+
+
+@pytest.mark.parametrize("raw, bind, problem", [
+    ({"beat 9": 1.0, 0: 0.0}, (24.0, [0.5, 1.0]), "key 'beat 9' is past the track: the render has beats 1 to 2"),
+    ({"bar 1": 1.0}, (24.0, [0.5, 1.0], []), "key 'bar 1': this render has no bars"),
+    ({"1s": 1.0, 24: 2.0}, (24.0,), "keys 'frame 24' and '1s' both land on frame 24"),
+])
+def test_a_key_the_render_cannot_place_is_one_clear_error(raw, bind, problem):
+    s = parse_schedule(raw)
+    s.name("dream.step_size")
+    with pytest.raises(ScheduleError, match=re_escape("dream.step_size: " + problem)):
+        s.bind(*[np.asarray(b, float) if isinstance(b, list) else b for b in bind])
+
+
+@pytest.mark.parametrize("raw, problem", [
+    ({"beat 0": 1.0}, "beats count from 1"),
+    ({"beat x": 1.0}, "is not a position"),
+    ({"1:75": 1.0}, "seconds must be under 60"),
+    ("0:(1), f0:(2)", "is given twice"),
+    ({"f3": 1.0, 3: 2.0}, "is given twice"),
+])
+def test_bad_key_positions_are_refused_at_parse(raw, problem):
+    with pytest.raises(ScheduleError, match=re_escape(problem)):
+        parse_schedule(raw)
+
+
+@pytest.mark.parametrize("name", EASINGS)
+def test_every_easing_starts_at_one_key_and_ends_at_the_next(name):
+    u = np.linspace(0, 1, 101)
+    v = ease(name, u)
+    assert v[0] == pytest.approx(0.0, abs=1e-12) and v[-1] == pytest.approx(1.0, abs=1e-12)
+    s = parse_schedule(f"0:(2), 100:(4), ease={name}")
+    np.testing.assert_allclose(s.over(np.arange(101.0)), [s.at(t) for t in range(101)], rtol=0, atol=1e-12)
+    assert s.at(0) == 2.0 and s.at(100) == 4.0
+
+
+def test_easings_have_the_shapes_their_names_promise():
+    assert ease("easeInOutCubic", np.array([0.25]))[0] == pytest.approx(4 * 0.25 ** 3)
+    assert ease("easeInQuad", np.array([0.5]))[0] == pytest.approx(0.25)
+    assert ease("easeOutQuad", np.array([0.5]))[0] == pytest.approx(0.75)
+    assert ease("cosine", np.array([0.3]))[0] == pytest.approx(ease("easeInOutSine", np.array([0.3]))[0])
+    assert ease("easeOutBack", np.linspace(0, 1, 50)).max() > 1.05  # overshoots, then settles
+    bounce = ease("easeOutBounce", np.linspace(0, 1, 400))
+    assert bounce.max() <= 1 + 1e-12 and np.sum(np.diff(np.sign(np.diff(bounce))) < 0) == 3  # three bounces
+
+
+def test_a_time_key_written_without_quotes_in_yaml_is_a_time(tmp_path):
+    from dreamreel.config import load_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"mode: zoom\noutput: {tmp_path / 'z.mp4'}\nzoom:\n  frames: 100\n  fps: 10\n"
+                   "  zoom: {0: 1.01, 0:05: 1.05, 1:00: 1.02}\n")
+    zoom = load_config(cfg).zoom.zoom
+    zoom.bind(10.0)
+    assert [k for k, _ in zoom.keys] == [0.0, 50.0, 600.0]  # YAML 1.1 made 1:00 the number 60: frame 60

@@ -327,3 +327,28 @@ def test_the_python_api_writes_the_same_timeline_and_previews_moments(tmp_path):
     assert facts["frames"] == [3, int(np.floor(data["beats"][1] * 24 + 0.5))]  # the nearest frame
     with pytest.raises(dreamreel.ConfigError, match="preview_at"):
         dreamreel.render(str(zoom_config(tmp_path)), preview_at=12)
+
+
+def test_keys_on_beats_bars_and_times_land_where_the_timeline_shows_the_beats(tmp_path):
+    """A motion artist's keys ("beat 4", "bar 2", "0:05") are placed with the render's own beat
+    map and drawn where they land; a beat past the track is one line naming the key."""
+    extra = '  octave_scale: {"beat 4": 1.3, "bar 2": 1.6, "0:05": 1.4, ease: easeInOutCubic}\n'
+    cfg = load_config(zoom_config(tmp_path, extra=extra))
+    render_timeline(cfg)
+    data = json.loads(sidecar(cfg.output, ".timeline.json").read_text())
+    lane = data["schedules"]["dream.octave_scale"]
+    fourth = data["beats"][3] * 24
+    second_bar = data["bars"][1] * 24
+    frames = [f for f, _ in lane["keyframes"]]
+    assert frames == sorted([round(fourth), round(second_bar), 120])
+    values = np.array(lane["values"])
+    assert values[round(fourth)] == pytest.approx(1.3, abs=0.01) and values[120] == pytest.approx(1.4)
+    assert np.all(values[: frames[0] + 1] == values[frames[0]])  # the first key's value held before it
+    assert values[round(second_bar)] == pytest.approx(1.6, abs=0.01)
+    from tests.warm import render
+
+    bad = zoom_config(tmp_path, extra='  octave_scale: {"beat 1": 1.3, "beat 400": 1.5}\n')
+    proc = render(bad, "--timeline")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "dreamreel: error: dream.octave_scale: key 'beat 400' is past the track: the render has beats 1 to 15"]

@@ -109,7 +109,7 @@ def _dream_cells(ctx: RenderContext, info: Any, source: np.ndarray | None, start
         raw = to_tensor(rgb, device)
         index = start + t
         dmask = None if masks is None else torch.from_numpy(masks.at(index)).to(device)[None, None]
-        y = dream(raw, net, ctx.params(t), frame_generator(cfg.dream.seed, index), guide, mask=dmask)
+        y = dream(raw, net, ctx.params(t), frame_generator(ctx.seed(t), index), guide, mask=dmask)
         lock = cfg.video.color_lock if cfg.mode == "video" else False
         got[t] = to_rgb8(finish_frame(y, raw, lock, dmask))
 

@@ -30,6 +30,32 @@ def _frame_size(cfg: Config, info: MediaInfo | None) -> tuple[int, int]:
     return fit_size(h, w, cfg.size)
 
 
+def _place_keys(cfg: Config, info: MediaInfo | None) -> None:
+    """Bind keys given by time, beat or bar as the render will: keys on beats need the render's
+    own beat map, so the audio is analysed (what the render does first anyway)."""
+    scheds = [s for s in cfg.schedules().values() if s.marks]
+    if not scheds:
+        return
+    if cfg.mode in ("still", "atlas"):
+        for s in scheds:
+            s.bind(1.0)
+        return
+    if info is not None:
+        from dreamreel.modes.video import plan_frames
+
+        start, count = plan_frames(cfg, info)
+        fps = float(info.fps)
+    else:
+        start, count, fps = 0, cfg.zoom.frames, float(cfg.zoom.fps)
+    if any(s.reads_beats for s in scheds):
+        from dreamreel.modes.context import timeline_of
+
+        timeline_of(cfg, count, fps, start / fps, info)  # binds every schedule (check_schedules)
+    else:
+        for s in scheds:
+            s.bind(fps)
+
+
 def describe(cfg: Config) -> str:
     """The resolved config as YAML, then the plan: sizes, octaves, steps, device, weights, files."""
     lines = ["# resolved config", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).rstrip(), "", "# plan"]
@@ -41,6 +67,7 @@ def describe(cfg: Config) -> str:
         wsrc = f"MISSING ({exc})"
     info = probe(cfg.input, cfg.limits.max_pixels) if cfg.mode == "video" else None  # one probe serves size and plan
     h, w = _frame_size(cfg, info)
+    _place_keys(cfg, info)
     tile = resolve_tile(cfg.dream.tile, device)
     octs = octave_sizes(h, w, int(cfg.dream.octaves.at(0)), cfg.dream.octave_scale.at(0))
     lines += [

@@ -61,7 +61,7 @@ def render_atlas(cfg: Config) -> dict:
     with progress, cuda_settings(device, 1):
         for k in range(0, len(chans), CHANNELS_PER_BATCH):
             part = tuple(chans[k : k + CHANNELS_PER_BATCH])
-            gen = frame_generator(cfg.dream.seed, part[0])
+            gen = frame_generator(int(cfg.dream.seed.at(0)), part[0])
             params = ctx.params(0, terms=(Term(a.layer, part, 1.0),))
             x = noise_image(len(part), a.cell, a.cell, gen, device)
             y = dream(x, net, params, gen, on_step=lambda n=len(part): progress.update(n))

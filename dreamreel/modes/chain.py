@@ -208,6 +208,7 @@ class _Work:
     step_weight: torch.Tensor | None = None
     bare: Bare | None = None  # the chain's bare grid once this frame is done
     fade: _Fade | None = None  # the chain's fade once this frame is done
+    seed: int = 0  # dream.seed at this frame
 
 
 @dataclass
@@ -348,7 +349,7 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                         continue
                     break
                 timer = Stopwatch(device)
-                outs = dream_batch(work, net, guide, cfg.dream.seed)
+                outs = dream_batch(work, net, guide)
                 timer.stop()
                 if transfer.overlaps:
                     look_ahead(work)
@@ -418,7 +419,7 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     raw, dream_mask = inputs.raw, inputs.dream_mask
     h, w = item.rgb.shape[:2]
     if item.index == ch.stream.first or item.cut or ch.prev_out is None:
-        return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask, step_weight=dream_mask,
+        return _Work(ch, item, raw, raw, ctx.params(t), dream_mask=dream_mask, step_weight=dream_mask, seed=ctx.seed(t),
                      bare=none_bare(h, w) if v.reveal else None)
     back, mask = inputs.flow_back, inputs.mask
     if dream_mask is not None:
@@ -445,7 +446,8 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     weight = 1.0 + REGROW * lost
     if dream_mask is not None:
         weight = weight * dream_mask
-    return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare, fade)
+    return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare, fade,
+                 ctx.seed(t))
 
 
 def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
@@ -472,7 +474,7 @@ def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: t
     left = affordable(bare, boxes, (h, w))
     if left is None:
         return init, residual, None, bare, None
-    dreamed, revealed = dream_revealed(ctx, params, item, raw, init, cells, boxes, dream_mask)
+    dreamed, revealed = dream_revealed(ctx, params, item, raw, init, cells, boxes, dream_mask, ctx.seed(t))
     reach = torch.from_numpy(np.clip(revealed * 8.0, 0.0, 1.0)).to(init.device)[None, None]
     layers = torch.cat([dreamed - raw, reach], dim=1)
     init, residual, pasted = fade_in(raw, init, residual, layers, FADE)
@@ -497,7 +499,7 @@ def fade_in(raw: torch.Tensor, init: torch.Tensor, residual: torch.Tensor, layer
 
 def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,
                    grid: np.ndarray, boxes: list[tuple[int, int, int, int]],
-                   dream_mask: torch.Tensor | None) -> tuple[torch.Tensor, np.ndarray]:
+                   dream_mask: torch.Tensor | None, seed: int) -> tuple[torch.Tensor, np.ndarray]:
     """Dream the bare cells (``grid``, motion/reveal.py) of a carried frame as a fresh frame
     would: the crops ``boxes`` of its start ``init`` [1,3,H,W] around them, at every octave,
     colour-locked to the raw frame and pasted in feathered; ``params``: the frame's dream settings,
@@ -517,7 +519,7 @@ def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, ra
         # Every crop is a new shape at every octave: timing kernels for each, or compiling the
         # network for each (dream.compile), costs more than it saves.
         with no_autotune(), one_off_shapes(net):
-            crop = dream(init[..., y0:y1, x0:x1], net, params, frame_generator(ctx.cfg.dream.seed, item.index),
+            crop = dream(init[..., y0:y1, x0:x1], net, params, frame_generator(seed, item.index),
                          guide, mask=m)
         if ctx.cfg.video.color_lock:
             crop = color_lock(crop, raw[..., y0:y1, x0:x1])
@@ -528,8 +530,7 @@ def dream_revealed(ctx: RenderContext, params: DreamParams, item: MotionItem, ra
     return init, pasted
 
 
-def dream_batch(work: list[_Work], net: torch.nn.Module, guide: dict[str, torch.Tensor] | None,
-                seed: int) -> list[torch.Tensor]:
+def dream_batch(work: list[_Work], net: torch.nn.Module, guide: dict[str, torch.Tensor] | None) -> list[torch.Tensor]:
     """Dream every prepared frame; frames whose settings agree but for the step size and the
     layer weights (engine.batch_key) go through together, each with its own randomness, step
     size and weights. Returns one [1,3,H,W] dream per frame, in order."""
@@ -540,7 +541,7 @@ def dream_batch(work: list[_Work], net: torch.nn.Module, guide: dict[str, torch.
     for ks in groups.values():
         params = batched([work[k].params for k in ks])
         x = torch.cat([work[k].init for k in ks])
-        gens = [frame_generator(seed, work[k].item.index) for k in ks]
+        gens = [frame_generator(work[k].seed, work[k].item.index) for k in ks]
         ws = [work[k].step_weight for k in ks]
         # Frames that agree on settings may differ in having a weight (a fresh frame without
         # dream.mask beside a carried one): those without weigh 1 everywhere.

@@ -40,6 +40,10 @@ class RenderContext:
         """The dream's parameters at frame ``t``; ``steps`` overrides the steps per octave."""
         return dream_params(self.cfg.dream, self.device, t, self.env(t), terms=terms, steps=steps)
 
+    def seed(self, t: int) -> int:
+        """``dream.seed`` at frame ``t`` (a schedule: keyed seeds change the randomness from there)."""
+        return int(self.cfg.dream.seed.at(t, self.env(t)))
+
     def net(self) -> tuple[DreamNet, str]:
         """(network on the device, weights source), loaded once."""
         if self.loaded is None:

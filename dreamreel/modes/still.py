@@ -60,7 +60,7 @@ def render_still(cfg: Config) -> dict:
     """Dream ``cfg.input`` (or noise) and write ``cfg.output``; returns facts for the manifest."""
     ctx = picture_context(cfg)
     device = ctx.device
-    generator = frame_generator(cfg.dream.seed, 0)
+    generator = frame_generator(int(cfg.dream.seed.at(0)), 0)
     x = start_image(cfg, device, generator)
     mask = still_mask(cfg, x.shape[-2], x.shape[-1], device)
     # A choice measured earlier for this machine and size is free to use; a picture too small to

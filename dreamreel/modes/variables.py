@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dreamreel.config import Config
-from dreamreel.envelopes import COUNTS, LANES, Envelopes, envelopes
+from dreamreel.envelopes import COUNTS, LANES, Envelopes, envelopes, render_events
 from dreamreel.errors import ConfigError
 from dreamreel.markers import read_markers, usable_beats
 from dreamreel.rhythm.analysis import RhythmSettings
@@ -58,7 +58,8 @@ def build_timeline(cfg: Config, frames: int, fps: float, offset: float = 0.0,
     source = cfg.audio.file or fallback_audio
     if source is None:
         raise ConfigError(
-            f"{users[0]}: reads an audio envelope (rms, onset, bass, mid, high, beat, bar, ...) but there is no audio; "
+            f"{users[0]}: reads an audio envelope (rms, onset, bass, mid, high, beat, bar, ...) or keys on beats or "
+            "bars, but there is no audio; "
             "set audio: path/to/track.wav"
         )
     envs = analyse_audio(cfg, source, frames, fps, offset)
@@ -103,7 +104,14 @@ def check_schedules(cfg: Config, timeline: Timeline) -> Timeline:
     (vectorised: about 0.2 s a million frames a schedule), so ``log(t)`` at frame 0 or
     ``1/(t-9999999)`` deep in a long zoom is a config error now, not after hours.
 
-    Returns ``timeline``; ConfigError names the key and the frame."""
+    Keys placed by time, beat or bar are bound to this render's frames first (the beats and
+    bars its envelopes hold, markers included). Returns ``timeline``; ConfigError names the key
+    and the frame."""
+    env_ = timeline.envelopes
+    beats = None if env_ is None else render_events(env_.beats, env_.offset, timeline.fps, timeline.frames)
+    bars = None if env_ is None else render_events(env_.downbeats, env_.offset, timeline.fps, timeline.frames)
+    for s in cfg.schedules().values():
+        s.bind(timeline.fps, beats, bars)
     scheds = [s for s in cfg.schedules().values() if not s.constant]
     for a in range(0, timeline.frames if scheds else 0, PREFLIGHT_BLOCK):
         t = np.arange(a, min(timeline.frames, a + PREFLIGHT_BLOCK))

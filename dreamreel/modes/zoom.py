@@ -51,7 +51,7 @@ def start_frame(cfg: Config) -> np.ndarray:
     """The first frame, RGB uint8 [H,W,3] at the render size (even sides for H.264)."""
     if cfg.input is None:
         h, w = fit_size(NOISE_SIDE, NOISE_SIDE, cfg.size, even=True, max_pixels=cfg.limits.max_pixels)
-        gen = frame_generator(cfg.dream.seed, -1)
+        gen = frame_generator(int(cfg.dream.seed.at(0)), -1)
         return to_rgb8(noise_image(1, h, w, gen, torch.device("cpu")))
     if cfg.input.suffix.lower() in IMAGE_EXTS:
         return fit_image(read_image(cfg.input, cfg.limits.max_pixels), cfg.size, even=True,
@@ -184,7 +184,7 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                     m = float_to_tensor(masks.at(t)[..., None], device)
                     init = m * init + (1 - m) * start_frame_t
                 x = init
-                out = dream(x, net, ctx.params(t), frame_generator(cfg.dream.seed, i), guide, mask=m)
+                out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
                     out = (1 - a) * out + a * target

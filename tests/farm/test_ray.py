@@ -187,7 +187,7 @@ def test_sigterm_to_a_ray_driver_exits_143_and_the_rerun_resumes(tmp_path):
             child.kill()
     # Ray's native handler used to dump a stack and abort with 134.
     assert child.returncode == 143, err[-2000:]
-    lines = [ln for ln in err.splitlines() if ln.startswith("render:")]
+    lines = [ln for ln in err.splitlines() if ln.startswith("dreamreel:")]
     assert lines == ["dreamreel: interrupted; what was rendered is kept, run the same command again to resume"]
     assert "SIGTERM received" not in err and "Traceback" not in err
     kept = job.frames_done()

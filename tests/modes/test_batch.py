@@ -94,9 +94,9 @@ def test_a_fresh_and_a_carried_frame_with_the_same_settings_dream_in_one_batch(n
         return _Work(None, item, frames[i], frames[i], params, step_weight=weight)
 
     boost = torch.full((1, 1, 32, 48), 2.0)
-    both = dream_batch([work(0, None), work(1, boost)], net, None, 0)
-    assert torch.allclose(both[0], dream_batch([work(0, None)], net, None, 0)[0], atol=1e-5)
+    both = dream_batch([work(0, None), work(1, boost)], net, None)
+    assert torch.allclose(both[0], dream_batch([work(0, None)], net, None)[0], atol=1e-5)
     # ... and the carried one keeps its weight (it was dropped when the first frame had none).
-    assert torch.allclose(both[1], dream_batch([work(1, boost)], net, None, 0)[0], atol=1e-5)
-    reversed_ = dream_batch([work(1, boost), work(0, None)], net, None, 0)  # was a torch.cat of None
+    assert torch.allclose(both[1], dream_batch([work(1, boost)], net, None)[0], atol=1e-5)
+    reversed_ = dream_batch([work(1, boost), work(0, None)], net, None)  # was a torch.cat of None
     assert torch.allclose(reversed_[1], both[0], atol=1e-5)
