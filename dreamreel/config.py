@@ -179,8 +179,18 @@ class ZoomConfig(_Strict):
     center: tuple[Sched(0.0, 1.0), Sched(0.0, 1.0)] = (0.5, 0.5)
     loop: bool = Field(False, strict=True)
     loop_frames: int | None = Field(None, ge=2, strict=True)
+    # Frames dreamed before the first one shown (frame 0's motion and settings), so a loop starts,
+    # and closes onto, a dream that has built up; auto: 24 for a loop, 0 otherwise (a zoom
+    # without a loop starts from the picture on purpose). Measured: scripts/bench_loop_pulse.py.
+    warmup: Annotated[int, Strict()] | Literal["auto"] = "auto"
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
+
+
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_range(cls, v: object) -> object:
+        return auto_or_whole(v, 0, 100_000, " of frames")
 
 
 class RenderConfig(_Strict):

@@ -233,7 +233,7 @@ def mean_text(values: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--save", action="store_true", help="append the table to BENCHMARKS.md")
+    ap.add_argument("--save", action="store_true", help="save the table (benchmarks/history.md, BENCHMARKS.md)")
     ap.add_argument("--seconds", type=positive_float, default=30.0, help="length of each song")
     ap.add_argument("--generated", type=whole, default=60, help="generated held-out songs")
     ap.add_argument("--only", action="append", help="run only these trackers (repeatable)")

@@ -14,7 +14,8 @@ from typing import Callable
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ROOT / "BENCHMARKS.md"
+BENCHMARKS = ROOT / "BENCHMARKS.md"  # generated from benchmarks/results/ (scripts/benchmarks_page.py)
+HISTORY = ROOT / "benchmarks" / "history.md"
 
 
 def _whole_from(least: int) -> Callable[[str], int]:
@@ -150,12 +151,16 @@ def matmul_gflops(n: int = 2048, repeat: int = 5) -> float:
 
 
 def append(title: str, body: str) -> None:
-    """Append a dated section (machine and command included) to BENCHMARKS.md."""
-    head = "# Benchmarks\n\nEvery figure with the machine and the command that measured it; newest last.\n"
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else head
+    """Save a benchmark's result: a dated section (machine and command included) appended to the
+    history, the newest result of this benchmark in benchmarks/results/, and BENCHMARKS.md made
+    again from the results (scripts/benchmarks_page.py)."""
+    from scripts.benchmarks_page import save_result
+
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    text = HISTORY.read_text()
     text += f"\n## {title} ({stamp})\n\n- machine: {machine()}\n- command: `{command()}`\n\n{body.rstrip()}\n"
-    BENCHMARKS.write_text(text)
+    HISTORY.write_text(text)
+    save_result(title, stamp, machine(), command(), body)
 
 
 def report(title: str, lines: list[str], save: bool) -> None:

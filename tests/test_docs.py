@@ -94,3 +94,26 @@ def test_every_page_opens_offline_with_no_outside_request_and_no_console_error(s
             time.sleep(0.25)
         assert any("editors.html" in u for u in found), found
         assert b.errors() == []
+
+
+def test_benchmarks_md_is_the_newest_saved_result_of_each_benchmark():
+    """BENCHMARKS.md is generated from benchmarks/results/ (newest first, one table each); an edit
+    by hand or a result saved without the page would leave them apart."""
+    sys.path.insert(0, str(ROOT))
+    from scripts.benchmarks_page import page
+
+    text = (ROOT / "BENCHMARKS.md").read_text()
+    assert text == page(), "BENCHMARKS.md is stale: run python scripts/benchmarks_page.py"
+    stamps = re.findall(r"^## .+ \((\d{4}-\d\d-\d\d \d\d:\d\d)", text, re.M)
+    assert stamps == sorted(stamps, reverse=True) and len(stamps) >= 10
+
+
+def test_every_command_and_flag_is_in_the_cli_reference():
+    """The CLI reference names every subcommand and every flag the parser takes."""
+    from dreamreel import cli
+
+    text = (ROOT / "docs" / "reference" / "cli.md").read_text()
+    flags = {o for a in cli._parser()._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+    missing = sorted(f for f in flags if not re.search(re.escape(f) + r"(?![\w-])", text))
+    assert missing == []
+    assert all(f"dreamreel {name}" in text for name in cli.COMMANDS)

@@ -88,11 +88,15 @@ def test_the_timeline_page_reads_out_the_json_values_under_the_mouse(tmp_path):
 
 def test_the_report_page_reads_out_each_frames_figures(tmp_path, clips):
     cfg = tmp_path / "v.yaml"
-    cfg.write_text(f"input: {clips['cut']}\noutput: {tmp_path / 'v.mp4'}\n"
+    cfg.write_text(f"input: {clips['cut']}\noutput: {tmp_path / 'v.mp4'}\naudio: {SAMPLES / 'beat.wav'}\n"
                    "dream: {steps: 1, octaves: 1, jitter: 2}\nvideo: {steps_after_first: 1, preset: ultrafast}\n")
     assert main(["render", str(cfg)]) == 0
     with Browser() as browser:
         data = check_page(browser, tmp_path / "v.mp4.report.html", "report")
+        # A muxed track no setting reads is not analysed, and the page says so (it printed
+        # "(beats undefined)").
+        facts = browser.evaluate("document.getElementById('facts').textContent")
+        assert "beat.wav (beats not analysed: no setting reads the audio)" in facts and "undefined" not in facts
         assert data["format"] == "dreamreel.report"
         top = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().top")
         left = browser.evaluate("document.getElementById('overlay').getBoundingClientRect().left")

@@ -5,6 +5,8 @@ thumbnails the timeline shows on its filmstrip."""
 from __future__ import annotations
 
 import base64
+import sys
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -80,21 +82,48 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
         wanted = resolve_moments(at, count, fps, beats, None if envs is None else envs.onset, MAX_CELLS, bars=bars)
     else:
         wanted = list(range(0, count, every or 1))[:MAX_CELLS]
-    frames = _dream_cells(ctx, info, source, start, count, size, wanted)
+    if cfg.mode == "zoom":
+        frames, path = _zoom_cells(cfg, size, wanted)
+    else:
+        # Dreamed at the render's own size, then made small: the network's patterns have a size in
+        # pixels, so a frame dreamed at 256 px shows them several times larger than the render.
+        frames = [cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+                  for f in _dream_cells(ctx, info, start, count, (h, w), wanted)]
+        path = {"frames": len(wanted), "size": [w, h]}
     cells = [_describe(ctx, t, fps, beats) for t in wanted]
     labelled = [_label(rgb, c["caption"]) for rgb, c in zip(frames, cells)]
     png = encode_image(grid(labelled, min(6, len(labelled))), ".png")
     for c, rgb in zip(cells, frames):
         c["thumb"] = _thumb(rgb)
-    sheet = {"format": FORMAT, "frames": count, "fps": fps, "first_frame": start, "image": out.name, "cells": cells}
+    sheet = {"format": FORMAT, "frames": count, "fps": fps, "first_frame": start, "image": out.name, "cells": cells,
+             "dreamed": path}
     write_ledgered(sheet_json, sheet, {out: png})
     return {"preview": str(out), "frames": wanted}
 
 
-def _dream_cells(ctx: RenderContext, info: Any, source: np.ndarray | None, start: int, count: int,
-                 size: tuple[int, int], wanted: list[int]) -> list[np.ndarray]:
-    """Each wanted output frame dreamed fresh at its own settings (a video's frame; a zoom's start
-    picture, since a zoom frame's own picture exists only once the frames before it are dreamed)."""
+def _zoom_cells(cfg: Config, size: tuple[int, int], wanted: list[int]) -> tuple[list[np.ndarray], dict]:
+    """The wanted output frames of a zoom as a render at the preview's width makes them: the
+    zoom's own loop dreams the path to the last one (once, for every cell), in a temporary job.
+    Returns the frames and what the path cost ({"frames", "size"})."""
+    import tempfile
+
+    from dreamreel.modes.zoom import ZoomRender
+
+    small = cfg.model_copy(update={"size": SizeConfig(width=size[1])})
+    zoom = ZoomRender(small)
+    h, w = zoom.first.shape[:2]
+    frames = zoom.path_length(wanted)
+    print(f"dreamreel: preview: a zoom frame is the dream of every frame before it: dreaming the path, "
+          f"{frames} frames at {w}x{h}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="dreamreel-preview-") as folder:
+        shown = zoom.shown(wanted, Path(folder))
+    return shown, {"frames": frames, "size": [w, h]}
+
+
+def _dream_cells(ctx: RenderContext, info: Any, start: int, count: int, size: tuple[int, int],
+                 wanted: list[int]) -> list[np.ndarray]:
+    """Each wanted output frame of a video dreamed fresh at its own settings at ``size`` (h, w):
+    what the render makes of it when it starts there (a first frame or a cut)."""
     from dreamreel.modes.chain import finish_frame
 
     cfg, device = ctx.cfg, ctx.device
@@ -115,19 +144,13 @@ def _dream_cells(ctx: RenderContext, info: Any, source: np.ndarray | None, start
 
     try:
         with bar(len(wanted), "frame", "preview") as pb:
-            if info is not None:
-                with FrameReader(info.path, info.fps, size, start, count) as reader:
-                    for index, rgb in reader:
-                        if index - start in todo:
-                            one(index - start, rgb)
-                            pb.update(1)
-                            if len(got) == len(todo):
-                                break
-            else:
-                small = cv2.resize(source, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-                for t in wanted:
-                    one(t, small)
-                    pb.update(1)
+            with FrameReader(info.path, info.fps, size, start, count) as reader:
+                for index, rgb in reader:
+                    if index - start in todo:
+                        one(index - start, rgb)
+                        pb.update(1)
+                        if len(got) == len(todo):
+                            break
     finally:
         if masks is not None:
             masks.close()

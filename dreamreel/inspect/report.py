@@ -128,7 +128,9 @@ def write_report(cfg: Any, ctx: Any, names: list[str], recorded: dict[str, dict[
 
     audio = None
     if cfg.audio.file or timeline.envelopes is not None:
-        audio = {"file": str(cfg.audio.file or cfg.input), **(rhythm_sources(cfg) if timeline.envelopes is not None else {})}
+        # The page names where the beats came from; a track no setting reads is muxed, not analysed.
+        found = rhythm_sources(cfg) if timeline.envelopes is not None else {"beat_source": "not analysed: no setting reads the audio"}
+        audio = {"file": str(cfg.audio.file or cfg.input), **found}
     notes = list(timeline.envelopes.notes) if timeline.envelopes is not None else []
     data = timeline_data(cfg, timeline, title=str(cfg.output), first_frame=start, cuts=cuts, segments=segments,
                          audio=audio, notes=notes)

@@ -119,13 +119,14 @@ def _choice_line(cfg: Config, device, size: tuple[int, int]) -> str:
 
 def _zoom_plan(cfg: Config) -> list[str]:
     from dreamreel.jobs.folder import job_dir
-    from dreamreel.modes.zoom import loop_tail
+    from dreamreel.modes.zoom import loop_tail, warmup_frames
 
     z = cfg.zoom
-    tail = loop_tail(cfg)
+    tail, warm = loop_tail(cfg), warmup_frames(cfg)
     return [
         f"frames: {z.frames} at {z.fps:g} fps ({z.frames / z.fps:.2f} s)",
         f"loop: {'yes, ' + str(tail) + ' tail frames dreamed toward the start' if z.loop else 'no'}",
+        f"warm-up: {warm} frames dreamed before the first one shown" + (" (zoom.warmup: auto)" if z.warmup == "auto" else ""),
         f"audio track: {cfg.audio.file or 'none'}",
         f"job folder: {job_dir(cfg.output)}",
     ]

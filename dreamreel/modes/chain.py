@@ -320,7 +320,8 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
     refill()
     cuts: list[int] = []
     total = sum(s.own_to - r for s, r in todo)
-    progress = bar(total, "frame", "dreaming")
+    # The ETA is timed from the first batch holding a carried frame: fresh frames cost several times more.
+    progress = bar(total, "frame", "dreaming", settle=None)
     dreamed = 0
     dream_seconds = 0.0
     t_loop = time.perf_counter()
@@ -348,6 +349,8 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                         refill()
                         continue
                     break
+                if any(w.residual is not None for w in work):
+                    progress.start_timing()
                 timer = Stopwatch(device)
                 outs = dream_batch(work, net, guide)
                 timer.stop()

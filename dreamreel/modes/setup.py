@@ -39,7 +39,7 @@ def host_threads(device: torch.device) -> dict[str, int]:
     OpenCV's pool (the flow), "writers": checkpoint and report threads}.
 
     With the dream on the CPU it holds every core, and OpenCV on 2 threads made the frame slower
-    (0.198 against 0.175-0.179 s at 640x360, BENCHMARKS.md): one each. With the dream on a GPU
+    (0.198 against 0.175-0.179 s at 640x360, benchmarks/history.md): one each. With the dream on a GPU
     the cores are the host pipeline's: DIS flow runs on all of them (232 -> 119 ms a 1080p pair
     on 2 cores) and half of them encode checkpoints and measure the report."""
     cores = max(1, len(os.sched_getaffinity(0)))
@@ -92,7 +92,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """'auto' -> the fastest precision that keeps the look, by measurement:
     bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX): the sample clip at 640x360
     ran 0.47 s per frame against 0.56 s in fp32, the still config 15 % faster (a single 512x288
-    step alone is a tie, see BENCHMARKS.md); fp32 on other CPUs, where bf16 is emulated; bf16
+    step alone is a tie, see benchmarks/history.md); fp32 on other CPUs, where bf16 is emulated; bf16
     on a CUDA GPU whose tensor cores have it (Ampere on), else fp16."""
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         warn_once("dream.precision: bf16 has no hardware support on this CPU and runs about 30x slower than "

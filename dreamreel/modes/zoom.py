@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +17,8 @@ from dreamreel.media.images import float_to_tensor, quantize8, read_image, to_rg
 from dreamreel.media.mask import MaskTrack, open_mask
 from dreamreel.media.probe import probe
 from dreamreel.media.reader import FrameReader
+from dreamreel.motion.blend import hold_contrast, keep_contrast_blend
+from dreamreel.motion.color import chroma_spread, hold_chroma
 from dreamreel.motion.zoom import loop_weight, motion_difference, warp_affine, zoom_matrix
 from dreamreel.modes.animated import check_mask, input_identities, render_animated, settings_digest
 from dreamreel.jobs.folder import FrameWriter, Job
@@ -41,10 +44,42 @@ def loop_tail(cfg: Config) -> int:
     return min(n, cfg.zoom.frames // 2)
 
 
-def output_order(frames: int, tail: int) -> list[int]:
-    """Rendered frame numbers in the order they are shown: the tail (rendered last, after frame
-    frames-1) stands in for the first ``tail`` frames, so the clip ends where it begins."""
-    return list(range(frames, frames + tail)) + list(range(tail, frames))
+# A loop's warm-up when zoom.warmup is auto: as many frames as the zoom takes to grow the picture
+# e-fold (1 / ln zoom: 67 at 1.015 a frame, 25 at 1.04), within these bounds. The dream's sharpness
+# settles in about 17 frames, its colour only once the picture it started on has zoomed away:
+# 24 frames left a 1.015 loop 11 % less saturated at its start than its median, 72 within 3 %
+# (scripts/bench_loop_pulse.py).
+WARMUP_BOUNDS = (16, 96)
+
+
+def warmup_frames(cfg: Config) -> int:
+    """Frames dreamed before the first shown one: ``zoom.warmup``, or for auto, when the zoom
+    loops, about the frames the zoom (frame 0's) takes to grow the picture e-fold, so the loop
+    starts from and closes onto a settled dream rather than the picture; 0 without a loop."""
+    w = cfg.zoom.warmup
+    if w != "auto":
+        return int(w)
+    if not cfg.zoom.loop:
+        return 0
+    grow = abs(math.log(cfg.zoom.zoom.at(0))) if not cfg.zoom.zoom.names and not cfg.zoom.zoom.marks else 0.0
+    lo, hi = WARMUP_BOUNDS
+    return hi if grow < 1 / hi else max(lo, min(hi, round(1 / grow)))
+
+
+def output_order(frames: int, tail: int, warm: int = 0) -> list[int]:
+    """Rendered frame numbers in the order they are shown: the ``warm`` warm-up frames first are
+    never shown; the tail (rendered last, after the shown frames) stands in for the first ``tail``
+    shown frames, so the clip ends where it begins."""
+    return list(range(warm + frames, warm + frames + tail)) + list(range(warm + tail, warm + frames))
+
+
+def frame_time(i: int, frames: int, warm: int) -> int:
+    """The output frame whose motion and settings rendered frame ``i`` takes: a warm-up frame
+    frame 0's, a shown frame its own, a tail frame the one it stands in for."""
+    if i < warm:
+        return 0
+    t = i - warm
+    return t if t < frames else t - frames
 
 
 def start_frame(cfg: Config) -> np.ndarray:
@@ -95,6 +130,7 @@ class ZoomRender:
         self.timecode = None
         self.first = start_frame(cfg)
         self.tail = loop_tail(cfg)
+        self.warm = warmup_frames(cfg)
         self.ctx = build_context(cfg, z.frames, float(self.fps))  # refuses audio schedules without audio
         check_mask(cfg, self.first.shape[:2], self.fps)
 
@@ -102,18 +138,35 @@ class ZoomRender:
         return fingerprint(self.ctx.cfg, self.first)
 
     def dream(self, job: Job) -> dict:
-        cfg, z = self.ctx.cfg, self.ctx.cfg.zoom
+        z = self.ctx.cfg.zoom
         h, w = self.first.shape[:2]
-        total = z.frames + self.tail
+        total = self.warm + z.frames + self.tail
         resume = job.resume_point(0, total)
         facts: dict = {"mode": "zoom", "frames": z.frames, "fps": str(self.fps), "size": [w, h], "loop": z.loop,
-                       "loop_tail_frames": self.tail, "resumed_at": resume if resume > 0 else None,
-                       "device": str(self.ctx.device)}
+                       "loop_tail_frames": self.tail, "warmup_frames": self.warm, "resumed_at": resume if resume > 0 else None,
+                       "device": str(self.ctx.device), "frames_dreamed": total - resume}
         # One chain: a resumed zoom is bit-identical, so deterministic kernels from the trial on.
         with cuda_settings(self.ctx.device, 1):
             if resume < total:
                 self._dream_rest(job, facts, resume, total)
         return facts
+
+    def path_length(self, wanted: list[int]) -> int:
+        """Frames dreamed to reach every output frame in ``wanted`` (0 the first shown): a zoom
+        frame is the dream of every frame before it, and a loop's first frames are its tail."""
+        order = output_order(self.ctx.cfg.zoom.frames, self.tail, self.warm)
+        return max(order[j] for j in wanted) + 1
+
+    def shown(self, wanted: list[int], folder: Path) -> list[np.ndarray]:
+        """Output frames ``wanted`` exactly as this render makes them, RGB uint8: the path to
+        the last one needed (``path_length``) is dreamed into a job in ``folder``."""
+        order = output_order(self.ctx.cfg.zoom.frames, self.tail, self.warm)
+        total = self.path_length(wanted)
+        job = Job(folder / "path.mp4", self.fingerprint())
+        job.open(force=False)
+        with cuda_settings(self.ctx.device, 1):
+            self._dream_rest(job, {}, job.resume_point(0, total), total)
+        return [read_image(job.frame_path(order[j])) for j in wanted]
 
     def _dream_rest(self, job: Job, facts: dict, resume: int, total: int) -> None:
         """Settle the speed choices and dream frames ``resume`` .. ``total`` - 1, adding to ``facts``."""
@@ -130,7 +183,7 @@ class ZoomRender:
                           cfg.limits.max_pixels)
         with (masks or contextlib.nullcontext()):
             facts.update(model=cfg.dream.model, weights=_dream_chain(self.ctx, job, self.first, self.tail, resume,
-                                                                     masks))
+                                                                     masks, self.warm, stop=total))
         if masks is not None and masks.held_from is not None:
             facts["mask_held_from"] = masks.held_from
 
@@ -140,7 +193,7 @@ class ZoomRender:
         return recorded
 
     def assemble(self, job: Job) -> tuple[list[Path], dict]:
-        order = output_order(self.ctx.cfg.zoom.frames, self.tail)
+        order = output_order(self.ctx.cfg.zoom.frames, self.tail, self.warm)
         seam = seam_report(self.ctx.cfg, job, self.ctx.timeline, order)
         return [job.frame_path(i) for i in order], {"loop_seam": seam}
 
@@ -151,8 +204,9 @@ def render_zoom(cfg: Config, force: bool) -> dict:
 
 
 def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, resume: int,
-                 masks: MaskTrack | None = None) -> str:
-    """Dream zoom frames ``resume`` .. the end into ``job``; returns the weights source."""
+                 masks: MaskTrack | None = None, warm: int = 0, stop: int | None = None) -> str:
+    """Dream zoom frames ``resume`` .. ``stop`` - 1 (default: the end) into ``job`` (``warm``
+    warm-up frames, the shown ones, then the tail); returns the weights source."""
     cfg, timeline, device = ctx.cfg, ctx.timeline, ctx.device
     n = cfg.zoom.frames
     h, w = first.shape[:2]
@@ -163,21 +217,27 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
     start_frame_t = to_tensor(first, device)
     prev = to_tensor(read_image(job.frame_path(resume - 1)), device) if resume > 0 else None
     writer = FrameWriter(job, workers=host_threads(ctx.device)["writers"])
-    progress = bar(n + tail, "frame", "zooming", initial=resume)
+    stop = warm + n + tail if stop is None else stop
+    # After a warm-up, every later frame keeps the first shown frame's colourfulness (hold_chroma):
+    # taken from its PNG, so a resumed loop holds the same figure.
+    spread = None
+    if 0 < warm < resume:
+        spread = _spread_of(torch.from_numpy(read_image(job.frame_path(warm))).to(device).permute(2, 0, 1))
+    progress = bar(stop, "frame", "zooming", initial=resume)
     try:
         with progress:
-            for i in range(resume, n + tail):
-                t = i if i < n else i - n  # a tail frame takes the place (and the motion) of frame t
+            for i in range(resume, stop):
+                t = frame_time(i, n, warm)
                 t_frame = time.perf_counter()
                 if prev is None:
                     init = start_frame_t
                 else:
                     init = warp_affine(prev, frame_matrix(cfg, timeline, t, h, w))
                 a = 0.0
-                if i >= n:
+                if i >= warm + n:
                     a = loop_weight(t, tail)
-                    target = to_tensor(read_image(job.frame_path(t)), device)
-                    init = (1 - a) * init + a * target
+                    target = to_tensor(read_image(job.frame_path(warm + t)), device)
+                    init = keep_contrast_blend(init, target, a)
                 m = None
                 if masks is not None:
                     # Screen space: the kept region shows the start frame, still, while the rest zooms.
@@ -187,7 +247,9 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
-                    out = (1 - a) * out + a * target
+                    out = hold_contrast(keep_contrast_blend(out, target, a), prev, target, a)
+                if spread is not None:
+                    out = hold_chroma(out, spread)
                 if m is not None:
                     out = x + m * (out - x)
                 rgb8 = quantize8(out)
@@ -195,6 +257,8 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 # carried the last output: strength and flicker are measured against it.
                 start8 = (init[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8)
                 rgb, start = torch.stack([rgb8, start8]).permute(0, 2, 3, 1).cpu().numpy()
+                if warm > 0 and i == warm:
+                    spread = _spread_of(rgb8)
                 writer.put(i, rgb, facts=FrameFacts(start, None if prev is None else start, None, None,
                                                     time.perf_counter() - t_frame, fresh=prev is None))
                 prev = rgb8.float().div_(255.0)[None]
@@ -202,6 +266,12 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
     finally:
         writer.close()
     return source
+
+
+def _spread_of(rgb8: torch.Tensor) -> torch.Tensor:
+    """chroma_spread of an 8-bit frame [3,H,W], computed alike from a frame just dreamed and from
+    its PNG read back on a resume (same layout, same arithmetic: the same bits)."""
+    return chroma_spread(rgb8.contiguous().float().div(255.0)[None])
 
 
 def seam_report(cfg: Config, job: Job, timeline: Timeline, order: list[int]) -> dict:

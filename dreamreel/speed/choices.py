@@ -41,6 +41,12 @@ CACHE_BYTES = 4 << 20
 MAX_TRIAL_SECONDS = 8.0
 
 
+# A CPU trial whose threads got less than this share of the cores they asked for (process CPU
+# time over wall time times threads) ran beside other work. Measured on the 2-core VM: 0.9-1.0
+# alone, 0.5 beside one other 2-thread render.
+LOADED_SHARE = 0.7
+
+
 def cache_file() -> Path | None:
     """Where measured choices are kept: $DREAMREEL_CACHE/choices.json, else
     $XDG_CACHE_HOME/dreamreel/choices.json, else ~/.cache/dreamreel/choices.json; None (no cache:
@@ -95,7 +101,8 @@ def size_bucket(h: int, w: int) -> int:
 class Choice:
     """The precision and memory layout a render runs with, and how they were chosen:
     ``set`` (written in the config), ``rule`` (too short to measure, nothing measured here),
-    ``measured`` (timed now), ``cache`` (timed by an earlier render) or ``nearby`` (too short to
+    ``measured`` (timed now; ``measured under load ...`` when other work had the cores, then not
+    cached), ``cache`` (timed by an earlier render) or ``nearby`` (too short to
     measure: what an earlier render timed on this machine at the nearest size)."""
 
     precision: str
@@ -299,11 +306,17 @@ def choose(precision: str, channels_last: bool | str, device: torch.device, mode
         # The trial would cost more than it could save: what was measured nearby, else the rule.
         return nearest(identity, model, h, w, options) or Choice(*rule, "rule")
     net, step = trial()
+    wall, cpu = time.perf_counter(), time.process_time()
     times = time_candidates(net, step, options, (batch, 3, h, w), device)
+    share = (time.process_time() - cpu) / max(1e-9, (time.perf_counter() - wall) * torch.get_num_threads())
     if not any(math.isfinite(t) for t in times.values()):
         return Choice(*rule, "rule")  # nothing could be timed (out of memory): the render will say why
     best = pick(times)
-    choice = Choice(best[0], best[1], "measured",
-                    {label(o): round(t * 1000, 2) for o, t in times.items() if math.isfinite(t)})
+    timed = {label(o): round(t * 1000, 2) for o, t in times.items() if math.isfinite(t)}
+    if device.type == "cpu" and share < LOADED_SHARE:
+        # Other work had the cores: the times say as much about it as about the candidates, so
+        # this render uses the pick but the cache does not keep it (the next render measures again).
+        return Choice(best[0], best[1], f"measured under load (cpu share {share:.2f}), not cached", timed)
+    choice = Choice(best[0], best[1], "measured", timed)
     store(identity, model, layers, h, w, choice)
     return choice

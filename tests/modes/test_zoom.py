@@ -90,14 +90,16 @@ def test_audio_expression_without_audio_is_a_config_error(tmp_path, capsys):
 
 def test_noise_start_and_resume_give_the_same_frames(tmp_path, monkeypatch):
     cfg = config(tmp_path, "n", frames=8, loop="true")
-    text = cfg.read_text().replace(f"input: {SAMPLES / 'astronaut.png'}\n", "")
+    text = cfg.read_text().replace(f"input: {SAMPLES / 'astronaut.png'}\n", "").replace("loop: true}", "loop: true, warmup: 3}")
     cfg.write_text(text)
     assert main(["render", str(cfg)]) == 0
     reference = [read_image(p) for p in sorted((tmp_path / "n").glob("*.png"))]
-    with zoom_stopped_after(monkeypatch, 4):  # stop inside the loop tail's first frames
+    # Stop inside the loop tail's first frames (3 warm-up + 8 + 4 tail): the resume reads back the
+    # first shown frame's colour, which every later frame holds.
+    with zoom_stopped_after(monkeypatch, 12):
         assert main(["render", str(cfg), "--force"]) == 130
     assert main(["render", str(cfg)]) == 0
-    assert manifest(tmp_path, "n")["resumed_at"] == 4
+    assert manifest(tmp_path, "n")["resumed_at"] == 12
     again = [read_image(p) for p in sorted((tmp_path / "n").glob("*.png"))]
     assert len(again) == 8 and all(np.array_equal(a, b) for a, b in zip(again, reference))
 
@@ -148,8 +150,48 @@ def test_the_zoom_loop_keeps_its_frame_on_the_device_and_reads_each_frame_back_o
     monkeypatch.setattr(zoom, "to_tensor", lambda rgb, d: (uploads.append(rgb.dtype), real_to_tensor(rgb, d))[1])
     monkeypatch.setattr(zoom, "warp_affine", lambda img, m: (warped.append(type(img)), real_warp(img, m))[1])
     monkeypatch.setattr(torch.Tensor, "cpu", lambda t, *a, **k: (readbacks.append(t.shape[0]), real_cpu(t, *a, **k))[1])
-    assert main(["render", str(config(tmp_path, "z.mp4", frames=8, loop="true"))]) == 0
-    tail = 4
+    cfg = config(tmp_path, "z.mp4", frames=8, loop="true")
+    assert main(["render", str(cfg)]) == 0
+    from dreamreel.config import load_config
+
+    tail, warm = 4, zoom.warmup_frames(load_config(cfg))
+    assert warm == 25  # 1 / ln(1.04): the loop starts from a settled dream
     assert uploads == [np.uint8] * (1 + tail)
-    assert warped == [torch.Tensor] * (8 + tail - 1)
-    assert readbacks.count(2) == 8 + tail
+    assert warped == [torch.Tensor] * (warm + 8 + tail - 1)
+    assert readbacks.count(2) == warm + 8 + tail
+
+
+def test_a_loop_dreams_its_warm_up_first_and_shows_only_its_own_frames(tmp_path):
+    """A loop starts from a dream that has built up (issue 38: it used to dissolve back toward the
+    photo just after its seam): the warm-up frames are dreamed first and never shown."""
+    cfg = config(tmp_path, "frames", frames=8, loop="true")
+    cfg.write_text(cfg.read_text().replace("loop: true}", "loop: true, warmup: 5}", 1))
+    assert main(["render", str(cfg)]) == 0
+    facts = manifest(tmp_path, "frames")
+    assert facts["warmup_frames"] == 5 and facts["loop_tail_frames"] == 4
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 8
+    assert facts["frames_dreamed"] == 5 + 8 + 4
+
+
+def test_a_zoom_preview_cell_is_the_frame_a_render_at_preview_size_makes(tmp_path, monkeypatch):
+    """Issue 38: every cell of a zoom preview was the nearly undreamed start picture. A cell is now
+    the frame itself, dreamed along its path at the preview's width, bit for bit what a render at
+    that width makes, at no more cost than that render."""
+    from dreamreel.config import load_config
+    from dreamreel.inspect import preview
+
+    monkeypatch.setattr(preview, "PREVIEW_WIDTH", 48)
+    cfg_path = config(tmp_path, "z.mp4", frames=10, loop="true")
+    cfg_path.write_text(cfg_path.read_text().replace("size: {width: 64}", "size: {width: 96}")
+                        .replace("loop: true}", "loop: true, warmup: 3}", 1))
+    done = preview.render_preview(load_config(cfg_path), None, False, at="f0, f4, f9")
+    sheet = json.loads((tmp_path / "z.mp4.preview.json").read_text())
+    assert done["frames"] == [0, 4, 9] and sheet["dreamed"]["size"] == [48, 48]
+    # Output frame 0 of a loop is its tail's first frame: the path is the whole loop at 48 px.
+    assert sheet["dreamed"]["frames"] == 3 + 10 + 5
+    cells, cost = preview._zoom_cells(load_config(cfg_path), (48, 48), [0, 4, 9])
+    assert main(["render", str(cfg_path), "size.width=48", f"output={tmp_path / 'small'}"]) == 0
+    shown = sorted((tmp_path / "small").glob("*.png"))
+    for cell, j in zip(cells, [0, 4, 9]):
+        assert np.array_equal(cell, read_image(shown[j]))
+    assert manifest(tmp_path, "small")["frames_dreamed"] == cost["frames"]

@@ -346,8 +346,8 @@
   document.getElementById("title").textContent = document.title;
   const facts = [D.mode, N + " frames", FPS + " fps", fmtTime(DURATION) + " s"];
   if (D.audio && D.audio.tempo) facts.push(D.audio.tempo.toFixed(1) + " bpm");
-  if (D.audio && D.audio.file) facts.push("audio " + D.audio.file + " (beats " + D.audio.beat_source +
-    (D.audio.bar_source ? ", bars " + D.audio.bar_source : "") + ")");
+  if (D.audio && D.audio.file) facts.push("audio " + D.audio.file + (D.audio.beat_source ? " (beats " +
+    D.audio.beat_source + (D.audio.bar_source ? ", bars " + D.audio.bar_source : "") + ")" : ""));
   document.getElementById("facts").textContent = facts.join(" \u00b7 ");
   document.getElementById("notes").replaceChildren(...(D.notes || []).map((n) => {
     const li = document.createElement("li"); li.textContent = n; return li;
