@@ -86,7 +86,7 @@ class DreamConfig(_Strict):
     step_size: Sched(0.0, 1.0, lo_open=True) = 0.015
     jitter: Sched(0, 1024, integer=True) = 32
     # Schedulable: a new seed from a frame on changes the dream's randomness from there.
-    seed: Sched(0, 2 ** 53, integer=True) = 0
+    seed: Sched(0, 2 ** 32 - 1, integer=True) = 0
     guide: Path | None = None
     # auto: whole frames up to 1920 px a side where memory allows (modes/setup.resolve_tile).
     tile: Annotated[int, Strict()] | Literal["auto"] = "auto"
@@ -100,7 +100,7 @@ class DreamConfig(_Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = Field(False, strict=True)
     # auto: measured with the precision the first time a machine meets the model and size.
-    channels_last: Annotated[Any, BeforeValidator(_auto_or_bool)] = "auto"
+    channels_last: Annotated[bool | Literal["auto"], BeforeValidator(_auto_or_bool)] = "auto"
     mask: Path | None = None
     mask_invert: bool = Field(False, strict=True)
     mask_feather: float = Field(3.0, ge=0.0, le=256.0, strict=True)
@@ -182,7 +182,7 @@ class ZoomConfig(_Strict):
     # Frames dreamed before the first one shown (frame 0's motion and settings), so a loop starts,
     # and closes onto, a dream that has built up; auto: 24 for a loop, 0 otherwise (a zoom
     # without a loop starts from the picture on purpose). Measured: scripts/bench_loop_pulse.py.
-    warmup: Annotated[int, Strict()] | Literal["auto"] = "auto"
+    warmup: Annotated[int, Strict(), Field(ge=0, le=100_000)] | Literal["auto"] = "auto"
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
 
@@ -278,7 +278,7 @@ class AudioConfig(_Strict):
     bpm: float | None = Field(None, ge=30.0, le=300.0, strict=False)
     bpm_exact: bool = Field(False, strict=True)
     tempo_range: tuple[float, float] = (55.0, 215.0)
-    meter: Annotated[Any, BeforeValidator(lambda v: auto_or_whole(v, 2, 12, " of beats a bar"))] = "auto"
+    meter: Annotated[Annotated[int, Field(ge=2, le=12)] | Literal["auto"], BeforeValidator(lambda v: auto_or_whole(v, 2, 12, " of beats a bar"))] = "auto"
     # Seconds of the audio where a bar starts (the "one" a person hears): the beat nearest it is a
     # downbeat, and every meter-th beat from there. Overrides the detected bars.
     downbeat: float | None = Field(None, ge=0.0, le=360000.0, strict=False)

@@ -39,6 +39,31 @@ def test_the_generated_key_list_is_what_the_code_says():
         "docs/reference/config-keys.md is stale: run python docs/gen_config_reference.py"
 
 
+def test_the_defaults_the_reference_states_are_the_codes():
+    """config.md once gave channels_last a default of true (it was auto): each default it states
+    must be the code's (numbers compared as numbers; a key whose code default is null may say in
+    words what it becomes)."""
+    said = gen_config_reference.described()
+    wrong = []
+    for _, _, rows in gen_config_reference.sections():
+        for key, _, default in rows:
+            doc = said.get(key, said.get("audio") if key == "audio.file" else None)
+            if doc is None or default == "`null`":
+                continue
+            tokens = re.findall(r"`([^`]+)`", doc[0]) or [doc[0]]
+            if not any(_same(tok, default.strip("`")) for tok in tokens):
+                wrong.append(f"{key}: reference {doc[0]!r}, code {default!r}")
+    assert wrong == []
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return [float(x) for x in re.findall(r"-?[\d.]+", a)] == [float(x) for x in re.findall(r"-?[\d.]+", b)] \
+            and re.sub(r"[-\d.\s,\[\]]", "", a) == re.sub(r"[-\d.\s,\[\]]", "", b)
+    except ValueError:
+        return a == b
+
+
 def test_every_key_is_described_and_every_described_key_exists():
     code = set(gen_config_reference.keys())
     docs = documented_keys()
