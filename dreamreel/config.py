@@ -466,7 +466,10 @@ def _format_error(err: dict, smap: SourceMap) -> str:
     else:
         msg = msg[0].lower() + msg[1:]
     got = err.get("input")
-    if err["type"] not in ("missing",) and not isinstance(got, (dict, list)) and loc:
+    number = isinstance(got, (int, float)) and not isinstance(got, bool)
+    # A schedule's message starts with the value already ("-1 must be at least 0").
+    said = msg.startswith((f"{got} ", f"{got:g} ")) if number else False
+    if err["type"] not in ("missing",) and not isinstance(got, (dict, list)) and loc and not said:
         msg += f" (got {brief(got)})"
     return f"{where}: {key}: {msg}"
 

@@ -1,6 +1,6 @@
 """Moments of a render named the way a person thinks of them, for ``--preview-at``: a time
-(``12.5``, ``0:42.5``, ``1:02:03``), a frame (``f120``), a beat (``beat:64``, the 64th), or every
-onset above a level (``onsets``, ``onsets:0.7``). Pure: frame count, rate, beats and the onset
+(``12.5``, ``0:42.5``, ``1:02:03``), a frame (``f120``), a beat (``beat:64``, the 64th), every
+onset above a level (``onsets``, ``onsets:0.7``), or the first frame of every scene cut (``cuts``). Pure: frame count, rate, beats and the onset
 envelope in; output frame numbers out."""
 from __future__ import annotations
 
@@ -10,16 +10,22 @@ from dreamreel.errors import ConfigError
 from dreamreel.envelopes import frame_of, peak_frames
 from dreamreel.markers import ascii_whole, parse_clock
 
-FORMS = "12.5, 0:42.5, f120, beat:64, bar:16, onsets or onsets:0.7"
+FORMS = "12.5, 0:42.5, f120, beat:64, bar:16, onsets, onsets:0.7 or cuts"
 ONSET_LEVEL = 0.5
 
 
+def wants_cuts(spec: str) -> bool:
+    """True when ``spec`` names ``cuts`` (finding them costs a pass over the video)."""
+    return any(item.strip().lower() == "cuts" for item in spec.split(","))
+
+
 def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None = None,
-                    onset: np.ndarray | None = None, limit: int = 48, bars: np.ndarray | None = None) -> list[int]:
+                    onset: np.ndarray | None = None, limit: int = 48, bars: np.ndarray | None = None,
+                    cuts: list[int] | None = None) -> list[int]:
     """Output frames (0-based, sorted, distinct) of the comma-separated moments in ``spec``.
     ``beats``, ``bars``: beat and downbeat times in seconds of the output, the render's own
     (``envelopes.render_events``: beat 1 is the render's first); ``onset``: the onset envelope per frame in
-    [0,1]. Onsets past ``limit`` keep the strongest; more named moments than ``limit`` is an error.
+    [0,1]; ``cuts``: the first output frame of each scene cut. Onsets past ``limit`` keep the strongest; more named moments than ``limit`` is an error.
     ConfigError names the moment that is not one or lies outside the render."""
     duration = frames / fps
     found: set[int] = set()
@@ -30,6 +36,12 @@ def resolve_moments(spec: str, frames: int, fps: float, beats: np.ndarray | None
         low = item.lower()
         if low.startswith("onsets"):
             found |= set(_onsets(item, onset, limit))
+            continue
+        if low == "cuts":
+            if not cuts:
+                raise ConfigError("--preview-at: 'cuts': this render has no scene cuts (a zoom has none; a video "
+                                  "shot in one take neither)")
+            found |= {int(c) for c in cuts if 0 <= c < frames}
             continue
         if low.startswith(("beat:", "bar:")):
             kind = low.split(":", 1)[0]

@@ -142,3 +142,27 @@ def test_every_command_and_flag_is_in_the_cli_reference():
     missing = sorted(f for f in flags if not re.search(re.escape(f) + r"(?![\w-])", text))
     assert missing == []
     assert all(f"dreamreel {name}" in text for name in cli.COMMANDS)
+
+
+def test_the_error_examples_are_what_the_command_prints(tmp_path):
+    """errors.md's examples drifted from the messages (issue 38): the config ones are made again
+    here, from configs/clip.yaml with one line broken, and must be the page's lines exactly; the
+    media ones must be the code's wording."""
+    from tests.warm import WARM
+
+    page = (ROOT / "docs" / "reference" / "errors.md").read_text()
+    examples = re.search(r"```\n(dreamreel: error: .*?)```", page, re.S).group(1).splitlines()
+    (tmp_path / "configs").mkdir()
+    clip = (ROOT / "configs" / "clip.yaml").read_text()
+    cases = [("  steps: 8", "  stpes: 8", []), ("  model: mobilenet_v2", "  model: alexnet", []),
+             (None, None, ["video.crf=99"]), ("  steps: 8", "  steps: -1", [])]
+    for (old, new, overrides), want in zip(cases, examples):
+        assert old is None or old in clip
+        (tmp_path / "configs" / "clip.yaml").write_text(clip if old is None else clip.replace(old, new))
+        proc = WARM.run(["render", "configs/clip.yaml", *overrides], tmp_path, 120)
+        assert proc.returncode == 2 and proc.stderr.strip() == want
+    code = "".join(p.read_text() for p in (ROOT / "dreamreel").rglob("*.py"))
+    for line in examples[len(cases):]:
+        message = line.split(": ", 3)[-1]
+        fixed = [part for part in re.split(r"\b\d+\b|\([^)]*\)", message) if len(part.strip()) > 12]
+        assert fixed and all(part.strip(" ;:") in code for part in fixed), line

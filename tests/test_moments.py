@@ -75,6 +75,18 @@ def test_a_video_preview_at_moments_dreams_those_frames(tmp_path, clips, capsys)
     assert "beat:1" in err[-2] and "--preview N and --preview-at" in err[-1]
 
 
+def test_cuts_name_the_first_frame_of_every_scene_cut(tmp_path, clips):
+    """`cuts` (the video guide's example) was refused as "not a moment"."""
+    assert resolve_moments("f0, cuts", 24, 24.0, cuts=[12, 30]) == [0, 12]
+    with pytest.raises(ConfigError, match="'cuts': this render has no scene cuts"):
+        resolve_moments("cuts", 24, 24.0, cuts=[])
+    cfg = tmp_path / "v.yaml"
+    cfg.write_text(f"input: {clips['cut']}\noutput: {tmp_path / 'v.mp4'}\ndream: {{steps: 1, octaves: 1}}\n")
+    assert main(["preview", str(cfg), "--at", "cuts"]) == 0
+    sheet = json.loads((tmp_path / "v.mp4.preview.json").read_text())
+    assert [c["frame"] for c in sheet["cells"]] == [6]  # cut.mp4: two 0.5 s shots at 12 fps
+
+
 @pytest.mark.parametrize("moment", ["f²", "beat:²", "bar:³", "f٣", "٠:١٢", "beat:٣"])
 def test_digits_of_other_scripts_are_not_moments_but_one_line(moment):
     """Python's isdigit() says yes to "²" and int() refuses it: that was a ValueError traceback

@@ -21,7 +21,7 @@ from dreamreel.media.images import encode_image, to_rgb8, to_tensor
 from dreamreel.media.mask import open_mask
 from dreamreel.media.probe import probe
 from dreamreel.media.reader import FrameReader
-from dreamreel.moments import resolve_moments
+from dreamreel.moments import resolve_moments, wants_cuts
 from dreamreel.modes.atlas import grid
 from dreamreel.modes.context import RenderContext, build_context
 from dreamreel.jobs.outputs import sidecar
@@ -79,7 +79,13 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     beats = None if envs is None else render_events(envs.beats, envs.offset, fps, count)
     bars = None if envs is None else render_events(envs.downbeats, envs.offset, fps, count)
     if at is not None:
-        wanted = resolve_moments(at, count, fps, beats, None if envs is None else envs.onset, MAX_CELLS, bars=bars)
+        cuts = None
+        if info is not None and wants_cuts(at):
+            from dreamreel.modes.video import detect_cuts
+
+            cuts = [c - start for c in detect_cuts(cfg, info, start, count, ctx.timeline)]
+        wanted = resolve_moments(at, count, fps, beats, None if envs is None else envs.onset, MAX_CELLS, bars=bars,
+                                 cuts=cuts)
     else:
         wanted = list(range(0, count, every or 1))[:MAX_CELLS]
     if cfg.mode == "zoom":
