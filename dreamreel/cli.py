@@ -64,10 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output and start the job over; with --timeline, "
                    "replace timeline files a person changed")
     p.add_argument("--preview", type=int, metavar="N",
-                   help="video, zoom: dream every Nth frame small into one contact-sheet PNG")
+                   help="video, zoom: every Nth frame as the render makes it, into one contact-sheet PNG (= preview "
+                        "--every N)")
     p.add_argument("--preview-at", metavar="MOMENTS",
-                   help="video/zoom: dream chosen moments into the contact sheet: times (12.5, 0:42.5), frames "
-                        "(f120), beats (beat:64) or onsets (onsets, onsets:0.7), comma-separated")
+                   help="video, zoom: chosen moments into the contact sheet (= preview --at): times (12.5, 0:42.5), "
+                        "frames (f120), beats (beat:64), bars (bar:16), onsets (onsets, onsets:0.7) or scene cuts "
+                        "(cuts), comma-separated")
     p.add_argument("--segment", type=_segment_list, metavar="I[,J...]",
                    help="video: dream segment I (or segments I,J,... side by side, as one batch) of the plan into "
                         "the job folder and stop (a farm task); a plain run then assembles")
@@ -105,8 +107,8 @@ def _translate(command: str, rest: list[str]) -> list[str]:
         p = _config_parser("preview", COMMANDS["preview"] + "; OUTPUT.preview.png and .json")
         which = p.add_mutually_exclusive_group(required=True)
         which.add_argument("--at", metavar="MOMENTS",
-                           help="times (12.5, 0:42.5), frames (f120), beats (beat:64) or onsets (onsets, onsets:0.7), "
-                                "comma-separated")
+                           help="times (12.5, 0:42.5), frames (f120), beats (beat:64), bars (bar:16), onsets (onsets, "
+                                "onsets:0.7) or scene cuts (cuts), comma-separated")
         which.add_argument("--every", type=int, metavar="N", help="every Nth frame")
         a = p.parse_intermixed_args(rest)
         how = ["--preview-at", a.at] if a.at is not None else ["--preview", str(a.every)]

@@ -20,9 +20,13 @@ class Clock:
 
     def __init__(self):
         self.now = 0.0
+        self.share = 1.0  # of the cores the trial's threads get: 1 alone, less beside other work
 
     def perf_counter(self) -> float:
         return self.now
+
+    def process_time(self) -> float:
+        return self.now * self.share * torch.get_num_threads()
 
 
 @pytest.fixture
@@ -102,6 +106,20 @@ def test_choose_measures_once_then_reads_the_cache_and_obeys_settings(cache, clo
     short = choices.choose("auto", "auto", *args, 10, ("bf16", True), trial)
     assert (short.precision, short.how) == ("bf16", "rule") and len(calls) == n
     assert json.loads(cache.read_text())  # the file holds the measured choices
+
+
+def test_a_trial_beside_other_work_is_used_but_not_cached(cache, clock):
+    """Issue 38: a trial measured on a busy machine was cached and reused by every later render."""
+    calls: list = []
+    ms = {("fp32", True): 15.0, ("fp32", False): 3.0, ("bf16", True): 30.0, ("bf16", False): 30.0}
+    args = (torch.device("cpu"), "mobilenet_v2", ["features.13"], (360, 640))
+    clock.share = 0.5
+    busy = choices.choose("auto", "auto", *args, 10_000, ("bf16", True), lambda: steps_taking(ms, calls))
+    assert busy.precision == "fp32" and busy.how == "measured under load (cpu share 0.50), not cached"
+    assert not cache.exists() or choices.read_cache() == {}
+    clock.share = 1.0
+    alone = choices.choose("auto", "auto", *args, 10_000, ("bf16", True), lambda: steps_taking(ms, calls))
+    assert alone.how == "measured" and choices.read_cache()
 
 
 def test_a_render_too_short_to_measure_takes_what_this_machine_measured_at_the_nearest_size(cache, clock, monkeypatch):
