@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "figures"
 LEDGER = FIGURES / "figures.json"
-METHOD_CODE = ["dreamreel/dream", "dreamreel/motion", "dreamreel/modes/chain.py", "dreamreel/modes/zoom.py",
+METHOD_CODE = ["dreamreel/dream", "dreamreel/motion", "dreamreel/modes/chain.py", "dreamreel/modes/zoom.py", "dreamreel/modes/cadence.py",
                "dreamreel/modes/still.py"]
 
 
@@ -114,6 +114,20 @@ def video_strip(tmp: Path) -> None:
     save(labelled(images, labels, 3), "video_strip.jpg")
 
 
+def cadence(tmp: Path) -> None:
+    """Four consecutive frames of the sample clip at video.cadence 1, 2 and 4 (320 px): which are
+    dreamed and which carried, side by side."""
+    picks = [44, 45, 46, 47]
+    images, labels = [], []
+    for n in (1, 2, 4):
+        render("configs/clip.yaml", tmp / f"c{n}", "size.width=320", "frames.count=48", "video.audio=none",
+               f"video.cadence={n}")
+        outs = frames_of(tmp / f"c{n}")
+        images += [outs[i] for i in picks]
+        labels += [f"cadence {n}, frame {i}: {'dreamed' if i % n == 0 else 'carried'}" for i in picks]
+    save(labelled(images, labels, 4), "cadence.jpg")
+
+
 def reveal(tmp: Path) -> None:
     """The suite's whole-pixel pan (scripts/coherence_clips.py), 64 frames at 320 px: its last
     frame, where everything has entered the view since frame 0, with and without reveals."""
@@ -179,6 +193,8 @@ FIGS = [
            mask, ["dreamreel/media/mask.py"]),
     Figure("video_strip.jpg", "configs/clip.yaml", ["size.width=320", "frames.count=90"], ["samples/city.mp4"],
            video_strip),
+    Figure("cadence.jpg", "configs/clip.yaml", ["size.width=320", "frames.count=48", "video.cadence"],
+           ["samples/city.mp4"], cadence),
     Figure("reveal.jpg", "configs/clip.yaml", ["pan", "size.width=320", "frames.count=64"], ["samples/astronaut.png",
            "samples/city.mp4"], reveal, ["scripts/coherence_clips.py"]),
     Figure("zoom.gif", "configs/zoom.yaml", ["size.width=192", "zoom.frames=24", "zoom.loop_frames=8"],

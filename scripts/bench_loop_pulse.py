@@ -55,7 +55,8 @@ def measures(rgb: np.ndarray) -> tuple[float, float, float]:
     return sharpness(rgb), detail, sat
 
 
-def render_loop(picture: Path, frames: int, zoom: float, width: int, folder: Path, warmup: str = "auto") -> list[np.ndarray]:
+def render_loop(picture: Path, frames: int, zoom: float, width: int, folder: Path, warmup: str = "auto",
+                cadence: int = 1) -> list[np.ndarray]:
     """The loop's output frames in the order shown (a folder of PNG frames)."""
     from dreamreel.cli import main
     from dreamreel.media.images import read_image
@@ -64,7 +65,8 @@ def render_loop(picture: Path, frames: int, zoom: float, width: int, folder: Pat
     out = folder / "frames"
     cfg.write_text(f"mode: zoom\ninput: {picture}\noutput: {out}\nsize: {{width: {width}}}\n"
                    f"zoom: {{frames: {frames}, fps: 24, zoom: {zoom}, rotate: 0.2, loop: true"
-                   + ("" if warmup == "auto" else f", warmup: {warmup}") + "}\n"
+                   + ("" if warmup == "auto" else f", warmup: {warmup}") + ("" if cadence == 1 else f", cadence: {cadence}")
+                   + "}\n"
                    "dream: {layers: {features.13: 1.0, features.10: 0.3}, octaves: 2, octave_scale: 1.5, "
                    "steps: 4, step_size: 0.012, jitter: 16}\n")
     assert main(["render", str(cfg), "--force"]) == 0
@@ -75,6 +77,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--width", type=positive_int, default=192)
     ap.add_argument("--pictures", type=listed(str), help="names to run (default: all found)")
+    ap.add_argument("--cadence", type=positive_int, default=1, help="zoom.cadence of every loop")
     ap.add_argument("--save", action="store_true", help="save the table (benchmarks/history.md, BENCHMARKS.md)")
     args = ap.parse_args()
     found = pictures()
@@ -85,7 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         for name in names:
             for frames, zoom in LOOPS:
-                shown = render_loop(found[name], frames, zoom, args.width, Path(d))
+                shown = render_loop(found[name], frames, zoom, args.width, Path(d), cadence=args.cadence)
                 m = np.array([measures(f) for f in shown])
                 off = np.abs(m / np.median(m, axis=0) - 1) * 100
                 cells = [f"{off[:, k].max():.1f} % ({int(off[:, k].argmax())})" for k in range(3)]
@@ -95,7 +98,8 @@ def main() -> None:
                 print(rows[-1], flush=True)
     rows.append("")
     rows.append(f"Worst frame of every loop and measure: {worst_all:.1f} % off its loop's median (target: 10 %).")
-    report("Zoom loop pulse (sharpness, detail, saturation per shown frame)", rows, args.save)
+    title = "Zoom loop pulse (sharpness, detail, saturation per shown frame)"
+    report(title + (f", zoom.cadence {args.cadence}" if args.cadence > 1 else ""), rows, args.save)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def result_key(command: str, title: str) -> str:
     if script is None:
         return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
     extra = []
-    for flag in ("--clip", "--clips", "--only"):
+    for flag in ("--clip", "--clips", "--only", "--cadence"):
         if flag in words and words.index(flag) + 1 < len(words):
             extra.append(re.sub(r"[^a-z0-9]+", "-", Path(words[words.index(flag) + 1]).stem.lower()).strip("-"))
     if "--real" in words:

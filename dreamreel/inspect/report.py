@@ -20,7 +20,7 @@ from dreamreel.quality import dream_strength, sharpness, warp_flicker
 from dreamreel.jobs.outputs import sidecar
 from dreamreel.jobs.sidecars import check_sidecars, write_ledgered
 
-KEYS = ("strength", "flicker", "sharpness", "seconds", "fresh", "segment", "host")
+KEYS = ("strength", "flicker", "sharpness", "seconds", "fresh", "segment", "host", "dreamed")
 FORMAT = "dreamreel.report"
 
 
@@ -38,6 +38,7 @@ class FrameFacts:
     seconds: float
     fresh: bool
     segment: int = 0
+    dreamed: bool = True  # False: a frame between dreamed ones (video.cadence, zoom.cadence)
 
     def measure(self, out: np.ndarray) -> dict[str, Any]:
         """The frame's report line: strength and flicker in full-scale units, sharpness as the
@@ -47,7 +48,7 @@ class FrameFacts:
                 "flicker": None if flicker is None else round(flicker, 6),
                 "sharpness": round(sharpness(out) / max(sharpness(self.raw), 1e-6), 5),
                 "seconds": round(self.seconds, 4), "fresh": self.fresh, "segment": self.segment,
-                "host": socket.gethostname()}
+                "host": socket.gethostname(), "dreamed": self.dreamed}
 
 
 def _number(v: Any, lo: float = 0.0, hi: float = 1e9) -> bool:
@@ -65,8 +66,10 @@ def valid_facts(rec: Any) -> dict[str, Any] | None:
           and _number(rec.get("sharpness")) and _number(rec.get("seconds"), 0, 1e7)
           and isinstance(rec.get("fresh"), bool)
           and isinstance(rec.get("segment"), int) and not isinstance(rec.get("segment"), bool) and rec["segment"] >= 0
-          and isinstance(rec.get("host"), str) and len(rec["host"]) <= 255)
-    return {k: rec[k] for k in KEYS} if ok else None
+          and isinstance(rec.get("host"), str) and len(rec["host"]) <= 255
+          and isinstance(rec.get("dreamed", True), bool))
+    # A record from before cadence existed: every frame of it was dreamed.
+    return {**{k: rec[k] for k in KEYS if k != "dreamed"}, "dreamed": rec.get("dreamed", True)} if ok else None
 
 
 def summarise(frames: dict[str, list]) -> dict[str, Any]:
@@ -84,6 +87,7 @@ def summarise(frames: dict[str, list]) -> dict[str, Any]:
         "frames": len(frames["fresh"]),
         "frames measured": int(strength.size),
         "fresh starts": int(fresh.sum()),
+        "frames dreamed": sum(1 for v in frames["dreamed"] if v is not False),
         "strength, mean": _r(strength.mean()) if strength.size else None,
         "flicker, median": _r(np.median(flicker)) if flicker.size else None,
         "flicker, 95th percentile": _r(np.percentile(flicker, 95)) if flicker.size else None,

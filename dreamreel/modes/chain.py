@@ -37,6 +37,7 @@ from dreamreel.motion.scene import cut_score
 from dreamreel.motion.temporal import carry_residual, hold_gain, merge_carried
 from dreamreel.models.net import one_off_shapes
 from dreamreel.motion.warp import warp_lanczos
+from dreamreel.modes.cadence import dream_due
 from dreamreel.modes.context import RenderContext
 from dreamreel.speed.gpu import no_autotune
 from dreamreel.jobs.folder import FrameStore, Job
@@ -209,6 +210,7 @@ class _Work:
     bare: Bare | None = None  # the chain's bare grid once this frame is done
     fade: _Fade | None = None  # the chain's fade once this frame is done
     seed: int = 0  # dream.seed at this frame
+    skip: bool = False  # a frame between dreamed ones (video.cadence): carried, no ascent
 
 
 @dataclass
@@ -352,7 +354,9 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                 if any(w.residual is not None for w in work):
                     progress.start_timing()
                 timer = Stopwatch(device)
-                outs = dream_batch(work, net, guide)
+                dreaming = [w for w in work if not w.skip]
+                dreamed_outs = iter(dream_batch(dreaming, net, guide) if dreaming else [])
+                outs = [w.init if w.skip else next(dreamed_outs) for w in work]
                 timer.stop()
                 if transfer.overlaps:
                     look_ahead(work)
@@ -361,11 +365,12 @@ def dream_segments(ctx: RenderContext, info: MediaInfo, store: FrameStore, todo:
                 # dream's time known (no synchronise of its own).
                 done = [commit_frame(w, out, v.color_lock) for w, out in zip(work, outs)]
                 dream_seconds += timer.seconds()
-                share = timer.seconds() / len(work)
+                share = timer.seconds() / max(1, len(dreaming))
                 for w, prev_rgb, (name, rgb, state) in zip(work, prevs, done):
                     fresh = w.residual is None
                     facts = FrameFacts(w.item.rgb, None if fresh else prev_rgb, None if fresh else w.item.flow_back,
-                                       None if fresh else w.item.mask, share, fresh, w.chain.stream.index)
+                                       None if fresh else w.item.mask, 0.0 if w.skip else share, fresh,
+                                       w.chain.stream.index, dreamed=not w.skip)
                     w.chain.prev_rgb = rgb
                     store.put(name, rgb, state, facts)
                     w.chain.dreamed += 1
@@ -449,8 +454,11 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     weight = 1.0 + REGROW * lost
     if dream_mask is not None:
         weight = weight * dream_mask
+    # Between dreamed frames (video.cadence) the carried detail is the frame: no ascent, unless a
+    # reveal was dreamed into it just now (then its seams are dreamed over as on any frame).
+    skip = not dream_due(t, int(v.cadence.at(t, env))) and revealed is None
     return _Work(ch, item, raw, init, params, v.blend.at(t, env), residual, mask, dream_mask, weight, bare, fade,
-                 ctx.seed(t))
+                 ctx.seed(t), skip)
 
 
 def reveal_step(ctx: RenderContext, t: int, ch: _Chain, item: MotionItem, raw: torch.Tensor, init: torch.Tensor,

@@ -24,6 +24,7 @@ from dreamreel.modes.animated import check_mask, input_identities, render_animat
 from dreamreel.jobs.folder import FrameWriter, Job
 from dreamreel.modes.progress import bar
 from dreamreel.inspect.report import FrameFacts
+from dreamreel.modes.cadence import dream_due
 from dreamreel.modes.context import RenderContext, build_context
 from dreamreel.speed.gpu import cuda_settings
 from dreamreel.modes.setup import fit_size, frame_generator, host_threads
@@ -244,7 +245,10 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                     m = float_to_tensor(masks.at(t)[..., None], device)
                     init = m * init + (1 - m) * start_frame_t
                 x = init
-                out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m)
+                # Between dreamed frames (zoom.cadence) a frame is the last output under its
+                # transform: no network call.
+                dreamed = prev is None or dream_due(t, int(cfg.zoom.cadence.at(t, ctx.env(t))))
+                out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m) if dreamed else x
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
                     out = hold_contrast(keep_contrast_blend(out, target, a), prev, target, a)
@@ -260,7 +264,8 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 if warm > 0 and i == warm:
                     spread = _spread_of(rgb8)
                 writer.put(i, rgb, facts=FrameFacts(start, None if prev is None else start, None, None,
-                                                    time.perf_counter() - t_frame, fresh=prev is None))
+                                                    time.perf_counter() - t_frame, fresh=prev is None,
+                                                    dreamed=dreamed))
                 prev = rgb8.float().div_(255.0)[None]
                 progress.update(1)
     finally:

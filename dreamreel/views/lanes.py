@@ -70,6 +70,22 @@ def waveform(samples: np.ndarray, rate: int, start: float, seconds: float) -> di
     return {"rate": rate / bucket, "min": rounded(blocks.min(axis=1), 3), "max": rounded(blocks.max(axis=1), 3)}
 
 
+def planned_dreams(cfg: Config, timeline: Timeline, cuts: list[int]) -> list[bool]:
+    """Per output frame, whether the render dreams it (``video.cadence``, ``zoom.cadence``: every
+    Nth frame, N evaluated at each frame; a first frame and a cut always). A video's reveals also
+    dream at once; those only the render finds (its report says which frames it dreamed)."""
+    n = timeline.frames
+    sched = getattr(getattr(cfg, cfg.mode, None), "cadence", None)
+    if sched is None or n == 0:
+        return [True] * n
+    t = np.arange(n)
+    every = np.maximum(1, sched.over(t.astype(float), timeline.envs(t)).astype(np.int64))
+    due = (t % every == 0)
+    due[[c for c in cuts if 0 <= c < n]] = True
+    due[0] = True
+    return due.tolist()
+
+
 def timeline_data(cfg: Config, timeline: Timeline, *, title: str, first_frame: int = 0,
                   audio: dict[str, Any] | None = None, cuts: list[int] | None = None,
                   segments: list[dict[str, Any]] | None = None, wave: dict[str, Any] | None = None,
@@ -88,7 +104,7 @@ def timeline_data(cfg: Config, timeline: Timeline, *, title: str, first_frame: i
         "audio": None, "envelopes": {}, "beats": [], "bars": [], "onsets": [], "beat_number": [],
         "beat_in_bar": [], "bar_number": [],
         "schedules": scheduled_values(cfg, timeline), "cuts": cuts or [], "segments": segments or [],
-        "waveform": wave, "notes": list(notes or []),
+        "waveform": wave, "notes": list(notes or []), "dreamed": planned_dreams(cfg, timeline, cuts or []),
     }
     if env is not None:
         offset = env.offset

@@ -24,6 +24,13 @@
       if (report[k]) lanes.push({ key: "report." + k, label: k, kind: "line", values: report[k], height: 52, unit });
     }
   }
+  // Which frames are dreamed (video.cadence, zoom.cadence): the render's own record when there is
+  // one, else the plan. Drawn only when some frame is carried without a dream.
+  const dreamed = report && report.dreamed ? report.dreamed : D.dreamed;
+  if (dreamed && dreamed.some((x) => x === false)) {
+    lanes.push({ key: "dreamed", label: "dreamed 1, carried 0", kind: "line", values: dreamed.map((x) => (x === false ? 0 : 1)),
+                 height: 30, lo: 0, hi: 1 });
+  }
   for (const [k, s] of Object.entries(D.schedules || {})) {
     lanes.push({ key: k, kind: "line", values: s.values, keyframes: s.keyframes, height: 52, source: s.source });
   }
