@@ -200,7 +200,7 @@ def test_reveal_crops_do_not_autotune(monkeypatch):
         item = chain.MotionItem(3, np.zeros((32, 32, 3), np.uint8), None, None, cut=False, score=0.0)
         x = torch.zeros(1, 3, 32, 32)
         chain.dream_revealed(Ctx(), DreamParams(terms=(), steps=2), item, x, x, np.full((8, 8), 255, np.uint8),
-                             [(0, 16, 0, 16), (16, 32, 16, 32)], None)
+                             [(0, 16, 0, 16), (16, 32, 16, 32)], None, 0)
         assert seen == [False, False] and torch.backends.cudnn.benchmark
     finally:
         torch.backends.cudnn.benchmark = saved
