@@ -246,8 +246,9 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                     init = m * init + (1 - m) * start_frame_t
                 x = init
                 # Between dreamed frames (zoom.cadence) a frame is the last output under its
-                # transform: no network call.
-                dreamed = prev is None or dream_due(t, int(cfg.zoom.cadence.at(t, ctx.env(t))))
+                # transform: no network call. The warm-up keeps the cadence by its own count, so
+                # it builds the dream a render at that cadence keeps.
+                dreamed = prev is None or dream_due(i if i < warm else t, int(cfg.zoom.cadence.at(t, ctx.env(t))))
                 out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m) if dreamed else x
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
