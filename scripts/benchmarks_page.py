@@ -38,6 +38,9 @@ def result_key(command: str, title: str) -> str:
             extra.append(re.sub(r"[^a-z0-9]+", "-", Path(words[words.index(flag) + 1]).stem.lower()).strip("-"))
     if "--real" in words:
         extra.append("real")
+    # Config overrides (the coherence suite at video.cadence=2 is its own table).
+    extra += [re.sub(r"[^a-z0-9]+", "-", w.lower()).strip("-") for w in words[words.index(next(
+        (x for x in words if x.endswith(".py")), words[0])) + 1:] if "=" in w and not w.startswith("-")]
     return "-".join([script, *extra])
 
 

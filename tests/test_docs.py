@@ -112,12 +112,17 @@ def test_benchmarks_md_is_the_newest_saved_result_of_each_benchmark():
     """BENCHMARKS.md is generated from benchmarks/results/ (newest first, one table each); an edit
     by hand or a result saved without the page would leave them apart."""
     sys.path.insert(0, str(ROOT))
-    from scripts.benchmarks_page import page
+    from scripts.benchmarks_page import page, result_key
 
     text = (ROOT / "BENCHMARKS.md").read_text()
     assert text == page(), "BENCHMARKS.md is stale: run python scripts/benchmarks_page.py"
     stamps = re.findall(r"^## .+ \((\d{4}-\d\d-\d\d \d\d:\d\d)", text, re.M)
     assert stamps == sorted(stamps, reverse=True) and len(stamps) >= 10
+    # A run with other settings or on another clip is its own table, not a newer default row.
+    coherence = "python scripts/bench_coherence.py --only-dreamreel"
+    assert result_key(coherence, "t") == "bench_coherence"
+    assert result_key(coherence + " video.cadence=2", "t") == "bench_coherence-video-cadence-2"
+    assert result_key("python scripts/bench_loop.py --clip /x/pan120.mp4", "t") == "bench_loop-pan120"
 
 
 def test_every_command_and_flag_is_in_the_cli_reference():
