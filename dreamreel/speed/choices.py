@@ -42,7 +42,7 @@ MAX_TRIAL_SECONDS = 8.0
 
 
 # A CPU trial whose threads got less than this share of the cores they asked for (process CPU
-# time over wall time times threads) ran beside other work. Measured on the 2-core VM: 0.9-1.0
+# time over wall time times threads) ran beside other work. Measured on the 2-core VM: 1.00
 # alone, 0.5 beside one other 2-thread render.
 LOADED_SHARE = 0.7
 
