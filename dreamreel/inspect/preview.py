@@ -51,7 +51,7 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     # without --force (it was refused as "output exists"); a sheet edited or made by someone else
     # still needs it.
     check_sidecars(sheet_json, FORMAT, [out], force)
-    source = info = None
+    info = None
     if cfg.mode == "video":
         from dreamreel.modes.video import plan_frames
 
@@ -64,12 +64,20 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     else:
         from dreamreel.modes.zoom import start_frame
 
-        source = start_frame(cfg)
         start, count, fps, audio = 0, cfg.zoom.frames, float(cfg.zoom.fps), cfg.audio.file
-        h, w = source.shape[:2]
+        h, w = start_frame(cfg).shape[:2]
     size = fit_size(h, w, SizeConfig(width=min(PREVIEW_WIDTH, w)), even=True)
-    # The render's own context: the same settings, schedules, audio and guide as the render.
-    ctx = build_context(cfg, count, fps, offset=start / fps, source=info)
+    zoom = None
+    if cfg.mode == "zoom":
+        from dreamreel.modes.zoom import ZoomRender
+
+        # The zoom at the cells' width, whose own loop dreams the path; its context (the same
+        # settings, schedules and audio as the render's: only the size differs) serves the captions.
+        zoom = ZoomRender(cfg.model_copy(update={"size": SizeConfig(width=size[1])}))
+        ctx = zoom.ctx
+    else:
+        # The render's own context: the same settings, schedules, audio and guide as the render.
+        ctx = build_context(cfg, count, fps, offset=start / fps, source=info)
     envs = ctx.timeline.envelopes
     if envs is None and audio is not None:
         try:  # beats and onsets name moments and label cells even when no setting reads them
@@ -88,8 +96,8 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
                                  cuts=cuts)
     else:
         wanted = list(range(0, count, every or 1))[:MAX_CELLS]
-    if cfg.mode == "zoom":
-        frames, path = _zoom_cells(cfg, size, wanted)
+    if zoom is not None:
+        frames, path = _zoom_cells(zoom, wanted)
     else:
         # Dreamed at the render's own size, then made small: the network's patterns have a size in
         # pixels, so a frame dreamed at 256 px shows them several times larger than the render.
@@ -107,16 +115,12 @@ def render_preview(cfg: Config, every: int | None, force: bool, at: str | None =
     return {"preview": str(out), "frames": wanted}
 
 
-def _zoom_cells(cfg: Config, size: tuple[int, int], wanted: list[int]) -> tuple[list[np.ndarray], dict]:
-    """The wanted output frames of a zoom as a render at the preview's width makes them: the
-    zoom's own loop dreams the path to the last one (once, for every cell), in a temporary job.
-    Returns the frames and what the path cost ({"frames", "size"})."""
+def _zoom_cells(zoom: Any, wanted: list[int]) -> tuple[list[np.ndarray], dict]:
+    """The wanted output frames of a zoom as ``zoom`` (a ZoomRender at the preview's width) makes
+    them: its own loop dreams the path to the last one (once, for every cell), in a temporary
+    job. Returns the frames and what the path cost ({"frames", "size"})."""
     import tempfile
 
-    from dreamreel.modes.zoom import ZoomRender
-
-    small = cfg.model_copy(update={"size": SizeConfig(width=size[1])})
-    zoom = ZoomRender(small)
     h, w = zoom.first.shape[:2]
     frames = zoom.path_length(wanted)
     print(f"dreamreel: preview: a zoom frame is the dream of every frame before it: dreaming the path, "

@@ -189,7 +189,11 @@ def test_a_zoom_preview_cell_is_the_frame_a_render_at_preview_size_makes(tmp_pat
     assert done["frames"] == [0, 4, 9] and sheet["dreamed"]["size"] == [48, 48]
     # Output frame 0 of a loop is its tail's first frame: the path is the whole loop at 48 px.
     assert sheet["dreamed"]["frames"] == 3 + 10 + 5
-    cells, cost = preview._zoom_cells(load_config(cfg_path), (48, 48), [0, 4, 9])
+    from dreamreel.config import SizeConfig
+    from dreamreel.modes.zoom import ZoomRender
+
+    small = ZoomRender(load_config(cfg_path).model_copy(update={"size": SizeConfig(width=48)}))
+    cells, cost = preview._zoom_cells(small, [0, 4, 9])
     assert main(["render", str(cfg_path), "size.width=48", f"output={tmp_path / 'small'}"]) == 0
     shown = sorted((tmp_path / "small").glob("*.png"))
     for cell, j in zip(cells, [0, 4, 9]):
