@@ -43,12 +43,13 @@ def hold_gain(residual: torch.Tensor, mask: torch.Tensor, target: float, hold: f
     return torch.clamp(gain, max=MAX_RESTORE).view(-1, 1, 1, 1)
 
 
-def merge_carried(raw: torch.Tensor, init: torch.Tensor, dreamed: torch.Tensor, residual: torch.Tensor,
+def merge_carried(raw: torch.Tensor, init: torch.Tensor, dreamed: torch.Tensor | None, residual: torch.Tensor,
                   mask: torch.Tensor, blend: float, lock: bool) -> torch.Tensor:
     """A carried frame made final: its raw pixels, the carried detail, and ``1 - blend*mask`` of
     what this frame's steps added, that new part colour-locked (its low frequencies taken out).
 
-    raw, init (``carry_residual``'s start), dreamed (init after the steps): [B,3,H,W] in [0,1];
+    raw, init (``carry_residual``'s start), dreamed (init after the steps; None: no steps, a
+    frame between dreamed ones): [B,3,H,W] in [0,1];
     residual [B,3,H,W], the held detail carried onto this frame; mask [B,1,H,W] in [0,1]. Returns
     [B,3,H,W] in [0,1]. It equals pulling the dream's residual (dreamed - raw) toward ``residual``
     by ``blend*mask``, with the lock on the new part alone.
@@ -60,6 +61,8 @@ def merge_carried(raw: torch.Tensor, init: torch.Tensor, dreamed: torch.Tensor, 
     dream's mid-sized structure (faces faded into texture) and was itself flicker."""
     w = blend * mask
     carried = (init - raw) * (1.0 - w) + w * residual
+    if dreamed is None:  # nothing new: the lock's low-pass of zero is most of a carried frame's merge
+        return (raw + carried).clamp(0.0, 1.0)
     new = (1.0 - w) * (dreamed - init)
     if lock:
         new = new - lowpass(new)

@@ -227,6 +227,10 @@ def test_a_carried_frame_never_resamples_the_footage():
     init = carry_residual(raw, residual, ones, 1.0)
     # No new detail: the output is the raw frame plus the carried detail, whatever the blend.
     assert torch.allclose(merge_carried(raw, init, init, residual, ones, 0.8, True), raw + residual, atol=1e-6)
+    # A frame between dreamed ones (no steps, ``None``) takes the short way to the same bits.
+    half = ones * torch.linspace(0, 1, 32)
+    assert torch.equal(merge_carried(raw, init, None, residual, half, 0.8, True),
+                       merge_carried(raw, init, init, residual, half, 0.8, True))
     # New detail is kept at 1 - blend where trusted, in full where not, its low frequencies out.
     new = torch.full_like(raw, 0.01) + (torch.rand(1, 3, 32, 32, generator=g) - 0.5) * 0.02
     trusted = merge_carried(raw, init, init + new, residual, ones, 0.8, False) - init
