@@ -168,6 +168,23 @@ def restarts(s: np.ndarray, starts: list[int]) -> list[float]:
     return [float(s[c : c + 5].mean() / s[c - 5 : c].mean()) for c in starts[1:] if c >= 5 and c + 5 <= len(s)]
 
 
+def pulse(values: np.ndarray, dreamed: np.ndarray, starts: list[int]) -> float | None:
+    """At a cadence: the mean of ``values`` (a per-frame figure, [T]) over dreamed frames over
+    that over the frames carried between them, a shot's fresh first frame left out (1.0: no
+    pulse; issue 40's target within 10 %). None when every frame was dreamed."""
+    keep = np.ones(len(values), bool)
+    keep[starts] = False
+    d, c = values[keep & dreamed], values[keep & ~dreamed]
+    return float(d.mean() / max(c.mean(), 1e-9)) if len(d) and len(c) else None
+
+
+def dreamed_flags(tmp: str, name: str, n: int) -> np.ndarray:
+    """Which output frames the render dreamed (its report's ``dreamed``), [n] bool."""
+    report_json = Path(tmp) / f"{name}.report.json"
+    flags = json.loads(report_json.read_text()).get("dreamed") if report_json.is_file() else None
+    return np.array(flags, bool) if flags and len(flags) == n else np.ones(n, bool)
+
+
 def naive(cfg, frames: list[np.ndarray], blend: float) -> list[np.ndarray]:
     """Per-frame dreams; with ``blend`` > 0 the previous dream is mixed into the raw frame first."""
     net, _ = load_net(cfg.dream, CPU)
@@ -236,17 +253,21 @@ def measure(clip: Clip, width: int, overrides: list[str], baselines: bool) -> di
                 renders[name] = (naive(cfg, inputs, blend), (time.perf_counter() - t) / len(inputs))
         ours, facts = render_frames(clip.path, clip.start, count, size, tmp, "frames", overrides)
         renders["dreamreel"] = (ours, facts["loop_seconds"] / len(ours))
+        flags = dreamed_flags(tmp, "frames", len(ours))
         row["revealed"] = revealed(clip, ours, inputs, size, tmp, overrides)
     for name, (outs, spf) in renders.items():
         s = strengths(outs, inputs)
-        sharp = shot_sharpness(sharpness_ratios(outs, inputs), starts)
+        ratios = sharpness_ratios(outs, inputs)
+        sharp = shot_sharpness(ratios, starts)
         errs = pair_errors(outs, pairs1)
         row["renders"][name] = {"e1": float(np.mean(errs)) if errs else float("nan"), "e5": e_warp(outs, pairs5),
                                 "window": window_e_warp(errs, in_errs, pairs1, starts, len(inputs)),
                                 "strength": float(s.mean()),
                                 "drift": drift(s, starts), "restart": restarts(s, starts), "spf": spf,
                                 "retention": [a for a, _ in sharp], "kept": [k for _, k in sharp],
-                                "true": true_e_warp(outs, clip.motion, size) if known else None}
+                                "true": true_e_warp(outs, clip.motion, size) if known else None,
+                                "pulse": None if name != "dreamreel" else
+                                (pulse(s, flags, starts), pulse(ratios, flags, starts))}
     return row
 
 
@@ -270,7 +291,14 @@ def verdict(row: dict, r: dict) -> str:
     ok &= revealed_ok(row)
     ok &= all(0.8 <= d <= 1.25 for d in r["drift"]) and all(0.75 <= c <= 1.33 for c in r["restart"])
     ok &= retention_ok(row, r) and all(k >= 1.0 for k in r["kept"])
+    strength_pulse = (r.get("pulse") or (None, None))[0]
+    ok &= strength_pulse is None or abs(strength_pulse - 1.0) <= 0.1
     return "yes" if ok else "**no**"
+
+
+def pulse_text(r: dict) -> str:
+    p = r.get("pulse") or (None, None)
+    return "-" if p[0] is None else f"{p[0]:.2f} / {p[1]:.2f}"
 
 
 def span(values: list[float]) -> str:
@@ -299,13 +327,14 @@ def table(rows: list[dict], overrides: list[str]) -> list[str]:
              "share of it); drift 0.8-1.25 (worst shot shown); cut restarts 0.75-1.33; sharpness retention "
              ">= 0.7 and kept >= 1.0 (worst shot shown); revealed: per 4x4 cell, strength over a fresh "
              "dream's of that frame, min / mean / max, every cell 0.6-2.0 and mean >= 0.8, and crisp: "
-             "sharpness over the fresh dream's, which replaces retention where it is measured (>= 0.7). E_warp: DIS flow "
+             "sharpness over the fresh dream's, which replaces retention where it is measured (>= 0.7); pulse (at a "
+             "cadence): strength / sharpness of dreamed frames over carried ones, strength within 0.9-1.1. E_warp: DIS flow "
              "at full resolution, Lanczos-4 warp; on the synthetic moves also along the true motion (no target: "
              "the judge no flow estimate shares).", "",
              "| clip | kind | frames, cuts | render | E_warp out / in (x in) | worst window / bound | "
              "E_warp gap 5 out / in | E_warp on the true motion out / in | strength | drift | cut restarts | "
-             "retention | kept | revealed | s/frame | targets met |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "retention | kept | revealed | pulse | s/frame | targets met |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         c = row["clip"]
         for name, r in row["renders"].items():
@@ -314,7 +343,7 @@ def table(rows: list[dict], overrides: list[str]) -> list[str]:
                 f"({r['e1'] / row['in1']:.2f}x) | {r['window']:.2f} | {r['e5']:.5f} / {row['in5']:.5f} | "
                 f"{true_text(row, r)} | "
                 f"{r['strength']:.3f} | {span(r['drift'])} | {span(r['restart'])} | {worst(r['retention'])} | "
-                f"{worst(r['kept'])} | {reveal_text(row) if name == 'dreamreel' else '-'} | {r['spf']:.2f} | "
+                f"{worst(r['kept'])} | {reveal_text(row) if name == 'dreamreel' else '-'} | {pulse_text(r)} | {r['spf']:.2f} | "
                 f"{verdict(row, r) if name == 'dreamreel' else '-'} |")
     return lines
 

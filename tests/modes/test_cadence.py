@@ -41,7 +41,7 @@ def test_a_video_at_cadence_3_dreams_every_third_frame_and_cuts_at_once(tmp_path
     batches = []
     real = chain.dream_batch
     monkeypatch.setattr(chain, "dream_batch", lambda work, *a: (batches.append(len(work)), real(work, *a))[1])
-    # No reveals here (a due reveal dreams its frame at once, off the grid): the grid alone.
+    # No reveals here (tests/modes/test_coherence.py has a pan at cadence 4): the grid alone.
     assert main(["render", str(config(tmp_path, clips["cut"], "v.mp4", "3")), "video.reveal=false"]) == 0
     frames = report(tmp_path, "v.mp4")["report"]["frames"]
     # cut.mp4: two 6-frame shots; the second starts fresh at frame 6 (on the grid anyway) and

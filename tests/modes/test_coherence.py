@@ -297,3 +297,24 @@ def test_a_render_stopped_while_a_reveal_fades_in_resumes_from_the_reveal(tmp_pa
     assert manifest["resumed_at"] == reveal
     resumed = [read_image(p) for p in sorted((tmp_path / "frames").glob("*.png"))]
     assert len(resumed) == 24 and all(np.array_equal(a, b) for a, b in zip(resumed, reference))
+
+
+def test_at_cadence_4_a_pan_reveals_on_dreamed_frames_only_and_does_not_pulse(tmp_path, exact_pan):
+    """video.cadence=4 on the whole-pixel pan: the frames dreamed are every fourth exactly (a due
+    reveal dreams its crops into a carried frame instead of making it a dreamed one: it made half
+    the frames dreamed here), what entered still holds at least 0.6 of a fresh dream on the last
+    frame, three frames after the last dream (0.43 when reveals waited for a dreamed frame), and
+    the carried frames keep the dreamed frames' strength within 10 % (no pulse at the cadence)."""
+    import json
+
+    clip, ins, _ = exact_pan
+    outs = render(tmp_path, clip, "c4", "video.cadence=4")
+    dreamed = json.loads((tmp_path / "c4.report.json").read_text())["report"]["frames"]["dreamed"]
+    assert dreamed == [t % 4 == 0 for t in range(len(ins))]
+    last = len(ins) - 1
+    fresh = render(tmp_path, clip, "fresh", f"frames.start={last}", "frames.count=1")[0]
+    r = cells(outs[last], ins[last]) / cells(fresh, ins[last])
+    assert r[:, -1].min() >= 0.6 and r.mean() >= 0.8, r.round(2)
+    s = strength(outs, ins)[1:]
+    on = np.array(dreamed[1:])
+    assert abs(s[on].mean() / s[~on].mean() - 1) <= 0.1, (s[on].mean(), s[~on].mean())
