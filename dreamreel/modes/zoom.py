@@ -17,7 +17,7 @@ from dreamreel.media.images import float_to_tensor, quantize8, read_image, to_rg
 from dreamreel.media.mask import MaskTrack, open_mask
 from dreamreel.media.probe import probe
 from dreamreel.media.reader import FrameReader
-from dreamreel.motion.blend import hold_contrast, keep_contrast_blend
+from dreamreel.motion.blend import detail_contrast, hold_contrast, hold_detail, keep_contrast_blend
 from dreamreel.motion.color import chroma_spread, hold_chroma
 from dreamreel.motion.zoom import loop_weight, motion_difference, warp_affine, zoom_matrix
 from dreamreel.modes.animated import check_mask, input_identities, render_animated, settings_digest
@@ -224,6 +224,11 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
     spread = None
     if 0 < warm < resume:
         spread = _spread_of(torch.from_numpy(read_image(job.frame_path(warm))).to(device).permute(2, 0, 1))
+    # A frame carried between dreamed ones (zoom.cadence) keeps the last dreamed frame's detail
+    # contrast (hold_detail), taken from its 8-bit frame so that a resumed loop holds the same.
+    last_dreamed = next((j for j in range(resume - 1, -1, -1) if _dreamed_at(cfg, ctx, j, n, warm)), None)
+    contrast = None if last_dreamed is None else detail_contrast(
+        _float_of(torch.from_numpy(read_image(job.frame_path(last_dreamed))).to(device).permute(2, 0, 1)))
     progress = bar(stop, "frame", "zooming", initial=resume)
     try:
         with progress:
@@ -248,8 +253,11 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 # Between dreamed frames (zoom.cadence) a frame is the last output under its
                 # transform: no network call. The warm-up keeps the cadence by its own count, so
                 # it builds the dream a render at that cadence keeps.
-                dreamed = prev is None or dream_due(i if i < warm else t, int(cfg.zoom.cadence.at(t, ctx.env(t))))
-                out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m) if dreamed else x
+                dreamed = prev is None or _dreamed_at(cfg, ctx, i, n, warm)
+                if dreamed:
+                    out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m)
+                else:
+                    out = x if contrast is None else hold_detail(x, contrast)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
                     out = hold_contrast(keep_contrast_blend(out, target, a), prev, target, a)
@@ -264,6 +272,8 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 rgb, start = torch.stack([rgb8, start8]).permute(0, 2, 3, 1).cpu().numpy()
                 if warm > 0 and i == warm:
                     spread = _spread_of(rgb8)
+                if dreamed:
+                    contrast = detail_contrast(_float_of(rgb8))
                 writer.put(i, rgb, facts=FrameFacts(start, None if prev is None else start, None, None,
                                                     time.perf_counter() - t_frame, fresh=prev is None,
                                                     dreamed=dreamed))
@@ -272,6 +282,19 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
     finally:
         writer.close()
     return source
+
+
+def _dreamed_at(cfg: Config, ctx: RenderContext, i: int, frames: int, warm: int) -> bool:
+    """Whether zoom frame ``i`` (warm-up frames first) is dreamed at ``zoom.cadence``: the warm-up
+    keeps the cadence by its own count, so it builds the dream a render at that cadence keeps."""
+    t = frame_time(i, frames, warm)
+    return i == 0 or dream_due(i if i < warm else t, int(cfg.zoom.cadence.at(t, ctx.env(t))))
+
+
+def _float_of(rgb8: torch.Tensor) -> torch.Tensor:
+    """An 8-bit frame [3,H,W] as [1,3,H,W] in [0,1], made alike from a frame just dreamed and from
+    its PNG read back on a resume (the same bits either way)."""
+    return rgb8.contiguous().float().div(255.0)[None]
 
 
 def _spread_of(rgb8: torch.Tensor) -> torch.Tensor:
