@@ -161,8 +161,9 @@ class VideoConfig(_Strict):
     # costs 1.13-1.21x the frame time (docs/how-it-works/video-method.md, "Revealed regions").
     reveal: bool = Field(True, strict=True)
     # Dream every Nth output frame (t % N == 0); the frames between carry the last dream along the
-    # flow with no ascent. Cuts, first frames and due reveals dream at once. Schedulable, so an
-    # expression of the beat can force a dream on it (modes/cadence.py).
+    # flow with no ascent. Cuts and first frames dream at once; a due reveal dreams its crops into
+    # a carried frame. Schedulable, so an expression of the beat can force a dream on it
+    # (modes/cadence.py). Default 1: the largest cadence meeting every target of the coherence suite.
     cadence: Sched(1, 64, integer=True) = 1
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
@@ -188,7 +189,7 @@ class ZoomConfig(_Strict):
     # without a loop starts from the picture on purpose). Measured: scripts/bench_loop_pulse.py.
     warmup: Annotated[int, Strict(), Field(ge=0, le=100_000)] | Literal["auto"] = "auto"
     # Dream every Nth frame; the frames between are the last output under their transform, with no
-    # network call (modes/cadence.py). Schedulable.
+    # network call, holding the last dream's detail contrast (modes/cadence.py). Schedulable.
     cadence: Sched(1, 64, integer=True) = 1
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"

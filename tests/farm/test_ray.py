@@ -54,6 +54,28 @@ def test_ray_render_matches_the_local_render_of_the_same_plan(tmp_path):
     assert max(np.abs(g - w).mean() for g, w in zip(got, want)) < 2.55
 
 
+def test_a_ray_render_at_cadence_3_dreams_the_local_renders_frames(tmp_path):
+    """video.cadence on Ray workers: each segment keeps the one grid of output frame numbers, so the
+    frames, and which of them were dreamed, are those of the local render of the same plan."""
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0, size="96x64", rate="12", audio=False)
+    made = {}
+    for name, backend in (("local", "local"), ("remote", "ray")):
+        cfg = config(tmp_path, clip, name, backend)
+        cfg.write_text(cfg.read_text().replace("preset: ultrafast}", "preset: ultrafast, cadence: 3}"))
+        if backend == "ray":
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+        try:
+            assert main(["render", str(cfg)]) == 0
+        finally:
+            if backend == "ray":
+                ray.shutdown()
+        made[name] = json.loads((tmp_path / f"{name}.report.json").read_text())["report"]["frames"]["dreamed"]
+    assert made["remote"] == made["local"] and len(made["local"]) == 24 and 8 <= sum(made["local"]) < 24
+    got, want = frames(tmp_path / "remote"), frames(tmp_path / "local")
+    assert len(got) == len(want) == 24
+    assert max(np.abs(g - w).mean() for g, w in zip(got, want)) < 2.55
+
+
 def test_a_node_lost_mid_render_costs_only_its_unfinished_frames(tmp_path):
     from ray.cluster_utils import Cluster
 

@@ -454,3 +454,29 @@ def test_a_workers_config_error_is_the_parents_exit_2_in_one_line(tmp_path, monk
         assert re.search(r"render.devices: segments [01] on cpu: dream.layers: no such layer", str(err.value))
         assert ("run again" in str(err.value)) == (code == 3)
     assert list((tmp_path / "job").iterdir()) == []  # the workers' config went with them
+
+
+def test_render_devices_at_cadence_3_keep_one_grid_of_dreamed_frames_and_match_one_process(tmp_path):
+    """video.cadence across segments: each worker dreams t % 3 == 0 of the output frame numbers,
+    which every segment and worker knows, so two devices dream the frames one process dreams and
+    make its frames (within rounding: thread counts differ), and the reports agree frame by frame
+    on which were dreamed."""
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0, size="96x64", rate="12", audio=False)
+    body = (f"input: {clip}\ndream: {{steps: 2, octaves: 1, jitter: 4}}\n"
+            "video: {steps_after_first: 1, preset: ultrafast, cadence: 3}\n"
+            "render: {segments: 2, batch: 1, preroll: 2, crossover: 2")
+    (tmp_path / "one.yaml").write_text(f"output: {tmp_path / 'one'}\n{body}}}\n")
+    (tmp_path / "two.yaml").write_text(f"output: {tmp_path / 'two'}\n{body}, devices: [cpu, cpu]}}\n")
+    assert main(["render", str(tmp_path / "one.yaml")]) == 0
+    assert main(["render", str(tmp_path / "two.yaml")]) == 0
+    flags = [json.loads((tmp_path / f"{n}.report.json").read_text())["report"]["frames"]["dreamed"]
+             for n in ("one", "two")]
+    assert flags[0] == flags[1] and len(flags[0]) == 24
+    # Off the grid only where the segments hand over: frames 10-11 blend segment 0's end with
+    # segment 1's pre-roll, which starts afresh (a dream) at frame 10.
+    assert [t for t, d in enumerate(flags[0]) if d and t % 3] == [10, 11]
+    assert sum(flags[0]) == 8 + 2
+    one = [read_image(p).astype(float) for p in sorted((tmp_path / "one").glob("*.png"))]
+    two = [read_image(p).astype(float) for p in sorted((tmp_path / "two").glob("*.png"))]
+    assert len(one) == len(two) == 24
+    assert max(abs(a - b).mean() for a, b in zip(one, two)) < 2.55

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dreamreel.cli import main
 from dreamreel.media.images import read_image
@@ -173,17 +174,19 @@ def test_a_loop_dreams_its_warm_up_first_and_shows_only_its_own_frames(tmp_path)
     assert facts["frames_dreamed"] == 5 + 8 + 4
 
 
-def test_a_zoom_preview_cell_is_the_frame_a_render_at_preview_size_makes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cadence", ["1", "4"])
+def test_a_zoom_preview_cell_is_the_frame_a_render_at_preview_size_makes(tmp_path, monkeypatch, cadence):
     """Issue 38: every cell of a zoom preview was the nearly undreamed start picture. A cell is now
     the frame itself, dreamed along its path at the preview's width, bit for bit what a render at
-    that width makes, at no more cost than that render."""
+    that width makes, at no more cost than that render; at zoom.cadence 4 too (issue 40: the path
+    dreams every fourth frame and carries the rest, as the render does)."""
     from dreamreel.config import load_config
     from dreamreel.inspect import preview
 
     monkeypatch.setattr(preview, "PREVIEW_WIDTH", 48)
     cfg_path = config(tmp_path, "z.mp4", frames=10, loop="true")
     cfg_path.write_text(cfg_path.read_text().replace("size: {width: 64}", "size: {width: 96}")
-                        .replace("loop: true}", "loop: true, warmup: 3}", 1))
+                        .replace("loop: true}", f"loop: true, warmup: 3, cadence: {cadence}}}", 1))
     done = preview.render_preview(load_config(cfg_path), None, False, at="f0, f4, f9")
     sheet = json.loads((tmp_path / "z.mp4.preview.json").read_text())
     assert done["frames"] == [0, 4, 9] and sheet["dreamed"]["size"] == [48, 48]
