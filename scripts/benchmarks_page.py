@@ -9,6 +9,7 @@ section it appends to ``benchmarks/history.md``); this page is made from them an
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shlex
@@ -38,9 +39,15 @@ def result_key(command: str, title: str) -> str:
             extra.append(re.sub(r"[^a-z0-9]+", "-", Path(words[words.index(flag) + 1]).stem.lower()).strip("-"))
     if "--real" in words:
         extra.append("real")
+    # A comparison of variants (bench_loop --variant ...) is its own table, named by a digest of
+    # them: their text (environments, overrides) would make a name past a file system's 255 bytes.
+    variants = [words[k + 1] for k, w in enumerate(words[:-1]) if w == "--variant"]
+    if variants:
+        extra.append("variants-" + hashlib.sha1("\n".join(variants).encode()).hexdigest()[:8])
     # Config overrides (the coherence suite at video.cadence=2 is its own table).
     extra += [re.sub(r"[^a-z0-9]+", "-", w.lower()).strip("-") for w in words[words.index(next(
-        (x for x in words if x.endswith(".py")), words[0])) + 1:] if "=" in w and not w.startswith("-")]
+        (x for x in words if x.endswith(".py")), words[0])) + 1:]
+              if "=" in w and not w.startswith("-") and w not in variants]
     return "-".join([script, *extra])
 
 
