@@ -123,6 +123,10 @@ def test_benchmarks_md_is_the_newest_saved_result_of_each_benchmark():
     assert result_key(coherence, "t") == "bench_coherence"
     assert result_key(coherence + " video.cadence=2", "t") == "bench_coherence-video-cadence-2"
     assert result_key("python scripts/bench_loop.py --clip /x/pan120.mp4", "t") == "bench_loop-pan120"
+    # A comparison of variants is its own table, named short whatever its variants say.
+    loop = "python scripts/bench_loop.py --variant 'a=' --variant 'b=" + "+video.cadence=2," * 20 + "'"
+    key = result_key(loop, "t")
+    assert re.fullmatch(r"bench_loop-variants-[0-9a-f]{8}", key) and key != result_key(loop + " --variant c=", "t")
 
 
 def test_every_command_and_flag_is_in_the_cli_reference():
