@@ -90,6 +90,20 @@ REVEAL_GAIN = 1.5
 FADE = 2
 
 
+# At a cadence above 1, a frame whose flow is lost (``MotionItem.lost``) over more than this share
+# of it dreams at once, off the grid: a carried frame shows the raw footage wherever the flow is
+# lost, and fast motion loses it over a fifth of the frame for seconds (the suite's fast street at
+# 320 px: a tenth of its frames past 0.23, a quarter past 0.12). Carried as they came, its dream
+# sagged while the camera moved fast and came back after (drift 1.31-1.34 at cadence 2-4, target
+# 1.25); dreamed past 0.1 lost, 1.24, as at cadence 1; past 0.2, 1.27.
+LOST_DREAM = 0.1
+
+
+def lost_share(item: "MotionItem") -> float:
+    """The share of ``item``'s frame in regions whose flow is lost, in [0,1] (0 with no flow)."""
+    return 0.0 if item.lost is None else float(item.lost.mean())
+
+
 @dataclass
 class MotionItem:
     """A source frame and its motion relative to the previous one (all host arrays).
@@ -456,12 +470,13 @@ def prepare_frame(ctx: RenderContext, ch: _Chain, item: MotionItem, t: int, inpu
     residual = hold_gain(residual, mask, ch.target, v.hold.at(t, env)) * residual
     init = carry_residual(raw, residual, mask, v.carry.at(t, env))
     revealed = bare = fade = None
-    # Between dreamed frames (video.cadence) the carried detail is the frame: no ascent. A due
+    # Between dreamed frames (video.cadence) the carried detail is the frame: no ascent, unless the
+    # flow is lost over more than LOST_DREAM of it (then it dreams at once, as a cut does). A due
     # reveal still dreams its crops at once, faded in as on any frame, but the frame stays carried:
     # dreamed frames stay evenly spaced. (Making the frame a dreamed one made a 2-px-a-frame pan
     # at cadence 4 dream every other frame; leaving the crops to the next dreamed frame left a
     # zoom-out's newest ring bare for up to three frames: 0.43 of a fresh dream, against 0.6.)
-    dreaming = dream_due(t, int(v.cadence.at(t, env)))
+    dreaming = dream_due(t, int(v.cadence.at(t, env))) or lost_share(item) > LOST_DREAM
     if v.reveal:
         init, residual, revealed, bare, fade = reveal_step(ctx, t, ch, item, raw, init, residual, dream_mask,
                                                            dream_mask_host, back)
