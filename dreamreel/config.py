@@ -163,8 +163,10 @@ class VideoConfig(_Strict):
     # Dream every Nth output frame (t % N == 0); the frames between carry the last dream along the
     # flow with no ascent. Cuts and first frames dream at once; a due reveal dreams its crops into
     # a carried frame. Schedulable, so an expression of the beat can force a dream on it
-    # (modes/cadence.py). Default 1: the largest cadence meeting every target of the coherence suite.
-    cadence: Sched(1, 64, integer=True) = 1
+    # (modes/cadence.py). Default 4: the largest cadence measured (1-4) at which the coherence
+    # suite meets every target, each clip's carried frames within 1-4 % of its dreamed frames'
+    # strength (bench_coherence; docs/guides/video.md, "Cadence").
+    cadence: Sched(1, 64, integer=True) = 4
     crf: int = Field(18, ge=0, le=51, strict=True)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = "medium"
     audio: str = "source"

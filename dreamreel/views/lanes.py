@@ -72,8 +72,9 @@ def waveform(samples: np.ndarray, rate: int, start: float, seconds: float) -> di
 
 def planned_dreams(cfg: Config, timeline: Timeline, cuts: list[int]) -> list[bool]:
     """Per output frame, whether the render dreams it (``video.cadence``, ``zoom.cadence``: every
-    Nth frame, N evaluated at each frame; a first frame and a cut always). A video's reveals also
-    dream at once; those only the render finds (its report says which frames it dreamed)."""
+    Nth frame, N evaluated at each frame; a first frame and a cut always). A video frame whose
+    flow is lost over a tenth of it also dreams at once; those only the render finds (its report
+    says which frames it dreamed, and the report's page draws that)."""
     n = timeline.frames
     sched = getattr(getattr(cfg, cfg.mode, None), "cadence", None)
     if sched is None or n == 0:
