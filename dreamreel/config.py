@@ -164,7 +164,7 @@ class VideoConfig(_Strict):
     # flow with no ascent. Cuts and first frames dream at once; a due reveal dreams its crops into
     # a carried frame. Schedulable, so an expression of the beat can force a dream on it
     # (modes/cadence.py). Default 4: the largest cadence measured (1-4) at which the coherence
-    # suite meets every target, each clip's carried frames within 1-4 % of its dreamed frames'
+    # suite meets every target, each clip's carried frames within 3 % of its dreamed frames'
     # strength (bench_coherence; docs/guides/video.md, "Cadence").
     cadence: Sched(1, 64, integer=True) = 4
     crf: int = Field(18, ge=0, le=51, strict=True)

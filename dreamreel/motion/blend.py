@@ -87,7 +87,7 @@ DETAIL_SIGMAS = (1.0, *BAND_SIGMAS)
 
 
 def detail_contrast(x: torch.Tensor) -> list[torch.Tensor]:
-    """The standard deviation of each detail band (BAND_SIGMAS: the finest first) of ``x``
+    """The standard deviation of each detail band (DETAIL_SIGMAS: the finest first) of ``x``
     [B,3,H,W] in [0,1], per sample and luma/colour channel: a list of [B,3,1,1], what
     ``hold_detail`` holds a frame to."""
     return [d.std(dim=(-2, -1), keepdim=True) for d in _bands(_mix_channels(x, _OPP), DETAIL_SIGMAS)[:len(DETAIL_SIGMAS)]]
