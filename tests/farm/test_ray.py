@@ -83,8 +83,9 @@ def test_a_node_lost_mid_render_costs_only_its_unfinished_frames(tmp_path):
     cfg = config(tmp_path, clip, "out", "ray")
     # Frames slow enough (a few tenths of a second) that a segment takes seconds: the node is
     # removed while its worker is provably inside segment 1, not after it handed everything back.
+    # Every frame dreamed (cadence 1): at the default 4 a segment took a second and could end first.
     cfg.write_text(cfg.read_text().replace("steps: 2, octaves: 1", "steps: 12, octaves: 1")
-                   .replace("steps_after_first: 1", "steps_after_first: 12"))
+                   .replace("steps_after_first: 1", "steps_after_first: 12, cadence: 1"))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker_node = cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
