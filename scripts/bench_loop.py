@@ -52,7 +52,7 @@ def run(cfg: Path, manifest: Path, env: dict[str, str]) -> dict:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     m = json.loads(manifest.read_text())
     return {"per_frame": m["loop_seconds"] / m["frames_dreamed"], "outside": m["outside_dream_share"],
-            "carried": m.get("carried_frame_seconds", float("nan")),
+            "after_first": m.get("frame_seconds_after_first", float("nan")),
             "choice": m.get("choices", {})}
 
 
@@ -87,12 +87,12 @@ def main() -> None:
             for name, env in variants:
                 got[name].append(run(cfg, manifest, env))
                 print(f"round {r + 1} {name}: {got[name][-1]['per_frame']:.3f} s a frame, "
-                      f"{got[name][-1]['carried']:.3f} a carried one, {100 * got[name][-1]['outside']:.1f} % outside", flush=True)
+                      f"{got[name][-1]['after_first']:.3f} after the first, {100 * got[name][-1]['outside']:.1f} % outside", flush=True)
 
     base = statistics.median(x["per_frame"] for x in got[variants[0][0]])
     # A long render's frame time: from the first carried frame on (the fresh first frame dreams
     # every octave, ~10x a carried frame, and weighs on a 40-frame mean, not on 5,000 frames').
-    base_carried = statistics.median(x["carried"] for x in got[variants[0][0]])
+    base_after = statistics.median(x["after_first"] for x in got[variants[0][0]])
     # The machine and the command head the section BENCHMARKS.md gets (benchlib.append).
     lines = [f"- clip: {Path(args.clip).name} at width {args.width}, {args.frames} frames, defaults otherwise; "
              f"{args.rounds} interleaved rounds, medians (range in brackets)", "",
@@ -102,12 +102,12 @@ def main() -> None:
     for name, env in variants:
         pf = [x["per_frame"] for x in got[name]]
         out_share = [x["outside"] for x in got[name]]
-        cf = [x["carried"] for x in got[name]]
+        cf = [x["after_first"] for x in got[name]]
         ch = got[name][-1]["choice"]
         lines.append(f"| {name} ({', '.join(k if k.startswith('+') else f'{k}={v}' for k, v in env.items()) or 'as is'}) | {code[name]} | "
                      f"{statistics.median(pf):.3f} ({min(pf):.3f}-{max(pf):.3f}) | "
                      f"{base / statistics.median(pf):.2f} | {statistics.median(cf):.3f} ({min(cf):.3f}-{max(cf):.3f}) | "
-                     f"{statistics.median(cf) / base_carried:.2f}x | {100 * statistics.median(out_share):.1f} % "
+                     f"{statistics.median(cf) / base_after:.2f}x | {100 * statistics.median(out_share):.1f} % "
                      f"({100 * min(out_share):.1f}-{100 * max(out_share):.1f}) | "
                      f"{label((ch.get('precision'), ch.get('channels_last')))} ({ch.get('how')}) |")
     report("bench_loop: the video frame loop", lines, not args.no_append)

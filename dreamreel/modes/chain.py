@@ -259,7 +259,7 @@ class LoopFacts:
         if self.mask_held_from is not None:
             out["mask_held_from"] = self.mask_held_from
         if self.steady is not None and self.steady[1] > 0:
-            out["carried_frame_seconds"] = round(self.steady[0] / self.steady[1], 4)
+            out["frame_seconds_after_first"] = round(self.steady[0] / self.steady[1], 4)
         return out
 
 

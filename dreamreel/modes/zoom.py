@@ -225,10 +225,13 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
     if 0 < warm < resume:
         spread = _spread_of(torch.from_numpy(read_image(job.frame_path(warm))).to(device).permute(2, 0, 1))
     # A frame carried between dreamed ones (zoom.cadence) keeps the last dreamed frame's detail
-    # contrast (hold_detail), taken from its 8-bit frame so that a resumed loop holds the same.
-    last_dreamed = next((j for j in range(resume - 1, -1, -1) if _dreamed_at(cfg, ctx, j, n, warm)), None)
-    contrast = None if last_dreamed is None else detail_contrast(
-        _float_of(torch.from_numpy(read_image(job.frame_path(last_dreamed))).to(device).permute(2, 0, 1)))
+    # contrast (hold_detail), taken from its 8-bit frame so that a resumed loop holds the same:
+    # measured at the first carried frame after a dream, so a loop dreaming every frame (cadence
+    # 1) never measures it. ``last``: that frame, 8-bit on the device, or before it is needed
+    # after a resume, its frame number.
+    last: torch.Tensor | int | None = next(
+        (j for j in range(resume - 1, -1, -1) if _dreamed_at(cfg, ctx, j, n, warm)), None)
+    contrast = None
     progress = bar(stop, "frame", "zooming", initial=resume)
     try:
         with progress:
@@ -253,10 +256,14 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 # Between dreamed frames (zoom.cadence) a frame is the last output under its
                 # transform: no network call. The warm-up keeps the cadence by its own count, so
                 # it builds the dream a render at that cadence keeps.
-                dreamed = prev is None or _dreamed_at(cfg, ctx, i, n, warm)
+                dreamed = _dreamed_at(cfg, ctx, i, n, warm)
                 if dreamed:
                     out = dream(x, net, ctx.params(t), frame_generator(ctx.seed(t), i), guide, mask=m)
                 else:
+                    if contrast is None and last is not None:
+                        if isinstance(last, int):
+                            last = torch.from_numpy(read_image(job.frame_path(last))).to(device).permute(2, 0, 1)
+                        contrast = detail_contrast(_float_of(last))
                     out = x if contrast is None else hold_detail(x, contrast)
                 if a > 0:
                     # The tail ends exactly on the frame it hands over to, so the loop closes.
@@ -273,7 +280,7 @@ def _dream_chain(ctx: RenderContext, job: Job, first: np.ndarray, tail: int, res
                 if warm > 0 and i == warm:
                     spread = _spread_of(rgb8)
                 if dreamed:
-                    contrast = detail_contrast(_float_of(rgb8))
+                    last, contrast = rgb8, None
                 writer.put(i, rgb, facts=FrameFacts(start, None if prev is None else start, None, None,
                                                     time.perf_counter() - t_frame, fresh=prev is None,
                                                     dreamed=dreamed))
